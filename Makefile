@@ -1,0 +1,53 @@
+# Everything a newcomer needs, from a fresh clone: `make demo` runs the main job, `make test`
+# runs the whole test suite. Each target installs what it needs first (virtualenv from
+# requirements.lock, npm ci from package-lock.json); nothing downloads at run time after that.
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
+export SOLCX_BINARY_PATH := $(CURDIR)/compilers
+
+.PHONY: demo test bench deps system-deps lint typecheck lock clean
+
+demo: deps
+	$(BIN)/xborder demo
+
+test: deps system-deps
+	bash tools/run-tests.sh
+
+bench: deps
+	$(BIN)/python -m xborder.bench
+
+deps: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "xborder needs Python 3.11 ($(PYTHON) not found)" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==24.3.1
+	$(BIN)/pip install --quiet --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
+	touch $@
+
+node_modules/.installed: package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# PostgreSQL and Chromium (with its driver) come from Debian; the tests of the index database
+# and the dashboard need them.
+system-deps:
+	bash tools/system-deps.sh
+
+lint: deps
+	$(BIN)/ruff check xborder tests/python
+	$(BIN)/mypy
+
+lock:
+	$(BIN)/pip freeze --exclude-editable | grep -v '^xborder' > requirements.lock.new
+	{ echo "# Exact versions of the whole Python environment (eth-brownie 1.22.2 pins its tree; nothing may move them)."; echo "# Regenerate with: make lock"; cat requirements.lock.new; } > requirements.lock
+	rm requirements.lock.new
+
+clean:
+	rm -rf build reports .xborder deployments $(VENV) node_modules

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite: contract tests on anvil and on Ganache (Brownie), the Python tests
+# (unit and integration against real anvil, Ganache, SQLite, PostgreSQL and Chromium), and the
+# static checks. Every stage runs even if an earlier one failed; the exit code is non-zero if any
+# failed, and the last line adds up pytest's counts.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PWD/.venv/bin:$PATH" SOLCX_BINARY_PATH="$PWD/compilers"
+export PYTHONDONTWRITEBYTECODE=1
+
+logdir=$(mktemp -d)
+failed=()
+stage() {  # stage NAME COMMAND...
+  local name=$1; shift
+  echo; echo "=== $name: $*"
+  local start=$SECONDS
+  "$@" 2>&1 | tee "$logdir/$name.log"
+  local rc=${PIPESTATUS[0]}
+  echo "=== $name: exit $rc in $((SECONDS - start))s"
+  [ "$rc" -eq 0 ] || failed+=("$name")
+}
+
+stage contracts-anvil brownie test tests/contracts
+stage contracts-ganache brownie test tests/contracts --network ganache-cli
+stage python pytest -p no:pytest-brownie tests/python
+if [ -x tools/lint-contracts.sh ]; then stage lint-contracts bash tools/lint-contracts.sh; fi
+stage lint-python bash -c "ruff check xborder tests/python && mypy"
+
+passed=0; fail=0; skipped=0
+for log in "$logdir"/*.log; do
+  line=$(grep -E "^=+ .*(passed|failed|error).* in [0-9.]+s" "$log" | tail -n 1)
+  p=$(grep -oE "[0-9]+ passed" <<<"$line" | grep -oE "[0-9]+"); passed=$((passed + ${p:-0}))
+  f=$(grep -oE "[0-9]+ (failed|errors?)" <<<"$line" | awk '{n += $1} END {print n + 0}'); fail=$((fail + f))
+  s=$(grep -oE "[0-9]+ skipped" <<<"$line" | grep -oE "[0-9]+"); skipped=$((skipped + ${s:-0}))
+done
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "failed stages: ${failed[*]}"
+  [ "$fail" -gt 0 ] || fail=${#failed[@]}
+fi
+echo "total: $passed passed, $fail failed, $skipped skipped"
+[ ${#failed[@]} -eq 0 ]
