@@ -5,5 +5,7 @@ from __future__ import annotations
 import click
 
 from xborder.cli.commands.chain import chain
+from xborder.cli.commands.deploy import deploy
+from xborder.cli.commands.wallet import wallet
 
-ALL: list[click.Command] = [chain]
+ALL: list[click.Command] = [chain, wallet, deploy]

@@ -1,0 +1,1 @@
+"""Domain bindings: the deployed contracts as typed Python calls, with decoded errors."""

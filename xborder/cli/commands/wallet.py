@@ -1,0 +1,84 @@
+"""`xborder wallet new|import|list|address`: encrypted keystores (Web3 Secret Storage v3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from xborder.cli.context import App, common_options
+from xborder.cli.signing import password_options, password_source
+from xborder.errors import ValidationError
+from xborder.wallets.keystore import Keystore
+
+
+@click.group("wallet")
+def wallet() -> None:
+    """Create, import and list the encrypted keystores institutions sign with."""
+
+
+def _keystore(app: App) -> Keystore:
+    return Keystore(app.settings.keystores)
+
+
+@wallet.command("new")
+@click.argument("name")
+@password_options
+@common_options
+def new(app: App, name: str, password_file: Path | None, password_env: str | None) -> None:
+    """Create wallet NAME with a fresh key (scrypt-encrypted, file mode 0600)."""
+    source = password_source(password_file, password_env)
+    info = _keystore(app).new(name, source.resolve(name, confirm=True))
+    app.emit({"name": info.name, "address": info.address, "path": str(info.path)},
+             lambda: app.console.print(f"wallet {info.name}: {info.address} ({info.path})"))
+
+
+@wallet.command("import")
+@click.argument("name")
+@click.option("--keystore", "keystore_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              default=None, help="an existing keystore file (cast, geth, another xborder)")
+@click.option("--private-key-file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              default=None, help="a file holding a hex private key (never pass a key on the command line)")
+@password_options
+@common_options
+def import_(app: App, name: str, keystore_file: Path | None, private_key_file: Path | None,
+            password_file: Path | None, password_env: str | None) -> None:
+    """Import wallet NAME from a keystore file or a private-key file."""
+    if (keystore_file is None) == (private_key_file is None):
+        raise ValidationError("give exactly one of --keystore FILE or --private-key-file FILE",
+                              field="--keystore/--private-key-file")
+    source = password_source(password_file, password_env)
+    keystore = _keystore(app)
+    if keystore_file is not None:
+        info = keystore.import_file(name, keystore_file, source.resolve(name))
+    else:
+        assert private_key_file is not None
+        key = private_key_file.read_text().strip()
+        info = keystore.import_key(name, key, source.resolve(name, confirm=True))
+    app.emit({"name": info.name, "address": info.address, "path": str(info.path)},
+             lambda: app.console.print(f"imported wallet {info.name}: {info.address}"))
+
+
+@wallet.command("list")
+@common_options
+def list_(app: App) -> None:
+    """List the wallets of the keystore folder (no password needed)."""
+    infos = _keystore(app).list()
+    rows = [{"name": i.name, "address": i.address, "path": str(i.path)} for i in infos]
+
+    def human() -> None:
+        if not rows:
+            app.console.print(f"no wallets in {app.settings.keystores}")
+        for row in rows:
+            app.console.print(f"{row['name']:<24} {row['address']}")
+
+    app.emit(rows, human)
+
+
+@wallet.command("address")
+@click.argument("name")
+@common_options
+def address(app: App, name: str) -> None:
+    """Print the address of wallet NAME."""
+    value = _keystore(app).address(name)
+    app.emit({"name": name, "address": value}, lambda: app.console.print(value))

@@ -1,0 +1,58 @@
+"""How a command gets the acting institution's wallet: `--wallet NAME` from the keystore folder,
+its password from `--password-file`, `--password-env` or an interactive prompt (never from a
+command-line value)."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from eth_account.signers.local import LocalAccount
+
+from xborder.cli.context import App
+from xborder.wallets.keystore import Keystore
+from xborder.wallets.passwords import PasswordSource
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def password_options(func: F) -> F:
+    func = click.option("--password-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                        help="read the wallet password from this file")(func)
+    func = click.option("--password-env", default=None, metavar="VAR",
+                        help="read the wallet password from this environment variable "
+                             "[default: XBORDER_PASSWORD_<WALLET>, then XBORDER_PASSWORD, then a prompt]")(func)
+    return func
+
+
+def password_source(password_file: Path | None, password_env: str | None) -> PasswordSource:
+    use_env = any(key == "XBORDER_PASSWORD" or key.startswith("XBORDER_PASSWORD_") for key in os.environ)
+    return PasswordSource.from_options(password_file=password_file, password_env=password_env,
+                                       use_env=use_env)
+
+
+def wallet_options(func: F) -> F:
+    """Adds --wallet plus the password options; the command receives `signer: LocalAccount`
+    (decrypted only when the command runs)."""
+
+    @click.option("--wallet", "wallet_name", required=True, metavar="NAME",
+                  help="keystore wallet that signs (see `xborder wallet list`)")
+    @password_options
+    @functools.wraps(func)
+    def wrapper(app: App, *args: Any, wallet_name: str, password_file: Path | None,
+                password_env: str | None, **kwargs: Any) -> Any:
+        source = password_source(password_file, password_env)
+        signer = load_signer(app, wallet_name, source)
+        return func(app, *args, signer=signer, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load_signer(app: App, wallet_name: str, source: PasswordSource) -> LocalAccount:
+    keystore = Keystore(app.settings.keystores)
+    keystore.info(wallet_name)  # fails fast, before prompting, if the wallet does not exist
+    return keystore.load(wallet_name, source.resolve(wallet_name))
