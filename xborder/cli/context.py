@@ -23,8 +23,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 class App:
     settings: Settings
     json_output: bool = False
-    console: Console = field(default_factory=lambda: Console(stderr=False, highlight=False))
-    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+    console: Console = field(default_factory=lambda: Console(stderr=False, highlight=False, soft_wrap=True))
+    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False, soft_wrap=True))
 
     def emit(self, data: Any, human: Callable[[], None] | None = None) -> None:
         """JSON on stdout (and nothing else there) with --json, else the human rendering."""
