@@ -1,0 +1,1 @@
+"""Pure domain knowledge with no chain or database in it: identifiers, the limit arithmetic."""

@@ -1,0 +1,232 @@
+"""A seeded, realistic cross-border financing workload, shaped like what SAFE's platform had
+processed by the end of October 2019: about 6,370 financing transactions totalling about
+USD 6.8 billion for about 1,262 enterprises through a few dozen banks, in several currencies,
+with terms under and over one year.
+
+Pure data: no chain, no wallets. The demo turns it into transactions; the tests use small ones.
+Every figure comes from one `random.Random(seed)`, so the same seed gives the same workload.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+from xborder.domain.identifiers import USCC_CHARSET, lei_check_digits, uscc_check_char
+
+DAY = 86_400
+
+# Central parity style reference rates (CNY per 1 unit), late-2019 magnitudes.
+REFERENCE_RATES: dict[str, str] = {
+    "USD": "7.0383", "EUR": "7.7612", "HKD": "0.89823", "JPY": "0.064657", "GBP": "9.0637",
+    "SGD": "5.1673",
+}
+# Share of loans by currency; CNY loans carry no exchange-rate risk factor.
+CURRENCY_MIX = [("USD", 0.52), ("EUR", 0.12), ("HKD", 0.13), ("CNY", 0.10), ("JPY", 0.06),
+                ("GBP", 0.04), ("SGD", 0.03)]
+# Financing-type ids of the seeded table (docs/contracts.md) and their share.
+TYPE_MIX = [(1, 0.80), (7, 0.04), (4, 0.08), (5, 0.04), (2, 0.04)]
+CREDITOR_COUNTRIES = [("HK", 0.38), ("SG", 0.12), ("US", 0.10), ("GB", 0.09), ("DE", 0.07),
+                      ("JP", 0.07), ("FR", 0.05), ("KY", 0.05), ("VG", 0.04), ("KR", 0.03)]
+BANK_NAMES = ["Industrial", "Commerce", "Construction", "Agricultural", "Communications",
+              "Merchants", "Everbright", "Minsheng", "Huaxia", "CITIC", "Pudong Development",
+              "Ping An", "Guangfa", "Zheshang", "Bohai", "Hengfeng", "Postal Savings", "Beijing",
+              "Shanghai", "Jiangsu", "Ningbo", "Nanjing", "Hangzhou", "Xiamen International",
+              "Qingdao", "Chongqing", "Chengdu", "Tianjin", "Harbin", "Shengjing"]
+CITIES = ["Shanghai", "Shenzhen", "Beijing", "Guangzhou", "Hangzhou", "Suzhou", "Tianjin",
+          "Xiamen", "Ningbo", "Qingdao", "Chengdu", "Wuhan", "Dalian", "Nanjing", "Chongqing"]
+SECTORS = ["Electronics", "Logistics", "Chemicals", "Textiles", "Machinery", "Pharma",
+           "Auto Parts", "Software", "New Energy", "Food", "Shipping", "Steel", "Retail", "Media"]
+
+
+@dataclass(frozen=True)
+class WorkloadInstitution:
+    index: int  # position in the roster: institution id = index + 1 after onboarding in order
+    kind: int  # InstitutionKind (docs/contracts.md)
+    name: str
+    identifier: str
+    jurisdiction: str
+    capital_base: int  # CNY minor units
+
+    @property
+    def institution_id(self) -> int:
+        return self.index + 1
+
+
+@dataclass(frozen=True)
+class Tranche:
+    """A later action on a loan: a drawdown or a repayment (amount in loan minor units)."""
+
+    kind: str  # "draw" | "repay"
+    amount: int
+
+
+@dataclass(frozen=True)
+class WorkloadLoan:
+    number: int
+    borrower: int  # roster index
+    creditor: int  # roster index
+    recorder: int  # roster index (the borrower's bank)
+    currency: str
+    principal: int
+    value_date: int
+    maturity_date: int
+    financing_type: int
+    document: str
+    interest_rate_bps: int
+    purpose: str
+    co_signed: bool  # recorded with the borrower's EIP-712 consent (and first draw) in one tx
+    first_draw: int
+    later: tuple[Tranche, ...] = ()
+    intent: str = "normal"  # "normal" | "over-limit" | "duplicate-document" | "after-tightening"
+
+
+@dataclass(frozen=True)
+class Workload:
+    seed: int
+    institutions: list[WorkloadInstitution]
+    loans: list[WorkloadLoan]
+    rates: dict[str, str]
+    #: loans before this index run under the starting policy; then the regulator tightens.
+    tightening_at: int
+    tightened_adjustment_bps: int
+    regulator_index: int = 0
+    bank_indices: list[int] = field(default_factory=list)
+    enterprise_indices: list[int] = field(default_factory=list)
+    creditor_indices: list[int] = field(default_factory=list)
+
+    def total_usd(self) -> float:
+        usd = float(self.rates["USD"])
+        return sum(loan.principal / 100 * (float(self.rates[loan.currency]) if loan.currency != "CNY" else 1.0)
+                   for loan in self.loans) / usd
+
+
+def _pick(rng: random.Random, mix: list[tuple[object, float]]) -> object:
+    x = rng.random()
+    acc = 0.0
+    for value, weight in mix:
+        acc += weight
+        if x < acc:
+            return value
+    return mix[-1][0]
+
+
+def _lei(rng: random.Random, prefix: str) -> str:
+    body = prefix + "".join(rng.choice("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(18 - len(prefix)))
+    return body + lei_check_digits(body)
+
+
+def _uscc(rng: random.Random) -> str:
+    body = "91" + f"{rng.randrange(110000, 659999):06d}" + "".join(rng.choice(USCC_CHARSET[:-1]) for _ in range(9))
+    return body + uscc_check_char(body)
+
+
+def generate(seed: int = 2019, enterprises: int = 1262, banks: int = 36, foreign_branches: int = 6,
+             nbfis: int = 4, creditors: int = 60, loans: int = 6370,
+             total_usd: float = 6.8e9, start_ts: int = 1_546_300_800) -> Workload:
+    """The workload; defaults give the full demo, smaller numbers give test workloads."""
+    rng = random.Random(seed)
+    insts: list[WorkloadInstitution] = []
+
+    def add(kind: int, name: str, identifier: str, country: str, capital_cny: float) -> int:
+        insts.append(WorkloadInstitution(len(insts), kind, name, identifier, country,
+                                         int(round(capital_cny)) * 100))
+        return len(insts) - 1
+
+    regulator = add(5, "State Administration of Foreign Exchange (observer)", _lei(rng, "300300"), "CN", 0)
+    bank_idx = [add(0, f"{BANK_NAMES[i % len(BANK_NAMES)]} Bank" + (f" {i // len(BANK_NAMES) + 1}" if i >= len(BANK_NAMES) else ""),
+                    _lei(rng, "300300"), "CN", rng.uniform(2e10, 2e12)) for i in range(banks)]
+    bank_idx += [add(1, f"{c} Bank (China) Branch {i + 1}", _lei(rng, "549300"), "CN", rng.uniform(1e9, 2e10))
+                 for i, c in enumerate(rng.choice(["HSBC-like", "Citi-like", "DBS-like", "MUFG-like", "SocGen-like", "StanChart-like"]) for _ in range(foreign_branches))]
+    nbfi_idx = [add(2, f"{rng.choice(CITIES)} Finance Leasing Co {i + 1}", _uscc(rng), "CN", rng.uniform(1e9, 1e10))
+                for i in range(nbfis)]
+    creditor_idx = []
+    for i in range(creditors):
+        country = str(_pick(rng, CREDITOR_COUNTRIES))  # type: ignore[arg-type]
+        creditor_idx.append(add(4, f"Overseas Lender {country}-{i + 1:03d}", _lei(rng, "213800"), country, 0))
+    ent_idx = []
+    for i in range(enterprises):
+        # Net assets: log-normal around CNY 60 million (small and mid-sized importers/exporters).
+        capital = math.exp(rng.gauss(math.log(6e7), 1.0))
+        ent_idx.append(add(3, f"{rng.choice(CITIES)} {rng.choice(SECTORS)} Co {i + 1:04d}", _uscc(rng), "CN",
+                           min(max(capital, 5e6), 5e9)))
+
+    home_bank = {e: rng.choice(bank_idx) for e in ent_idx}
+    borrowers = ent_idx + nbfi_idx
+    # A few enterprises borrow a lot: Zipf-like activity.
+    activity = [1.0 / (rank + 1) ** 0.6 for rank in range(len(borrowers))]
+    rng.shuffle(activity)
+
+    # Amounts: log-normal, scaled so that the total is about `total_usd`.
+    raw = [math.exp(rng.gauss(0.0, 1.1)) for _ in range(loans)]
+    scale = total_usd / sum(raw)
+    usd_rate = float(REFERENCE_RATES["USD"])
+    loan_list: list[WorkloadLoan] = []
+    tightening_at = loans * 3 // 5
+    documents: list[str] = []
+    for n in range(loans):
+        borrower = rng.choices(borrowers, weights=activity)[0]
+        currency = str(_pick(rng, CURRENCY_MIX))  # type: ignore[arg-type]
+        usd_amount = raw[n] * scale
+        cny_amount = usd_amount * usd_rate
+        rate = 1.0 if currency == "CNY" else float(REFERENCE_RATES[currency])
+        principal = max(int(cny_amount / rate), 10_000) * 100
+        short = rng.random() < 0.42
+        term_days = rng.randint(90, 365) if short else rng.randint(366, 5 * 365)
+        value = start_ts + rng.randint(0, 300) * DAY
+        ftype = int(_pick(rng, TYPE_MIX))  # type: ignore[arg-type]
+        creditor = rng.choice(creditor_idx)
+        recorder = home_bank.get(borrower, rng.choice(bank_idx))
+        doc = f"CBF-{value // DAY}-{n:05d}-{rng.getrandbits(32):08x}"
+        intent = "normal"
+        if documents and rng.random() < 0.012:
+            doc = rng.choice(documents)  # the same contract presented to finance a second loan
+            intent = "duplicate-document"
+        documents.append(doc)
+        co_signed = rng.random() < 0.55
+        later: list[Tranche] = []
+        if co_signed:
+            first = principal if rng.random() < 0.6 else principal // 2
+        else:
+            first = 0
+        remaining = principal - first
+        pieces = rng.choice([1, 2, 3]) if remaining else 0
+        for i in range(pieces):
+            amount = remaining if i == pieces - 1 else remaining // pieces
+            if amount:
+                later.append(Tranche("draw", amount))
+        drawn = principal
+        if rng.random() < 0.35:
+            repay = drawn if rng.random() < 0.3 else drawn * rng.randint(10, 60) // 100
+            if repay:
+                later.append(Tranche("repay", repay))
+        loan_list.append(WorkloadLoan(
+            number=n, borrower=borrower, creditor=creditor, recorder=recorder, currency=currency,
+            principal=principal, value_date=value, maturity_date=value + term_days * DAY,
+            financing_type=ftype, document=doc, interest_rate_bps=rng.randint(180, 650),
+            purpose=rng.choice(["working capital", "equipment import", "refinancing", "project", "trade"]),
+            co_signed=co_signed, first_draw=first, later=tuple(later), intent=intent))
+    # A handful of deliberately oversized requests: they must be refused by the limit check.
+    for k in range(max(1, loans // 300)):
+        borrower = rng.choice(ent_idx)
+        cap = insts[borrower].capital_base
+        principal = int(cap * 3.6)  # above capital x 2 x 1.75 even as a long-term CNY loan
+        value = start_ts + rng.randint(0, 300) * DAY
+        loan_list.append(WorkloadLoan(
+            number=loans + k, borrower=borrower, creditor=rng.choice(creditor_idx),
+            recorder=home_bank[borrower], currency="CNY", principal=principal, value_date=value,
+            maturity_date=value + 3 * 365 * DAY, financing_type=1,
+            document=f"CBF-OVER-{k:04d}-{rng.getrandbits(32):08x}", interest_rate_bps=400,
+            purpose="acquisition", co_signed=True, first_draw=principal, intent="over-limit"))
+    # Keep chain order realistic: over-limit attempts are spread through the run.
+    order = list(range(len(loan_list)))
+    extra = order[loans:]
+    base = order[:loans]
+    for k, idx in enumerate(extra):
+        base.insert((k + 1) * len(base) // (len(extra) + 1), idx)
+    loan_list = [loan_list[i] for i in base]
+    return Workload(seed=seed, institutions=insts, loans=loan_list, rates=dict(REFERENCE_RATES),
+                    tightening_at=tightening_at, tightened_adjustment_bps=12500,
+                    regulator_index=regulator, bank_indices=bank_idx,
+                    enterprise_indices=ent_idx, creditor_indices=creditor_idx)
