@@ -1,0 +1,178 @@
+"""Test support for the indexer: the EventEmitter double, a seeded workload and table dumps.
+
+Also runnable as a script (the crash test runs it in a subprocess and kills it):
+    python helpers.py RPC_URL DB_URL CONTRACTS_JSON TO_BLOCK BATCH_BLOCKS
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import solcx
+from web3 import Web3
+
+from xborder.config import PROJECT_ROOT
+from xborder.index import Database, IndexedContract
+from xborder.index.db import open_database
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+ROLES = ("InstitutionRegistry", "MacroPrudentialPolicy", "LoanLedger")
+TABLES = ("checkpoint", "indexed_contracts", "blocks", "institutions", "institution_events", "wallets",
+          "wallet_events", "parameter_changes", "reference_rate_changes", "financing_type_changes",
+          "loans", "loan_events")
+
+
+@cache
+def emitter_artifact() -> tuple[str, list[dict[str, Any]]]:
+    """(bytecode, abi) of tests/python/index/fixtures/EventEmitter.sol."""
+    sources = {f"interfaces/{p.name}": {"content": p.read_text()}
+               for p in sorted((PROJECT_ROOT / "interfaces").glob("*.sol"))}
+    sources["EventEmitter.sol"] = {"content": (FIXTURES / "EventEmitter.sol").read_text()}
+    out = solcx.compile_standard(
+        {"language": "Solidity", "sources": sources,
+         "settings": {"evmVersion": "paris", "optimizer": {"enabled": True, "runs": 200},
+                      "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}}}},
+        solc_binary=PROJECT_ROOT / "compilers" / "solc-v0.8.28", allow_paths=[str(PROJECT_ROOT)])
+    contract = out["contracts"]["EventEmitter.sol"]["EventEmitter"]
+    return contract["evm"]["bytecode"]["object"], contract["abi"]
+
+
+def interface_abi(name: str) -> list[dict[str, Any]]:
+    """Events of interface I<name> as the indexer sees them (the emitter's ABI holds all)."""
+    return emitter_artifact()[1]
+
+
+@dataclass
+class Emitters:
+    """Three EventEmitter instances standing in for the registry, the policy and the ledger."""
+
+    w3: Web3
+    registry: Any
+    policy: Any
+    ledger: Any
+    start_block: int
+
+    @classmethod
+    def deploy(cls, w3: Web3) -> Emitters:
+        bytecode, abi = emitter_artifact()
+        sender = w3.eth.accounts[0]
+        instances = []
+        start = w3.eth.block_number + 1
+        for _ in ROLES:
+            tx = w3.eth.contract(abi=abi, bytecode=bytecode).constructor().transact({"from": sender})
+            receipt = w3.eth.wait_for_transaction_receipt(tx)
+            instances.append(w3.eth.contract(address=receipt["contractAddress"], abi=abi))
+        return cls(w3, *instances, start_block=start)
+
+    def contracts(self) -> list[IndexedContract]:
+        abi = emitter_artifact()[1]
+        return [IndexedContract(name, c.address, abi, self.start_block)
+                for name, c in zip(ROLES, (self.registry, self.policy, self.ledger), strict=True)]
+
+    def send(self, call: Any) -> None:
+        call.transact({"from": self.w3.eth.accounts[0]})
+
+
+class Workload:
+    """A seeded, self-consistent stream of registry, policy and ledger events."""
+
+    def __init__(self, em: Emitters, seed: int) -> None:
+        self.em = em
+        self.rng = random.Random(seed)
+        self.institutions: list[int] = []
+        self.loans: dict[int, dict[str, int]] = {}
+        self.balances: dict[int, int] = {}
+        self.loan_count: dict[int, int] = {}
+
+    def setup(self, institutions: int = 4) -> None:
+        em = self.em
+        em.send(em.policy.functions.referenceRateUpdated(b"USD", 0, 710_000_000))
+        em.send(em.policy.functions.financingTypeSet(1, "ORDINARY_LOAN", 10000, False))
+        for _ in range(institutions):
+            self.register()
+
+    def register(self) -> int:
+        iid = len(self.institutions) + 1
+        admin = Web3.to_checksum_address(self.rng.randbytes(20))
+        self.em.send(self.em.registry.functions.institutionRegistered(
+            iid, admin, self.rng.choice([0, 3]), f"LEI{iid:017d}".encode(), b"CN" if iid % 2 else b"HK",
+            10**10 * iid, f"Institution {iid}"))
+        self.institutions.append(iid)
+        return iid
+
+    def step(self) -> None:
+        em, rng = self.em, self.rng
+        live = [i for i, loan in self.loans.items() if loan["status"] == 2]
+        choice = rng.random()
+        if choice < 0.3 or not live:
+            borrower = rng.choice(self.institutions)
+            creditor = rng.choice([i for i in self.institutions if i != borrower])
+            self.loan_count[borrower] = self.loan_count.get(borrower, 0) + 1
+            loan_id = borrower << 32 | self.loan_count[borrower]
+            principal = rng.randrange(1, 10**6) * 100
+            request = (borrower, creditor, b"USD", principal, 1_700_000_000, 1_800_000_000, 1,
+                       rng.randbytes(32), rng.randbytes(32))
+            self.loans[loan_id] = {"status": 2, "borrower": borrower, "principal": principal, "drawn": 0}
+            em.send(em.ledger.functions.loanRecorded(loan_id, creditor, 2, request, 710_000_000, 15000,
+                                                     self.balances.get(borrower, 0)))
+        elif choice < 0.4:
+            iid = rng.choice(self.institutions)
+            em.send(em.registry.functions.capitalBaseUpdated(iid, 0, rng.randrange(1, 10**12)))
+        elif choice < 0.45:
+            em.send(em.policy.functions.parameterUpdated(rng.randrange(12), 0, rng.randrange(1, 30000)))
+        elif choice < 0.5:
+            em.send(em.registry.functions.walletAdded(rng.choice(self.institutions),
+                                                      Web3.to_checksum_address(rng.randbytes(20))))
+        else:
+            loan_id = rng.choice(live)
+            loan = self.loans[loan_id]
+            borrower = loan["borrower"]
+            if loan["drawn"] < loan["principal"] and rng.random() < 0.7:
+                amount = rng.randrange(1, loan["principal"] - loan["drawn"] + 1)
+                loan["drawn"] += amount
+                self.balances[borrower] = self.balances.get(borrower, 0) + amount
+                em.send(em.ledger.functions.loanDrawn(loan_id, borrower, amount, loan["drawn"],
+                                                      loan["drawn"], self.balances[borrower]))
+            else:
+                loan["status"] = 3
+                em.send(em.ledger.functions.loanClosed(loan_id, borrower, self.balances.get(borrower, 0)))
+
+    def run(self, steps: int) -> None:
+        for _ in range(steps):
+            self.step()
+
+
+def dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, sorted: two databases are equal iff their dumps are."""
+    out = {}
+    for table in TABLES:
+        rows = db.query(f"SELECT * FROM {table}")
+        out[table] = sorted(tuple(str(v) for v in row) for row in rows)
+    return out
+
+
+def _main(argv: list[str]) -> int:
+    import logging
+
+    from xborder.index import Indexer, RetryPolicy
+    from xborder.index.service import indexer_web3
+
+    logging.basicConfig(level=logging.WARNING)
+    rpc_url, db_url, contracts_file, to_block, batch_blocks = argv
+    contracts = [IndexedContract(**c) for c in json.loads(Path(contracts_file).read_text())]
+    db = open_database(db_url)
+    indexer = Indexer(db, indexer_web3(rpc_url), contracts, batch_blocks=int(batch_blocks),
+                      max_batch_blocks=int(batch_blocks), retry=RetryPolicy(initial_delay=0.05, max_delay=0.5))
+    indexer.run(to_block=int(to_block))
+    db.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,14 @@
+"""The regulator's read side: a reorg-safe event indexer into SQLite or PostgreSQL, and its queries."""
+
+from xborder.index.db import Database, IndexDatabaseError, open_database
+from xborder.index.decode import DecodedEvent, EventDecoder
+from xborder.index.indexer import (
+    IndexedContract, Indexer, IndexerError, IndexStats, IndexStatus, deployment_contracts, index_status)
+from xborder.index.rpc import RetryPolicy
+from xborder.index.service import index_events, index_status_of, indexer_web3, open_index
+
+__all__ = [
+    "Database", "DecodedEvent", "EventDecoder", "IndexDatabaseError", "IndexStats", "IndexStatus",
+    "IndexedContract", "Indexer", "IndexerError", "RetryPolicy", "deployment_contracts", "index_events",
+    "index_status", "index_status_of", "indexer_web3", "open_database", "open_index",
+]

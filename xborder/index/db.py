@@ -1,0 +1,248 @@
+"""One small database layer over SQLite (the default: a file, nothing to install) and PostgreSQL.
+
+SQL in this package is written once, with `?` placeholders, in the dialect both engines share;
+`Database` translates placeholders for PostgreSQL. The schema is created and migrated by
+`migrate()`: numbered SQL files in `xborder/index/migrations/` and a `schema_migrations` table.
+
+Integers: amounts are uint64 and balances uint128 on chain. PostgreSQL stores them exactly as
+NUMERIC; SQLite stores them as 64-bit integers (exact up to 2**63 - 1, i.e. 92 quadrillion yuan).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from xborder.errors import ConfigurationError, XborderError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_INT64_MAX = 2**63 - 1
+
+Row = tuple[Any, ...]
+
+
+class IndexDatabaseError(XborderError, RuntimeError):
+    """The index database cannot be opened, migrated or written."""
+
+    exit_code = 8
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def load_migrations(folder: Path = MIGRATIONS_DIR) -> list[Migration]:
+    migrations = []
+    for path in sorted(folder.glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if not match:
+            raise ConfigurationError(f"{path}: migration files are named NNNN_snake_name.sql")
+        migrations.append(Migration(int(match.group(1)), match.group(2), path.read_text()))
+    versions = [m.version for m in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise ConfigurationError(f"{folder}: migration numbers must run 1, 2, 3 ... without gaps: {versions}")
+    return migrations
+
+
+def _split_statements(sql: str) -> list[str]:
+    # The migrations hold no procedural code, so `;` at a line end always ends a statement.
+    body = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
+    return [stmt.strip() for stmt in re.split(r";\s*(?:\n|$)", body) if stmt.strip()]
+
+
+@dataclass
+class Database:
+    """An open connection to the index database; `dialect` is "sqlite" or "postgresql"."""
+
+    url: str
+    dialect: str
+    _conn: Any = field(repr=False)
+    _in_tx: bool = field(default=False, repr=False)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _sql(self, sql: str) -> str:
+        if self.dialect == "postgresql":
+            return sql.replace("%", "%%").replace("?", "%s")
+        return sql
+
+    @staticmethod
+    def _fix_sqlite(params: Sequence[Any]) -> Sequence[Any]:
+        # sqlite3 cannot bind ints beyond int64; such figures are stored approximately (see module doc).
+        if any(type(p) is int and (p > _INT64_MAX or p < -_INT64_MAX) for p in params):
+            return [str(p) if type(p) is int and abs(p) > _INT64_MAX else p for p in params]
+        return params
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        if self.dialect == "sqlite":
+            self._conn.execute(sql, self._fix_sqlite(params))
+        else:
+            self._conn.execute(self._sql(sql), params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        if self.dialect == "sqlite":
+            try:
+                self._conn.executemany(sql, rows)
+            except OverflowError:
+                self._conn.executemany(sql, [self._fix_sqlite(r) for r in rows])
+        else:
+            with self._conn.cursor() as cur:
+                cur.executemany(self._sql(sql), rows)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        if self.dialect == "sqlite":
+            return list(self._conn.execute(sql, self._fix_sqlite(params)).fetchall())
+        with self._conn.cursor() as cur:
+            cur.execute(self._sql(sql), params)
+            return [tuple(_plain(v) for v in row) for row in cur.fetchall()] if cur.description else []
+
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    def columns(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[Row]]:
+        """Column names and rows of a query (for CSV export and JSON)."""
+        if self.dialect == "sqlite":
+            cur = self._conn.execute(sql, self._fix_sqlite(params))
+            return [d[0] for d in cur.description], list(cur.fetchall())
+        with self._conn.cursor() as cur:
+            cur.execute(self._sql(sql), params)
+            return ([d.name for d in cur.description],
+                    [tuple(_plain(v) for v in row) for row in cur.fetchall()])
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """One database transaction: everything inside commits together or not at all."""
+        if self._in_tx:
+            raise IndexDatabaseError("nested transaction: the indexer commits each batch exactly once")
+        self._in_tx = True
+        try:
+            if self.dialect == "postgresql":
+                with self._conn.transaction():
+                    yield self
+            else:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self
+                except BaseException:
+                    self._conn.rollback()
+                    raise
+                self._conn.commit()
+        finally:
+            self._in_tx = False
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ schema
+
+    def schema_version(self) -> int:
+        if not self.table_exists("schema_migrations"):
+            return 0
+        row = self.query_one("SELECT MAX(version) FROM schema_migrations")
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def table_exists(self, name: str) -> bool:
+        if self.dialect == "sqlite":
+            sql = "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?"
+        else:
+            sql = ("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
+                   "AND table_name = ?")
+        return self.query_one(sql, (name,)) is not None
+
+    def migrate(self, migrations: list[Migration] | None = None) -> list[int]:
+        """Apply every migration not applied yet, each in its own transaction; return their numbers."""
+        migrations = load_migrations() if migrations is None else migrations
+        with self.transaction():
+            self.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                         "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+        applied = []
+        current = self.schema_version()
+        newest = max((m.version for m in migrations), default=0)
+        if current > newest:
+            raise IndexDatabaseError(
+                f"the index database {redact(self.url)} has schema version {current}, newer than this "
+                f"xborder ({newest}): upgrade xborder or index into a new database")
+        for migration in migrations:
+            if migration.version <= current:
+                continue
+            with self.transaction():
+                if self.dialect == "postgresql":  # one migrator at a time
+                    self.execute("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
+                    if self.query_one("SELECT 1 FROM schema_migrations WHERE version = ?",
+                                      (migration.version,)):
+                        continue
+                for statement in _split_statements(migration.sql):
+                    self.execute(statement)
+                self.execute("INSERT INTO schema_migrations (version, name, applied_at) "
+                             "VALUES (?, ?, CURRENT_TIMESTAMP)", (migration.version, migration.name))
+            log.info("index database migrated to version %d (%s)", migration.version, migration.name)
+            applied.append(migration.version)
+        return applied
+
+
+def _plain(value: Any) -> Any:
+    # PostgreSQL NUMERIC arrives as Decimal; the figures here are integers.
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+def redact(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", url)
+
+
+def open_database(url: str, *, migrate: bool = True) -> Database:
+    """Open `sqlite:///path` (the parent folder is created) or `postgresql://...`; migrate it."""
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")  # sqlite:////abs/path or sqlite:///relative/path
+        if not path:
+            raise ConfigurationError(f"{url!r} names no file: use sqlite:///path/to/index.db")
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives any process crash
+        conn.execute("PRAGMA foreign_keys=OFF")
+        conn.execute("PRAGMA cache_size=-65536")
+        db = Database(url=url, dialect="sqlite", _conn=conn)
+    elif url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        import psycopg
+
+        dsn = re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql://", url)
+        try:
+            conn = psycopg.connect(dsn, connect_timeout=10, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise IndexDatabaseError(
+                f"cannot connect to PostgreSQL at {redact(url)}: {str(exc).strip()}; check the URL "
+                "(--database-url / XBORDER_DATABASE_URL) and that the server runs") from None
+        db = Database(url=url, dialect="postgresql", _conn=conn)
+    else:
+        raise ConfigurationError(
+            f"unsupported index database URL {redact(url)!r}: use sqlite:///path/to/index.db or "
+            "postgresql://user:password@host:port/database")
+    if migrate:
+        db.migrate()
+    return db

@@ -1,0 +1,176 @@
+"""Raw JSON-RPC for the indexer: no web3 formatters, retries with exponential backoff.
+
+Every failure a node or the network can produce (timeout, refused or reset connection, HTTP 5xx,
+429, a garbled body, a JSON-RPC error) is retried until it succeeds: the indexer never skips a
+block and never dies of a flaky node. `eth_getLogs` over a block range is the exception: a range
+the node refuses as too large (or that times out) raises `RangeTooLarge`, and the caller halves
+the range instead of retrying the same request.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from web3 import Web3
+
+from xborder.errors import ChainError
+
+log = logging.getLogger(__name__)
+
+_RANGE_PATTERNS = re.compile(
+    r"range too (large|wide|big)|too many (results|logs|blocks)|block range|query returned more than|"
+    r"exceed(s|ed)? (max|the)?.*(range|results|logs|limit)|response (size|is too)|log response size|"
+    r"limit exceeded|more than \d+ (results|logs)", re.IGNORECASE)
+_RATE_PATTERNS = re.compile(r"rate.?limit|too many requests|capacity|throttl", re.IGNORECASE)
+
+
+class RangeTooLarge(Exception):
+    """The node refused (or could not finish) eth_getLogs over this range: ask for fewer blocks."""
+
+
+class RpcRequestFailed(ChainError):
+    """A request failed and `RetryPolicy.max_attempts` ran out (only when a limit is set)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    initial_delay: float = 0.2
+    max_delay: float = 15.0
+    multiplier: float = 2.0
+    #: None = retry forever (the indexer's default: a node that comes back is picked up again).
+    max_attempts: int | None = None
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_delay, self.initial_delay * self.multiplier ** max(0, attempt - 1)))
+
+
+def classify(exc: BaseException) -> str:
+    """A short name for the kind of failure, for logs and the `failures` counter."""
+    text = str(exc)
+    name = type(exc).__name__
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status == 429 or _RATE_PATTERNS.search(text):
+        return "rate-limited"
+    if status is not None and status >= 500:
+        return f"http-{status}"
+    if status == 413 or _RANGE_PATTERNS.search(text):
+        return "range-too-large"
+    if "Timeout" in name or "timed out" in text.lower():
+        return "timeout"
+    if "Connection" in name or "reset" in text.lower() or "refused" in text.lower():
+        return "connection"
+    if isinstance(exc, ValueError):  # JSON decode errors (garbled body) and JSON-RPC errors
+        return "bad-response"
+    return name
+
+
+class JsonRpcError(ValueError):
+    def __init__(self, method: str, error: Any) -> None:
+        message = error.get("message") if isinstance(error, dict) else str(error)
+        code = error.get("code") if isinstance(error, dict) else None
+        super().__init__(f"{method}: {message} (code {code})")
+        self.code = code
+
+
+@dataclass
+class RpcClient:
+    """Raw JSON-RPC through `w3.provider`, with retries and a tally of what went wrong."""
+
+    w3: Web3
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    sleep: Callable[[float], None] = time.sleep
+    failures: Counter[str] = field(default_factory=Counter)
+    requests: int = 0
+
+    def _once(self, method: str, params: list[Any], expect: type | None = None) -> Any:
+        self.requests += 1
+        reply = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        if not isinstance(reply, dict):
+            raise ValueError(f"{method}: malformed reply {str(reply)[:200]}")
+        if reply.get("error") is not None:
+            raise JsonRpcError(method, reply["error"])
+        if "result" not in reply:
+            raise ValueError(f"{method}: reply without result: {str(reply)[:200]}")
+        if expect is not None and not isinstance(reply["result"], expect):
+            raise ValueError(f"{method}: expected a {expect.__name__}, got {str(reply['result'])[:200]}")
+        return reply["result"]
+
+    def call(self, method: str, params: list[Any], *, range_request: bool = False,
+             expect: type | None = None) -> Any:
+        """The result of `method`; retried with backoff on any failure. With `range_request`,
+        "range too large" and timeouts raise RangeTooLarge at once instead."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._once(method, params, expect)
+            except Exception as exc:  # every transport and node failure is retried
+                kind = classify(exc)
+                self.failures[kind] += 1
+                if range_request and kind in ("range-too-large", "timeout"):
+                    raise RangeTooLarge(f"{method} {params}: {exc}") from exc
+                if self.retry.max_attempts is not None and attempt >= self.retry.max_attempts:
+                    raise RpcRequestFailed(
+                        f"{method} failed {attempt} times ({kind}: {exc}); check that the node "
+                        "at the RPC URL is up and reachable") from exc
+                delay = self.retry.delay(attempt)
+                log.warning("%s failed (%s: %s); retry %d in %.2fs", method, kind,
+                            str(exc)[:200], attempt, delay)
+                self.sleep(delay)
+
+    def block_number(self) -> int:
+        return int(self.call("eth_blockNumber", [], expect=str), 16)
+
+    def chain_id(self) -> int:
+        return int(self.call("eth_chainId", [], expect=str), 16)
+
+    def header(self, number: int) -> dict[str, Any] | None:
+        """The block at `number` (without transactions), None if the node has no such block."""
+        result = self.call("eth_getBlockByNumber", [hex(number), False])
+        return result if isinstance(result, dict) else None
+
+    def headers(self, numbers: list[int]) -> dict[int, dict[str, Any] | None]:
+        """Several blocks in one JSON-RPC batch when the provider supports it."""
+        unique = sorted(set(numbers))
+        if len(unique) <= 1:
+            return {n: self.header(n) for n in unique}
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self.requests += 1
+                replies = self.w3.provider.make_batch_request(  # type: ignore[attr-defined]
+                    [("eth_getBlockByNumber", [hex(n), False]) for n in unique])
+                if not isinstance(replies, list) or len(replies) != len(unique):
+                    raise ValueError(f"malformed batch reply: {str(replies)[:200]}")
+                out: dict[int, dict[str, Any] | None] = {}
+                for number, reply in zip(unique, replies, strict=True):
+                    if not isinstance(reply, dict) or reply.get("error") is not None or "result" not in reply:
+                        raise ValueError(f"eth_getBlockByNumber {number}: {str(reply)[:200]}")
+                    result = reply["result"]
+                    out[number] = result if isinstance(result, dict) else None
+                return out
+            except (NotImplementedError, AttributeError):
+                return {n: self.header(n) for n in unique}
+            except Exception as exc:
+                kind = classify(exc)
+                self.failures[kind] += 1
+                if self.retry.max_attempts is not None and attempt >= self.retry.max_attempts:
+                    raise RpcRequestFailed(f"batch of {len(unique)} headers failed {attempt} times "
+                                           f"({kind}: {exc})") from exc
+                delay = self.retry.delay(attempt)
+                log.warning("header batch failed (%s: %s); retry %d in %.2fs", kind,
+                            str(exc)[:200], attempt, delay)
+                self.sleep(delay)
+
+    def logs(self, addresses: list[str], from_block: int, to_block: int) -> list[dict[str, Any]]:
+        result = self.call("eth_getLogs", [{"address": addresses, "fromBlock": hex(from_block),
+                                            "toBlock": hex(to_block)}], range_request=True,
+                           expect=list)
+        return result  # type: ignore[no-any-return]

@@ -1,0 +1,66 @@
+"""Entry points of the indexer for the CLI (`xborder index run|status`), the HTTP API and the
+Brownie script `scripts/index_events.py`: everything comes from `Settings`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from web3 import Web3
+from web3.providers.rpc import HTTPProvider
+
+from xborder.config import Settings
+from xborder.errors import ChainError, ConfigurationError
+from xborder.index.db import Database, open_database
+from xborder.index.indexer import IndexedContract, Indexer, IndexStats, IndexStatus, deployment_contracts, index_status
+from xborder.index.rpc import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+
+def indexer_web3(rpc_url: str, timeout: float = 30.0) -> Web3:
+    """A Web3 for the indexer: the indexer does its own retries, so web3's are off."""
+    if not rpc_url.startswith(("http://", "https://")):
+        raise ChainError(f"RPC URL {rpc_url!r} must start with http:// or https://")
+    return Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout},
+                             exception_retry_configuration=None))
+
+
+def open_index(settings: Settings) -> Database:
+    """The index database of `settings` (`index_url`), created and migrated if need be."""
+    return open_database(settings.index_url)
+
+
+def index_events(settings: Settings, *, w3: Web3 | None = None,
+                 contracts: list[IndexedContract] | None = None, follow: bool = False,
+                 poll_interval: float = 1.0, to_block: int | None = None,
+                 stop: threading.Event | None = None, batch_blocks: int = 2_000,
+                 retry: RetryPolicy | None = None,
+                 on_batch: Callable[[IndexStats], None] | None = None) -> IndexStats:
+    """Index the deployment of `settings` (manifest in `settings.deployments`) into
+    `settings.index_url`; with `follow`, keep following the head until `stop` is set."""
+    if w3 is None:
+        if settings.rpc_url is None:
+            raise ConfigurationError("the indexer needs a node: pass --rpc-url (or start the embedded "
+                                     "chain with `xborder chain start` and use its URL)")
+        w3 = indexer_web3(settings.rpc_url)
+    if contracts is None:
+        chain_id = settings.chain_id or int(w3.eth.chain_id)
+        contracts = deployment_contracts(settings.deployments, chain_id)
+    db = open_index(settings)
+    try:
+        indexer = Indexer(db, w3, contracts, confirmations=settings.confirmations,
+                          batch_blocks=batch_blocks, retry=retry, on_batch=on_batch)
+        return indexer.run(follow=follow, poll_interval=poll_interval, to_block=to_block, stop=stop)
+    finally:
+        db.close()
+
+
+def index_status_of(settings: Settings) -> IndexStatus:
+    """Checkpoint, contracts and row counts of the index database of `settings`."""
+    db = open_index(settings)
+    try:
+        return index_status(db)
+    finally:
+        db.close()
