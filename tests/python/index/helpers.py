@@ -90,6 +90,15 @@ class Workload:
         self.balances: dict[int, int] = {}
         self.loan_count: dict[int, int] = {}
 
+    def fork(self, seed: int) -> Workload:
+        """A workload with this one's state and a new random stream (for the other branch of a reorg)."""
+        other = Workload(self.em, seed)
+        other.institutions = list(self.institutions)
+        other.loans = {k: dict(v) for k, v in self.loans.items()}
+        other.balances = dict(self.balances)
+        other.loan_count = dict(self.loan_count)
+        return other
+
     def setup(self, institutions: int = 4) -> None:
         em = self.em
         em.send(em.policy.functions.referenceRateUpdated(b"USD", 0, 710_000_000))
