@@ -82,3 +82,36 @@ def address(app: App, name: str) -> None:
     """Print the address of wallet NAME."""
     value = _keystore(app).address(name)
     app.emit({"name": name, "address": value}, lambda: app.console.print(value))
+
+
+@wallet.command("fund")
+@click.argument("targets", nargs=-1, required=True, metavar="WALLET|ADDRESS...")
+@click.option("--amount", default="1", show_default=True, help="top each wallet up to this much ether")
+@click.option("--funder", default=None, metavar="NAME",
+              help="keystore wallet that pays [default on a local dev chain (31337/1337): its DEV-ONLY "
+                   "pre-funded account; required elsewhere]")
+@password_options
+@common_options
+def fund(app: App, targets: tuple[str, ...], amount: str, funder: str | None, password_file: Path | None,
+         password_env: str | None) -> None:
+    """Give wallets gas money (tops up: a wallet already holding AMOUNT gets nothing)."""
+    from xborder.chain.connect import connect
+    from xborder.chain.embedded import resolve_rpc_url
+    from xborder.cli.commands.institution import parse_target
+    from xborder.cli.signing import load_signer
+    from xborder.services import funding
+
+    wei = funding.parse_ether(amount)
+    addresses = [parse_target(app, t) for t in targets]
+    w3 = connect(resolve_rpc_url(app.settings), app.settings.chain_id)
+    account = (load_signer(app, funder, password_source(password_file, password_env)) if funder else None)
+    results = funding.fund(w3, funding.choose_funder(w3, account), addresses, wei)
+    rows = [{"address": r.address, "balance_before_wei": r.balance_before, "sent_wei": r.sent,
+             "tx_hash": r.tx_hash} for r in results]
+
+    def human() -> None:
+        for r in results:
+            app.console.print(f"{r.address}: " + (f"sent {r.sent / 10**18:g} ETH" if r.sent
+                                                  else "already holds enough"))
+
+    app.emit(rows, human)

@@ -1,0 +1,311 @@
+"""`xborder institution register|import|list|show|suspend|reinstate|revoke|add-wallet|remove-wallet`.
+
+A thin face over xborder.services.onboarding: input is validated (and a roster's every problem
+reported) before any password is asked or anything is sent.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from eth_account.signers.local import LocalAccount
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from web3 import Web3
+
+from xborder.bindings.client import XborderClient
+from xborder.bindings.units import format_amount
+from xborder.chain.connect import connect
+from xborder.chain.embedded import resolve_rpc_url
+from xborder.cli.context import App, common_options
+from xborder.cli.signing import load_signer, password_options, password_source
+from xborder.errors import ValidationError
+from xborder.services import funding, onboarding
+from xborder.services.onboarding import Problem, RosterInvalid
+from xborder.wallets.keystore import Keystore
+
+F = TypeVar("F", bound=Callable[..., Any])
+Signer = Callable[[], LocalAccount]
+
+
+def open_client(app: App) -> XborderClient:
+    """Connect to the node of the settings and load this chain's deployment."""
+    w3 = connect(resolve_rpc_url(app.settings), app.settings.chain_id)
+    return XborderClient.load(w3, app.settings.deployments)
+
+
+def signer_options(func: F) -> F:
+    """--wallet NAME (+ password options); the command receives `sign()`, which unlocks the wallet
+    only when called, i.e. after the input has been validated."""
+
+    @click.option("--wallet", "wallet_name", required=True, metavar="NAME",
+                  help="keystore wallet that signs (the regulator's, or the institution admin's)")
+    @password_options
+    @functools.wraps(func)
+    def wrapper(app: App, *args: Any, wallet_name: str, password_file: Path | None,
+                password_env: str | None, **kwargs: Any) -> Any:
+        cache: list[LocalAccount] = []
+
+        def sign() -> LocalAccount:
+            if not cache:
+                cache.append(load_signer(app, wallet_name, password_source(password_file, password_env)))
+            return cache[0]
+
+        return func(app, *args, sign=sign, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def funder_option(func: F) -> F:
+    return click.option("--funder", default=None, metavar="NAME",
+                        help="keystore wallet paying the gas money [default on a local dev chain: its "
+                             "DEV-ONLY pre-funded account]")(func)
+
+
+def keystore_of(app: App) -> Keystore:
+    return Keystore(app.settings.keystores)
+
+
+def report_problems(app: App, problems: list[Problem], title: str) -> None:
+    """All problems: a table on a terminal, tab-separated lines otherwise (grep-able)."""
+    if app.json_output:
+        app.emit({"ok": False, "problems": [p.__dict__ for p in problems]})
+    if app.err.is_terminal:
+        table = Table(title=title, show_lines=False, title_justify="left")
+        for column in ("where", "field", "value", "problem", "allowed"):
+            table.add_column(column, overflow="fold")
+        for p in problems:
+            table.add_row(escape(p.where), escape(p.field), escape(p.value), escape(p.message), escape(p.allowed))
+        app.err.print(table)
+    else:
+        app.err.print(escape(title), soft_wrap=True)
+        for p in problems:
+            app.err.print(escape(f"{p.where}\t{p.field}\t{p.value}\t{p.message}\tallowed: {p.allowed}"),
+                          soft_wrap=True, highlight=False)
+
+
+def _funder(app: App, client: XborderClient, funder_name: str | None,
+            password_file: Path | None, password_env: str | None) -> LocalAccount:
+    account = (load_signer(app, funder_name, password_source(password_file, password_env))
+               if funder_name else None)
+    return funding.choose_funder(client.w3, account)
+
+
+@click.group("institution")
+def institution() -> None:
+    """Onboard institutions (regulator) and manage their wallets."""
+
+
+@institution.command("import")
+@click.argument("roster", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--fund/--no-fund", default=False,
+              help="top up the admin wallets with gas money (dev chains: from the DEV-ONLY account)")
+@click.option("--dry-run", is_flag=True, help="validate and show what would be registered; send nothing")
+@funder_option
+@common_options
+@signer_options
+def import_(app: App, roster: Path, fund: bool, dry_run: bool, funder: str | None,
+            sign: Signer) -> None:
+    """Register every institution of ROSTER (.csv, .yaml, .yml); already registered ones are skipped.
+
+    Columns: kind,name,identifier,jurisdiction,capital_base,admin_wallet. Every row is checked
+    first; with any problem nothing is sent (exit 2).
+    """
+    keystore = keystore_of(app)
+    try:
+        entries = onboarding.read_roster(roster, keystore)
+    except RosterInvalid as exc:
+        report_problems(app, exc.problems, f"roster {roster}: {len(exc.problems)} problem(s), nothing registered")
+        raise
+    client = open_client(app)
+    try:
+        planned = onboarding.plan(client, entries, roster)
+    except RosterInvalid as exc:
+        report_problems(app, exc.problems, f"roster {roster}: {len(exc.problems)} problem(s), nothing registered")
+        raise
+    todo = [p for p in planned if not p.existing_id]
+    for p in planned:
+        if p.existing_id:
+            app.note(f"{p.entry.where}: {escape(p.entry.describe())} is already registered as "
+                     f"#{p.existing_id}: skipped")
+    if dry_run:
+        data = {"dry_run": True, "to_register": [p.entry.describe() for p in todo],
+                "already_registered": {p.entry.identifier: p.existing_id for p in planned if p.existing_id}}
+        app.emit(data, lambda: app.console.print(
+            f"roster {roster} is valid: {len(todo)} to register, {len(planned) - len(todo)} already registered"))
+        return
+    report = onboarding.ImportReport()
+    if todo:
+        signer = sign()
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=app.err, transient=True, disable=app.json_output or not app.err.is_terminal) as bar:
+            task = bar.add_task("registering", total=len(planned))
+
+            def step(item: onboarding.Planned, institution_id: int, new: bool) -> None:
+                bar.update(task, advance=1, description=f"#{institution_id} {item.entry.name[:40]}")
+
+            report = onboarding.apply(client, signer, planned, progress=step)
+    else:
+        report.skipped = [(p.entry, p.existing_id) for p in planned]
+    funded: list[funding.Funded] = []
+    if fund:
+        account = _funder(app, client, funder, None, None)
+        funded = funding.fund(client.w3, account, [p.entry.admin for p in planned])
+    data = {
+        "roster": str(roster), "chain_id": client.deployment.chain_id,
+        "registered": [{"id": i, "name": e.name, "identifier": e.identifier, "admin": e.admin}
+                       for e, i in report.registered],
+        "skipped": [{"id": i, "name": e.name, "identifier": e.identifier, "reason": "already registered"}
+                    for e, i in report.skipped],
+        "funded": [{"address": f.address, "sent_wei": f.sent} for f in funded],
+    }
+
+    def human() -> None:
+        app.console.print(f"registered {len(report.registered)}, skipped {len(report.skipped)} already "
+                          f"registered (roster {roster}, chain {client.deployment.chain_id})")
+        for e, i in report.registered:
+            app.console.print(f"  #{i:<4} {escape(e.name)}  {e.identifier}  admin {e.admin}")
+        if funded:
+            sent = sum(1 for f in funded if f.sent)
+            app.console.print(f"funded {sent} admin wallet(s) ({len(funded) - sent} already held enough)")
+
+    app.emit(data, human)
+
+
+@institution.command("register")
+@click.option("--kind", required=True, help=f"one of {onboarding.KINDS_ALLOWED}")
+@click.option("--name", required=True, help="registered name")
+@click.option("--identifier", required=True, help="LEI (20 chars) or unified social credit code (18 chars)")
+@click.option("--jurisdiction", required=True, help="ISO 3166-1 alpha-2, e.g. CN")
+@click.option("--capital-base", required=True, help="capital base in CNY, e.g. 5000000000.00")
+@click.option("--admin", required=True, metavar="WALLET|ADDRESS", help="the institution's admin wallet")
+@click.option("--fund/--no-fund", default=False, help="top up the admin wallet with gas money")
+@funder_option
+@common_options
+@signer_options
+def register(app: App, kind: str, name: str, identifier: str, jurisdiction: str, capital_base: str,
+             admin: str, fund: bool, funder: str | None, sign: Signer) -> None:
+    """Register one institution (regulator)."""
+    entry = onboarding.entry_from_fields(kind, name, identifier, jurisdiction, capital_base, admin,
+                                         keystore_of(app))
+    client = open_client(app)
+    institution_id = onboarding.register(client, sign(), entry)
+    if fund:
+        funding.fund(client.w3, _funder(app, client, funder, None, None), [entry.admin])
+    app.emit({"id": institution_id, "name": entry.name, "identifier": entry.identifier, "admin": entry.admin},
+             lambda: app.console.print(f"registered {escape(entry.describe())} as #{institution_id}"))
+
+
+@institution.command("list")
+@common_options
+def list_(app: App) -> None:
+    """Every registered institution, read from the chain."""
+    views = onboarding.list_institutions(open_client(app))
+    rows = [v.to_json() for v in views]
+
+    def human() -> None:
+        if not views:
+            app.console.print("no institutions registered yet (`xborder institution import ROSTER`)")
+            return
+        table = Table()
+        for column in ("id", "name", "kind", "status", "identifier", "juris.", "capital base (CNY)", "wallets"):
+            table.add_column(column, overflow="fold")
+        for v in views:
+            table.add_row(str(v.id), escape(v.name), v.kind, v.status, v.identifier, v.jurisdiction,
+                          format_amount(v.capital_base), str(v.wallet_count))
+        app.console.print(table)
+
+    app.emit(rows, human)
+
+
+@institution.command("show")
+@click.argument("ref", metavar="INSTITUTION")
+@common_options
+def show(app: App, ref: str) -> None:
+    """One institution (id, LEI or USCC): record, wallets and, for borrowers, limit and balance."""
+    client = open_client(app)
+    data = onboarding.show(client, onboarding.resolve_institution(client, ref))
+
+    def human() -> None:
+        for key, value in data.items():
+            if key == "wallets":
+                app.console.print(f"{'wallets':<22} " + ("\n" + " " * 23).join(value))
+            elif key != "capital_base_minor":
+                app.console.print(f"{key:<22} {escape(str(value))}")
+
+    app.emit(data, human)
+
+
+def _status_command(action: str, doc: str) -> click.Command:
+    @click.argument("ref", metavar="INSTITUTION")
+    @common_options
+    @signer_options
+    def command(app: App, ref: str, sign: Signer) -> None:
+        client = open_client(app)
+        institution_id = onboarding.resolve_institution(client, ref)
+        status = onboarding.change_status(client, sign(), institution_id, action)
+        app.emit({"id": institution_id, "status": status}, lambda: app.console.print(
+            f"{escape(client.institution_name(institution_id))} is now {status}"))
+
+    command.__doc__ = doc
+    return institution.command(action)(command)
+
+
+_status_command("suspend", "Suspend an active institution: its wallets can write nothing (regulator).")
+_status_command("reinstate", "Reinstate a suspended institution (regulator).")
+_status_command("revoke", "Revoke an institution for good; its loans stay on the ledger (regulator).")
+
+
+def _wallet_address(app: App, value: str) -> str:
+    return onboarding.resolve_wallet(value, keystore_of(app), field="WALLET")
+
+
+@institution.command("add-wallet")
+@click.argument("ref", metavar="INSTITUTION")
+@click.argument("new_wallet", metavar="WALLET")
+@click.option("--fund/--no-fund", default=False, help="top up the new wallet with gas money")
+@funder_option
+@common_options
+@signer_options
+def add_wallet(app: App, ref: str, new_wallet: str, fund: bool, funder: str | None, sign: Signer) -> None:
+    """Authorise WALLET (name or address) for INSTITUTION; signed by the regulator or the
+    institution's admin wallet."""
+    address = _wallet_address(app, new_wallet)
+    client = open_client(app)
+    institution_id = onboarding.resolve_institution(client, ref)
+    onboarding.add_wallet(client, sign(), institution_id, address)
+    if fund:
+        funding.fund(client.w3, _funder(app, client, funder, None, None), [address])
+    app.emit({"id": institution_id, "wallet": address, "added": True}, lambda: app.console.print(
+        f"wallet {address} now acts for {escape(client.institution_name(institution_id))}"))
+
+
+@institution.command("remove-wallet")
+@click.argument("ref", metavar="INSTITUTION")
+@click.argument("old_wallet", metavar="WALLET")
+@common_options
+@signer_options
+def remove_wallet(app: App, ref: str, old_wallet: str, sign: Signer) -> None:
+    """Withdraw WALLET's authority for INSTITUTION (not its admin wallet)."""
+    address = _wallet_address(app, old_wallet)
+    client = open_client(app)
+    institution_id = onboarding.resolve_institution(client, ref)
+    onboarding.remove_wallet(client, sign(), institution_id, address)
+    app.emit({"id": institution_id, "wallet": address, "removed": True}, lambda: app.console.print(
+        f"wallet {address} no longer acts for {escape(client.institution_name(institution_id))}"))
+
+
+def parse_target(app: App, value: str) -> str:
+    """A wallet name or address (for `wallet fund`)."""
+    if Web3.is_address(value) or value.lower().startswith("0x"):
+        return onboarding.parse_address(value, "WALLET")
+    try:
+        return keystore_of(app).address(value)
+    except Exception as exc:
+        raise ValidationError(f"WALLET: {exc}", field="WALLET", value=value,
+                              allowed="a keystore wallet name or an address") from None

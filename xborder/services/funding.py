@@ -1,0 +1,143 @@
+"""Gas money for new wallets.
+
+A wallet that signs must hold ETH for gas. On a local development chain (anvil 31337, Ganache
+1337) the money comes from the first account of the public development mnemonic, which both
+nodes pre-fund (DEV-ONLY: its key is public knowledge, so it is refused on any other chain).
+Elsewhere the operator names a funder wallet of their own.
+
+Funding tops up: a wallet that already holds the target amount gets nothing, so funding twice
+sends nothing the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.exceptions import TimeExhausted, Web3RPCError
+
+from xborder.bindings.client import fee_fields
+from xborder.chain.launcher import DEV_MNEMONIC
+from xborder.errors import ChainError, InsufficientFunds, ValidationError
+
+log = logging.getLogger(__name__)
+
+#: Chain ids of local development nodes (anvil, Ganache), where the dev mnemonic is funded.
+DEV_CHAIN_IDS = frozenset({31337, 1337})
+#: Default top-up: plenty for hundreds of registry / ledger writes on a dev chain.
+DEFAULT_AMOUNT_WEI = Web3.to_wei(1, "ether")
+_TRANSFER_GAS = 21_000
+
+
+@dataclass(frozen=True)
+class Funded:
+    address: str
+    balance_before: int
+    sent: int  # wei sent by this run (0: it already held enough)
+    tx_hash: str | None
+
+
+def is_dev_chain(w3: Web3) -> bool:
+    return int(w3.eth.chain_id) in DEV_CHAIN_IDS
+
+
+def dev_funder() -> LocalAccount:
+    """DEV-ONLY: account 0 of the public development mnemonic (pre-funded by anvil and Ganache)."""
+    Account.enable_unaudited_hdwallet_features()
+    account: LocalAccount = Account.from_mnemonic(DEV_MNEMONIC)
+    return account
+
+
+def choose_funder(w3: Web3, funder: LocalAccount | None) -> LocalAccount:
+    """`funder` if given; on a dev chain the dev account; elsewhere a ValidationError naming the option."""
+    if funder is not None:
+        return funder
+    chain_id = int(w3.eth.chain_id)
+    if chain_id in DEV_CHAIN_IDS:
+        log.info("funding from the DEV-ONLY development account on chain %d", chain_id)
+        return dev_funder()
+    raise ValidationError(
+        f"chain {chain_id} is not a local development chain (anvil 31337 / Ganache 1337): "
+        "name a funder wallet with --funder NAME", field="--funder", value=None,
+        allowed="a keystore wallet holding ETH")
+
+
+def parse_ether(value: object, field: str = "--amount") -> int:
+    """'0.5' (ether) -> wei; positive."""
+    allowed = "a positive amount of ether, e.g. 0.5"
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValidationError(f"{field}: {value!r} is not a number ({allowed})", field=field,
+                              value=value, allowed=allowed) from None
+    if not number.is_finite() or number <= 0:
+        raise ValidationError(f"{field}: {value!r} must be greater than zero ({allowed})", field=field,
+                              value=value, allowed=allowed)
+    wei = number * 10**18
+    if wei != wei.to_integral_value():
+        raise ValidationError(f"{field}: {value!r} has more than 18 decimals ({allowed})", field=field,
+                              value=value, allowed=allowed)
+    return int(wei)
+
+
+def fund(w3: Web3, funder: LocalAccount, addresses: Sequence[str], amount_wei: int = DEFAULT_AMOUNT_WEI,
+         progress: Callable[[Funded], None] | None = None, timeout: float = 60.0) -> list[Funded]:
+    """Top every address up to `amount_wei`. Transfers are sent back to back (consecutive
+    nonces) and then awaited, so funding many wallets costs about one block."""
+    wanted: list[tuple[str, int, int]] = []
+    seen: set[str] = set()
+    for raw in addresses:
+        if not Web3.is_address(raw):
+            raise ValidationError(f"cannot fund {raw!r}: not an address (0x followed by 40 hex digits)",
+                                  field="address", value=raw, allowed="0x + 40 hex digits")
+        address = Web3.to_checksum_address(raw)
+        if address in seen:
+            continue
+        seen.add(address)
+        balance = int(w3.eth.get_balance(address))
+        wanted.append((address, balance, max(amount_wei - balance, 0)))
+    total = sum(need for _, _, need in wanted)
+    fees = fee_fields(w3)
+    price = fees.get("maxFeePerGas", fees.get("gasPrice", 0))
+    have = int(w3.eth.get_balance(funder.address))
+    sends = sum(1 for _, _, need in wanted if need)
+    if total and have < total + sends * _TRANSFER_GAS * price:
+        raise InsufficientFunds(
+            f"funder {funder.address} holds {Web3.from_wei(have, 'ether')} ETH, needs "
+            f"{Web3.from_wei(total, 'ether')} ETH plus gas to fund {sends} wallet(s): top the funder up")
+    nonce = int(w3.eth.get_transaction_count(funder.address, "pending"))
+    chain_id = int(w3.eth.chain_id)
+    pending: list[tuple[str, int, int, bytes | None]] = []
+    for target, balance, need in wanted:
+        if not need:
+            pending.append((target, balance, 0, None))
+            continue
+        tx: dict[str, Any] = {"to": target, "value": need, "gas": _TRANSFER_GAS, "nonce": nonce, "chainId": chain_id, **fees}
+        try:
+            tx_hash = w3.eth.send_raw_transaction(funder.sign_transaction(tx).raw_transaction)
+        except (Web3RPCError, ValueError) as exc:
+            raise ChainError(f"funding {target} from {funder.address} failed: {exc}") from None
+        nonce += 1
+        pending.append((target, balance, need, bytes(tx_hash)))
+    results: list[Funded] = []
+    for target, balance, need, sent_hash in pending:
+        if sent_hash is not None:
+            try:
+                receipt = w3.eth.wait_for_transaction_receipt(HexBytes(sent_hash), timeout=timeout)
+            except TimeExhausted:
+                raise ChainError(f"funding {target}: no receipt after {timeout:.0f}s") from None
+            if receipt["status"] != 1:
+                raise ChainError(f"funding {target} failed in block {receipt['blockNumber']}")
+        item = Funded(target, balance, need, "0x" + sent_hash.hex() if sent_hash else None)
+        log.info("funded %s with %s wei", target, need)
+        if progress is not None:
+            progress(item)
+        results.append(item)
+    return results
