@@ -9,7 +9,7 @@ BOUNDS = {  # measured on anvil and Ganache (same EVM gas schedule), rounded up
     "registerInstitution": 160_000,
     "addWallet": 60_000,
     "recordLoan (pending, borrower's first loan)": 170_000,
-    "confirmLoan": 45_000,
+    "confirmLoan": 48_000,
     "recordLoanWithConsent+draw (borrower's first loan)": 180_000,
     "recordLoanWithConsent+draw (borrower has a loan)": 160_000,
     "recordLoanWithConsent+draw (CNY, has a loan)": 160_000,
