@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from cli_helpers import env_for, xborder
 from web3 import Web3
 
-from cli_helpers import env_for, xborder
 from xborder.chain import LocalNode, start_anvil
 from xborder.services.funding import dev_funder
 
@@ -55,7 +55,7 @@ def test_partial_manifest_resumes(anvil: LocalNode, tmp_path: Path) -> None:
 def test_stale_manifest_on_fresh_chain_redeploys(anvil: LocalNode, tmp_path: Path) -> None:
     first = _deploy(anvil.rpc_url, tmp_path)
     with start_anvil(log_path=tmp_path / "fresh.log") as fresh:  # same chain id, no code
-            fresh_w3 = Web3(Web3.HTTPProvider(fresh.rpc_url))
+        fresh_w3 = Web3(Web3.HTTPProvider(fresh.rpc_url))
         r = xborder("institution", "list", env=env_for(fresh.rpc_url, tmp_path))
         assert r.code == 5 and "no code there" in r.err
         again = _deploy(fresh.rpc_url, tmp_path)

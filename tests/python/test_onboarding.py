@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_helpers import Chain, deployed_chain
 from web3 import Web3
 
-from cli_helpers import Chain, deployed_chain
 from xborder.chain import LocalNode, start_anvil
 from xborder.config import PROJECT_ROOT
 from xborder.errors import TransactionRejected, ValidationError

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from cli_helpers import Chain, deployed_chain
+
 from xborder.chain import LocalNode
 from xborder.errors import ValidationError
 from xborder.services import policy
