@@ -264,7 +264,7 @@ contract InstitutionRegistry is IInstitutionRegistry, AccessControl, Pausable {
             }
             return true;
         }
-        uint256 rem;
+        uint256 rem = 0;
         for (uint256 i; i < 20; ++i) {
             bytes1 c = id[i];
             if (_isDigit(c)) {

@@ -99,6 +99,8 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
         Loan storage loan = _loans[loanId];
         (LoanStatus status, uint32 borrower) = (loan.status, loan.borrower);
         if (status != LoanStatus.Recorded) revert InvalidLoanStatus(loanId, status);
+        // Unused cores are zeroed placeholders (ids 0): ignoring them is intended.
+        // slither-disable-next-line unused-return
         (uint32 caller, IInstitutionRegistry.InstitutionCore memory cc,,) = _registry.lookup(msg.sender, 0, 0);
         if (caller != borrower) revert UnauthorizedWallet(msg.sender, caller);
         if (cc.status != IInstitutionRegistry.InstitutionStatus.Active) revert InstitutionNotActive(caller, cc.status);
@@ -111,60 +113,66 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
     /// @inheritdoc ILoanLedger
     function drawdown(uint64 loanId, uint64 amount) external {
         _requireNotPaused();
-        Loan memory l = _activeLoan(loanId, amount);
-        uint64 available = l.principal - l.drawn;
+        Loan memory ln = _activeLoan(loanId, amount);
+        uint64 available = ln.principal - ln.drawn;
         if (amount > available) revert DrawdownExceedsAvailable(loanId, amount, available);
+        // Unused cores are zeroed placeholders (ids 0): ignoring them is intended.
+        // slither-disable-next-line unused-return
         (uint32 caller, IInstitutionRegistry.InstitutionCore memory cc, IInstitutionRegistry.InstitutionCore memory bc,) =
-            _registry.lookup(msg.sender, l.borrower, 0);
-        _requireParty(caller, cc, l, false);
-        _requireActive(l.borrower, bc.status);
-        uint64 outstanding = l.outstanding + amount;
-        (uint256 balanceAfter, uint256 limit) = _balanceAfter(l, outstanding, l.weightBps, bc);
-        if (balanceAfter > limit) revert BorrowingLimitExceeded(l.borrower, balanceAfter, limit);
+            _registry.lookup(msg.sender, ln.borrower, 0);
+        _requireParty(caller, cc, ln, false);
+        _requireActive(ln.borrower, bc.status);
+        uint64 outstanding = ln.outstanding + amount;
+        (uint256 balanceAfter, uint256 limit) = _balanceAfter(ln, outstanding, ln.weightBps, bc);
+        if (balanceAfter > limit) revert BorrowingLimitExceeded(ln.borrower, balanceAfter, limit);
         Loan storage loan = _loans[loanId];
-        loan.drawn = l.drawn + amount;
+        loan.drawn = ln.drawn + amount;
         loan.outstanding = outstanding;
-        _positions[l.borrower].balance = uint128(balanceAfter);
-        emit LoanDrawn(loanId, l.borrower, amount, l.drawn + amount, outstanding, balanceAfter);
+        _positions[ln.borrower].balance = uint128(balanceAfter);
+        emit LoanDrawn(loanId, ln.borrower, amount, ln.drawn + amount, outstanding, balanceAfter);
     }
 
     /// @inheritdoc ILoanLedger
     function repay(uint64 loanId, uint64 amount) external {
         _requireNotPaused();
-        Loan memory l = _activeLoan(loanId, amount);
-        if (amount > l.outstanding) revert RepaymentExceedsOutstanding(loanId, amount, l.outstanding);
+        Loan memory ln = _activeLoan(loanId, amount);
+        if (amount > ln.outstanding) revert RepaymentExceedsOutstanding(loanId, amount, ln.outstanding);
+        // Unused cores are zeroed placeholders (ids 0): ignoring them is intended.
+        // slither-disable-next-line unused-return
         (uint32 caller, IInstitutionRegistry.InstitutionCore memory cc,,) = _registry.lookup(msg.sender, 0, 0);
-        _requireParty(caller, cc, l, false);
-        uint64 outstanding = l.outstanding - amount;
-        BorrowerPosition storage pos = _positions[l.borrower];
-        uint256 balanceAfter = pos.balance - _contribution(l.outstanding, l.rate, l.weightBps)
-            + _contribution(outstanding, l.rate, l.weightBps);
+        _requireParty(caller, cc, ln, false);
+        uint64 outstanding = ln.outstanding - amount;
+        BorrowerPosition storage pos = _positions[ln.borrower];
+        uint256 balanceAfter = pos.balance - _contribution(ln.outstanding, ln.rate, ln.weightBps)
+            + _contribution(outstanding, ln.rate, ln.weightBps);
         Loan storage loan = _loans[loanId];
         loan.outstanding = outstanding;
-        bool closes = outstanding == 0 && l.drawn == l.principal;
+        bool closes = outstanding == 0 && ln.drawn == ln.principal;
         if (closes) loan.status = LoanStatus.Closed;
         pos.balance = uint128(balanceAfter);
-        emit LoanRepaid(loanId, l.borrower, amount, outstanding, balanceAfter);
-        if (closes) emit LoanClosed(loanId, l.borrower, balanceAfter);
+        emit LoanRepaid(loanId, ln.borrower, amount, outstanding, balanceAfter);
+        if (closes) emit LoanClosed(loanId, ln.borrower, balanceAfter);
     }
 
     /// @inheritdoc ILoanLedger
     function extendMaturity(uint64 loanId, uint32 newMaturityDate) external {
         _requireNotPaused();
-        Loan memory l = _loanIn(loanId, LoanStatus.Active);
-        if (newMaturityDate <= l.maturityDate) revert InvalidExtension(loanId, l.maturityDate, newMaturityDate);
+        Loan memory ln = _loanIn(loanId, LoanStatus.Active);
+        if (newMaturityDate <= ln.maturityDate) revert InvalidExtension(loanId, ln.maturityDate, newMaturityDate);
+        // Unused cores are zeroed placeholders (ids 0): ignoring them is intended.
+        // slither-disable-next-line unused-return
         (uint32 caller, IInstitutionRegistry.InstitutionCore memory cc, IInstitutionRegistry.InstitutionCore memory bc,) =
-            _registry.lookup(msg.sender, l.borrower, 0);
-        _requireParty(caller, cc, l, true);
-        _requireActive(l.borrower, bc.status);
-        uint32 newWeight = _policy.combinedWeight(l.currency, l.financingType, newMaturityDate - l.valueDate);
-        (uint256 balanceAfter, uint256 limit) = _balanceAfter(l, l.outstanding, newWeight, bc);
-        if (balanceAfter > limit) revert BorrowingLimitExceeded(l.borrower, balanceAfter, limit);
+            _registry.lookup(msg.sender, ln.borrower, 0);
+        _requireParty(caller, cc, ln, true);
+        _requireActive(ln.borrower, bc.status);
+        uint32 newWeight = _policy.combinedWeight(ln.currency, ln.financingType, newMaturityDate - ln.valueDate);
+        (uint256 balanceAfter, uint256 limit) = _balanceAfter(ln, ln.outstanding, newWeight, bc);
+        if (balanceAfter > limit) revert BorrowingLimitExceeded(ln.borrower, balanceAfter, limit);
         Loan storage loan = _loans[loanId];
         loan.maturityDate = newMaturityDate;
         loan.weightBps = newWeight;
-        _positions[l.borrower].balance = uint128(balanceAfter);
-        emit LoanExtended(loanId, l.borrower, l.maturityDate, newMaturityDate, l.weightBps, newWeight, balanceAfter);
+        _positions[ln.borrower].balance = uint128(balanceAfter);
+        emit LoanExtended(loanId, ln.borrower, ln.maturityDate, newMaturityDate, ln.weightBps, newWeight, balanceAfter);
     }
 
     // ------------------------------------------------------------------ endings
@@ -172,37 +180,43 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
     /// @inheritdoc ILoanLedger
     function cancelLoan(uint64 loanId) external {
         _requireNotPaused();
-        Loan memory l = _loans[loanId];
-        if (l.status != LoanStatus.Recorded && l.status != LoanStatus.Active) revert InvalidLoanStatus(loanId, l.status);
-        if (l.drawn != 0) revert LoanAlreadyDrawn(loanId, l.drawn);
+        Loan memory ln = _loans[loanId];
+        if (ln.status != LoanStatus.Recorded && ln.status != LoanStatus.Active) revert InvalidLoanStatus(loanId, ln.status);
+        if (ln.drawn != 0) revert LoanAlreadyDrawn(loanId, ln.drawn);
+        // Unused cores are zeroed placeholders (ids 0): ignoring them is intended.
+        // slither-disable-next-line unused-return
         (uint32 caller, IInstitutionRegistry.InstitutionCore memory cc,,) = _registry.lookup(msg.sender, 0, 0);
-        _requireParty(caller, cc, l, false);
+        _requireParty(caller, cc, ln, false);
         _loans[loanId].status = LoanStatus.Cancelled;
-        emit LoanCancelled(loanId, l.borrower, caller, _positions[l.borrower].balance);
+        emit LoanCancelled(loanId, ln.borrower, caller, _positions[ln.borrower].balance);
     }
 
     /// @inheritdoc ILoanLedger
     function closeLoan(uint64 loanId) external {
         _requireNotPaused();
-        Loan memory l = _loanIn(loanId, LoanStatus.Active);
-        if (l.outstanding != 0) revert OutstandingNotZero(loanId, l.outstanding);
+        Loan memory ln = _loanIn(loanId, LoanStatus.Active);
+        if (ln.outstanding != 0) revert OutstandingNotZero(loanId, ln.outstanding);
+        // Unused cores are zeroed placeholders (ids 0): ignoring them is intended.
+        // slither-disable-next-line unused-return
         (uint32 caller, IInstitutionRegistry.InstitutionCore memory cc,,) = _registry.lookup(msg.sender, 0, 0);
-        _requireParty(caller, cc, l, true);
+        _requireParty(caller, cc, ln, true);
         _loans[loanId].status = LoanStatus.Closed;
-        emit LoanClosed(loanId, l.borrower, _positions[l.borrower].balance);
+        emit LoanClosed(loanId, ln.borrower, _positions[ln.borrower].balance);
     }
 
     /// @inheritdoc ILoanLedger
     function declareDefault(uint64 loanId) external {
         _requireNotPaused();
-        Loan memory l = _loanIn(loanId, LoanStatus.Active);
+        Loan memory ln = _loanIn(loanId, LoanStatus.Active);
+        // Unused cores are zeroed placeholders (ids 0): ignoring them is intended.
+        // slither-disable-next-line unused-return
         (uint32 caller, IInstitutionRegistry.InstitutionCore memory cc,,) = _registry.lookup(msg.sender, 0, 0);
-        _requireParty(caller, cc, l, true);
-        BorrowerPosition storage pos = _positions[l.borrower];
-        uint256 balanceAfter = pos.balance - _contribution(l.outstanding, l.rate, l.weightBps);
+        _requireParty(caller, cc, ln, true);
+        BorrowerPosition storage pos = _positions[ln.borrower];
+        uint256 balanceAfter = pos.balance - _contribution(ln.outstanding, ln.rate, ln.weightBps);
         _loans[loanId].status = LoanStatus.Defaulted;
         pos.balance = uint128(balanceAfter);
-        emit LoanDefaulted(loanId, l.borrower, caller, l.outstanding, balanceAfter);
+        emit LoanDefaulted(loanId, ln.borrower, caller, ln.outstanding, balanceAfter);
     }
 
     // ------------------------------------------------------------------ pause
@@ -250,9 +264,9 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
 
     /// @inheritdoc ILoanLedger
     function loanContribution(uint64 loanId) external view returns (uint256) {
-        Loan storage l = _loans[loanId];
-        if (l.status != LoanStatus.Active) return 0;
-        return _contribution(l.outstanding, l.rate, l.weightBps);
+        Loan storage ln = _loans[loanId];
+        if (ln.status != LoanStatus.Active) return 0;
+        return _contribution(ln.outstanding, ln.rate, ln.weightBps);
     }
 
     /// @inheritdoc ILoanLedger
@@ -267,11 +281,11 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
         view
         returns (uint256 balanceAfter, uint256 limit, bool fits)
     {
-        Loan memory l = _activeLoan(loanId, amount);
-        uint64 available = l.principal - l.drawn;
+        Loan memory ln = _activeLoan(loanId, amount);
+        uint64 available = ln.principal - ln.drawn;
         if (amount > available) revert DrawdownExceedsAvailable(loanId, amount, available);
-        IInstitutionRegistry.InstitutionCore memory bc = _registry.institutionCore(l.borrower);
-        (balanceAfter, limit) = _balanceAfter(l, l.outstanding + amount, l.weightBps, bc);
+        IInstitutionRegistry.InstitutionCore memory bc = _registry.institutionCore(ln.borrower);
+        (balanceAfter, limit) = _balanceAfter(ln, ln.outstanding + amount, ln.weightBps, bc);
         fits = balanceAfter <= limit;
     }
 
@@ -330,6 +344,9 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
     }
 
     /// @dev ceil(ceil(amount x rate / 1e8) x weight / 1e4). Cannot overflow uint256 (64+64+32 bits).
+    /// Dividing before multiplying is the documented rule: the base-currency amount is rounded to
+    /// a CNY minor unit first (as the Python model and the regulator's reports do), then weighted.
+    // slither-disable-next-line divide-before-multiply
     function _contribution(uint64 amount, uint64 rate, uint32 weightBps) private pure returns (uint256) {
         uint256 base = (uint256(amount) * rate + 1e8 - 1) / 1e8;
         return (base * weightBps + 1e4 - 1) / 1e4;
@@ -343,27 +360,27 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
         return s == LoanStatus.Recorded || s == LoanStatus.Active;
     }
 
-    /// @dev Balance after replacing `l`'s contribution by one for (`outstanding`, `weight`), and the limit.
+    /// @dev Balance after replacing `ln`'s contribution by one for (`outstanding`, `weight`), and the limit.
     function _balanceAfter(
-        Loan memory l,
+        Loan memory ln,
         uint64 outstanding,
         uint32 weight,
         IInstitutionRegistry.InstitutionCore memory bc
     ) private view returns (uint256 balanceAfter, uint256 limit) {
         (uint16 leverage, uint16 adjustment) = _policy.limitFactors(bc.kind);
-        balanceAfter = _positions[l.borrower].balance - _contribution(l.outstanding, l.rate, l.weightBps)
-            + _contribution(outstanding, l.rate, weight);
+        balanceAfter = _positions[ln.borrower].balance - _contribution(ln.outstanding, ln.rate, ln.weightBps)
+            + _contribution(outstanding, ln.rate, weight);
         limit = _limit(bc.capitalBase, leverage, adjustment);
     }
 
-    function _loanIn(uint64 loanId, LoanStatus status) private view returns (Loan memory l) {
-        l = _loans[loanId];
-        if (l.status != status) revert InvalidLoanStatus(loanId, l.status);
+    function _loanIn(uint64 loanId, LoanStatus status) private view returns (Loan memory ln) {
+        ln = _loans[loanId];
+        if (ln.status != status) revert InvalidLoanStatus(loanId, ln.status);
     }
 
-    function _activeLoan(uint64 loanId, uint64 amount) private view returns (Loan memory l) {
+    function _activeLoan(uint64 loanId, uint64 amount) private view returns (Loan memory ln) {
         if (amount == 0) revert ZeroAmount();
-        l = _loanIn(loanId, LoanStatus.Active);
+        ln = _loanIn(loanId, LoanStatus.Active);
     }
 
     function _requireActive(uint32 institutionId, IInstitutionRegistry.InstitutionStatus status) private pure {
@@ -374,11 +391,11 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
     function _requireParty(
         uint32 caller,
         IInstitutionRegistry.InstitutionCore memory cc,
-        Loan memory l,
+        Loan memory ln,
         bool lenderOnly
     ) private view {
         bool party = caller != 0
-            && (caller == l.creditor || caller == l.recorder || (!lenderOnly && caller == l.borrower));
+            && (caller == ln.creditor || caller == ln.recorder || (!lenderOnly && caller == ln.borrower));
         if (!party) revert UnauthorizedWallet(msg.sender, caller);
         _requireActive(caller, cc.status);
     }
@@ -437,6 +454,8 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
         bytes calldata signature
     ) private view {
         bytes32 digest = consentDigest(r, drawAmount, nonce, deadline);
+        // The third value (error argument) only details `err`, which is checked below.
+        // slither-disable-next-line unused-return
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
         // The admin wallet needs no registry call; any other wallet of the borrower costs one.
         if (err != ECDSA.RecoverError.NoError) revert InvalidBorrowerSignature(address(0), r.borrower);

@@ -132,6 +132,8 @@ contract MacroPrudentialPolicy is IMacroPrudentialPolicy, AccessControl {
     }
 
     /// @inheritdoc IMacroPrudentialPolicy
+    // A zero rate is the "no such currency" sentinel, not a balance: the strict equality is intended.
+    // slither-disable-next-line incorrect-equality
     function referenceRate(bytes3 currency) external view returns (uint64 rate, uint40 updatedAt) {
         if (currency == _CNY) return (_RATE_ONE, 0);
         RateRecord memory r = _rates[currency];
@@ -169,6 +171,8 @@ contract MacroPrudentialPolicy is IMacroPrudentialPolicy, AccessControl {
     }
 
     /// @inheritdoc IMacroPrudentialPolicy
+    // A zero rate is the "no such currency" sentinel, not a balance: the strict equality is intended.
+    // slither-disable-next-line incorrect-equality
     function quote(bytes3 currency, uint8 typeId, uint256 termSeconds, IInstitutionRegistry.InstitutionKind kind)
         external
         view
