@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from eth_utils import keccak
 from faster_eth_abi import decode as abi_decode
@@ -58,9 +58,9 @@ class EventSpec:
     data_types: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class DecodedEvent:
-    """One event log, decoded. `args` maps parameter names to values (tuples stay tuples)."""
+class DecodedEvent(NamedTuple):
+    """One event log, decoded. `args` maps parameter names to values (tuples stay tuples).
+    (A NamedTuple: building one costs a fraction of a dataclass, at 100,000s per second.)"""
 
     contract: str
     event: str
@@ -113,9 +113,12 @@ class EventDecoder:
         topics = log["topics"]
         if not topics:
             return None
-        spec = self._specs.get((log["address"].lower(), topics[0].lower()))
+        address = log["address"].lower()
+        spec = self._specs.get((address, topics[0]))
         if spec is None:
-            return None
+            spec = self._specs.get((address, topics[0].lower()))
+            if spec is None:
+                return None
         values: list[Any] = [None] * len(spec.names)
         if len(topics) != len(spec.indexed) + 1:
             raise UndecodableLog(f"{spec.signature}: expected {len(spec.indexed)} indexed topics, "
@@ -128,7 +131,6 @@ class EventDecoder:
             for position, value in zip(spec.data_positions, decoded, strict=True):
                 values[position] = value
         return DecodedEvent(
-            contract=spec.contract, event=spec.name, args=dict(zip(spec.names, values, strict=True)),
-            address=log["address"].lower(), block_number=int(log["blockNumber"], 16),
-            block_hash=log["blockHash"].lower(), tx_index=int(log["transactionIndex"], 16),
-            tx_hash=log["transactionHash"].lower(), log_index=int(log["logIndex"], 16))
+            spec.contract, spec.name, dict(zip(spec.names, values)), address, int(log["blockNumber"], 16),
+            log["blockHash"].lower(), int(log["transactionIndex"], 16), log["transactionHash"].lower(),
+            int(log["logIndex"], 16))

@@ -164,7 +164,7 @@ CREATE TABLE loans (
     contribution NUMERIC(40, 0) NOT NULL,
     updated_block BIGINT NOT NULL
 );
-CREATE INDEX loans_borrower ON loans (borrower, status);
+CREATE INDEX loans_borrower ON loans (borrower, status, currency, outstanding);
 CREATE INDEX loans_creditor ON loans (creditor, status);
 CREATE INDEX loans_currency ON loans (currency, value_date);
 CREATE INDEX loans_value_date ON loans (value_date);
