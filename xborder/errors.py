@@ -73,11 +73,22 @@ class TransactionRejected(XborderError, RuntimeError):
     exit_code = 7
 
     def __init__(self, message: str, *, error_name: str | None = None,
-                 error_args: dict[str, object] | None = None) -> None:
+                 error_args: dict[str, object] | None = None, revert_data: bytes | None = None,
+                 tx_hash: str | None = None) -> None:
         super().__init__(message)
         self.error_name = error_name
         self.error_args = error_args or {}
+        #: Raw revert data (selector + ABI-encoded arguments) for the bindings to decode; None if
+        #: the node did not return any.
+        self.revert_data = revert_data
+        #: Hash of the mined (and failed) transaction, if it got that far.
+        self.tx_hash = tx_hash
 
 
 class InsufficientFunds(TransactionRejected):
     """The sending wallet cannot pay for gas."""
+
+
+class NonceConflict(TransactionRejected):
+    """The node refused a transaction's nonce (another program sent from the same wallet)."""
+
