@@ -18,8 +18,14 @@ from xborder.chain.launcher import DEV_MNEMONIC
 from xborder.config import PROJECT_ROOT, Settings
 from xborder.errors import WalletError, XborderError
 from xborder.wallets import (
-    DemoWallets, Keystore, PasswordKind, PasswordSource, demo_mnemonic, read_password_file,
-    validate_name, wallet_env_var,
+    DemoWallets,
+    Keystore,
+    PasswordKind,
+    PasswordSource,
+    demo_mnemonic,
+    read_password_file,
+    validate_name,
+    wallet_env_var,
 )
 
 CAST = PROJECT_ROOT / "node_modules" / ".bin" / "cast"

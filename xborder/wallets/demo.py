@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 import coincurve
 from eth_account import Account
 from eth_account.hdaccount import seed_from_mnemonic
-from eth_account.hdaccount.mnemonic import Mnemonic
-from eth_account.types import Language
 from eth_account.hdaccount.deterministic import HDPath, derive_child_key
+from eth_account.hdaccount.mnemonic import Mnemonic
 from eth_account.signers.local import LocalAccount
+from eth_account.types import Language
 from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
 

@@ -23,7 +23,7 @@ from xborder.errors import WalletError
 DEFAULT_ENV_VAR = "XBORDER_PASSWORD"
 
 
-class PasswordKind(str, enum.Enum):
+class PasswordKind(enum.StrEnum):
     PROMPT = "prompt"
     ENV = "env"
     FILE = "file"
