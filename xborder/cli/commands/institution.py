@@ -83,10 +83,9 @@ def report_problems(app: App, problems: list[Problem], title: str) -> None:
             table.add_row(escape(p.where), escape(p.field), escape(p.value), escape(p.message), escape(p.allowed))
         app.err.print(table)
     else:
-        app.err.print(escape(title), soft_wrap=True)
+        click.echo(title, err=True)
         for p in problems:
-            app.err.print(escape(f"{p.where}\t{p.field}\t{p.value}\t{p.message}\tallowed: {p.allowed}"),
-                          soft_wrap=True, highlight=False)
+            click.echo(f"{p.where}\t{p.field}\t{p.value}\t{p.message}\tallowed: {p.allowed}", err=True)
 
 
 def _funder(app: App, client: XborderClient, funder_name: str | None,
