@@ -1,0 +1,44 @@
+"""`brownie run scripts/register_institutions.py [--network NAME]`: apply a roster with the
+onboarding service (the same code as `xborder institution import`).
+
+ROSTER: the roster file (default examples/roster.csv). Every row is validated first; only a
+roster without problems is applied; identifiers already registered are skipped. The signer is
+the regulator: on a local development chain the development account (when it is the
+deployment's regulator), elsewhere the Brownie account named by REGULATOR_ACCOUNT. On a
+development chain the admin wallets also get gas money (FUND=0 to skip).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from brownie import web3
+
+from scripts.deploy import brownie_signer
+from xborder.bindings.client import XborderClient
+from xborder.config import Settings
+from xborder.services import funding, onboarding
+from xborder.wallets.keystore import Keystore
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    roster = Path(os.environ.get("ROSTER") or settings.project_root / "examples" / "roster.csv")
+    try:
+        entries = onboarding.read_roster(roster, Keystore(settings.keystores))
+    except onboarding.RosterInvalid as exc:
+        for p in exc.problems:
+            print(f"{p.where}\t{p.field}\t{p.value}\t{p.message}\tallowed: {p.allowed}")
+        raise SystemExit(f"roster {roster}: {len(exc.problems)} problem(s); nothing registered") from None
+    client = XborderClient.load(web3, settings.deployments)
+    planned = onboarding.plan(client, entries, roster)
+    regulator = brownie_signer("REGULATOR_ACCOUNT")
+
+    def step(item: onboarding.Planned, institution_id: int, new: bool) -> None:
+        print(f"{'registered' if new else 'already registered'} #{institution_id} {item.entry.name}")
+
+    report = onboarding.apply(client, regulator, planned, progress=step)
+    if funding.is_dev_chain(web3) and os.environ.get("FUND", "1") != "0":
+        funding.fund(web3, funding.dev_funder(), [p.entry.admin for p in planned])
+    print(f"roster {roster}: registered {len(report.registered)}, skipped {len(report.skipped)} already registered")
