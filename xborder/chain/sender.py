@@ -20,12 +20,27 @@ wait_for_transaction_receipt) pays one HTTP round trip per call and waits for ea
 `send_interleaved` does the same for many wallets at once, mixing their transactions into shared
 batches (per-wallet nonce order is kept inside each batch).
 
-Measured on this 2-core machine (anvil 1.7.1, 5 wallets, ETH transfers; `python -m
-xborder.chain.bench_sender`): see the numbers in `bench_sender`'s docstring. Summary: anvil's
-default automine (one block per transaction) is the slowest mode for bulk loads;
-`block_time=1` (`--block-time 1`) gives the best end-to-end throughput for bulk loads while
-keeping a live chain; `no_mining` + explicit `evm_mine` is similar but needs the caller to mine.
-Ganache 7 is an order of magnitude slower than anvil whatever the client does.
+Measured on this 2-core machine (anvil 1.7.1, 5 wallets, 21,000-gas ETH transfers, from the first
+signature to the last receipt; `python -m xborder.chain.bench_sender --count 10000`; figures
+from a quiet machine, with those under load from parallel test runs in brackets):
+
+    signing, eth-account Account.sign_transaction (coincurve backend)   2,260 tx/s  [666]
+    signing, sign_raw (coincurve direct)                               13,100 tx/s  [1,980-3,150]
+    plain web3.py loop (fill defaults, sign, send, wait receipt)     (not run)   [25-34]
+    send_interleaved + wait_receipts, automine, 2,000 tx                2,350 tx/s  [1,490]
+    send_interleaved + wait_receipts, block_time=0.2, 10,000 tx         1,950 tx/s  [800-1,050]
+    send_interleaved + wait_receipts, block_time=0.5 / 1.0               1,630 / 1,070 tx/s  [700 / 520]
+    send_interleaved + wait_receipts, no_mining + evm_mine loop         1,660 tx/s  [790]
+    send_all (pipelined windows of 4 blocks), block_time=0.5            ~1,250 tx/s  [850]
+
+Findings: (1) automine is fastest for bursts up to ~2,000 transactions but with bigger bursts
+anvil 1.7.1 stalls — transactions stay pending, and eth_sendRawTransaction itself can hang —
+so bulk loads must not use it; (2) a 30M-gas block holds ~1,430 transfers (~200 loan calls), so
+with `block_time` the gas limit caps throughput; but raising it (1e9) made anvil slower (one
+huge block is built super-linearly), so prefer a short `block_time` (0.2 s) with the default gas
+limit: the best end-to-end mode for bulk loads; (3) base fee rises 12.5% per full block, so a
+deep pool outruns a 2 x base fee cap and stalls forever: `send_all` submits in windows of a few
+blocks' gas and recomputes fees per window (slower than one burst, but safe for any size).
 
 Errors from the node become xborder errors: InsufficientFunds (which wallet, its balance, what was
 needed), NonceConflict, TransactionRejected (with `revert_data` for the bindings to decode custom
@@ -579,7 +594,7 @@ def check_receipts(w3: Web3, receipts: Sequence[Receipt]) -> None:
             raise reverted(w3, receipt, to_checksum_address(receipt.sender) if receipt.sender else "")
 
 
-def send_all(jobs: Sequence[tuple[TxSender, Sequence[TxLike]]], *, window_blocks: float = 2.0,
+def send_all(jobs: Sequence[tuple[TxSender, Sequence[TxLike]]], *, window_blocks: float = 4.0,
              timeout: float = 120.0, nudge_after: float | None = 1.0,
              batch_size: int = DEFAULT_BATCH) -> list[list[Receipt]]:
     """Send everything and return every receipt (per job, in input order), in pipelined windows.

@@ -33,6 +33,7 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
 from eth_utils.address import is_hex_address, to_checksum_address
 
+from xborder.config import Settings
 from xborder.errors import WalletError
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,11 @@ class Keystore:
     directory: Path
     #: scrypt `n` override; None keeps eth-account's default (2**18). Only tests should lower it.
     scrypt_n: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Keystore:
+        """The keystore folder the settings name (`settings.keystores`)."""
+        return cls(settings.keystores)
 
     # -- paths -------------------------------------------------------------------------------
     def ensure_dir(self) -> Path:
