@@ -3,7 +3,14 @@
 from xborder.index.db import Database, IndexDatabaseError, open_database
 from xborder.index.decode import DecodedEvent, EventDecoder
 from xborder.index.indexer import (
-    IndexedContract, Indexer, IndexerError, IndexStats, IndexStatus, deployment_contracts, index_status)
+    IndexedContract,
+    Indexer,
+    IndexerError,
+    IndexStats,
+    IndexStatus,
+    deployment_contracts,
+    index_status,
+)
 from xborder.index.rpc import RetryPolicy
 from xborder.index.service import index_events, index_status_of, indexer_web3, open_index
 

@@ -233,12 +233,12 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
 
         dsn = re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql://", url)
         try:
-            conn = psycopg.connect(dsn, connect_timeout=10, autocommit=True)
+            pg_conn = psycopg.connect(dsn, connect_timeout=10, autocommit=True)
         except psycopg.OperationalError as exc:
             raise IndexDatabaseError(
                 f"cannot connect to PostgreSQL at {redact(url)}: {str(exc).strip()}; check the URL "
                 "(--database-url / XBORDER_DATABASE_URL) and that the server runs") from None
-        db = Database(url=url, dialect="postgresql", _conn=conn)
+        db = Database(url=url, dialect="postgresql", _conn=pg_conn)
     else:
         raise ConfigurationError(
             f"unsupported index database URL {redact(url)!r}: use sqlite:///path/to/index.db or "

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 from faster_eth_abi import decode as abi_decode
 
 from xborder.errors import ConfigurationError
@@ -131,6 +131,6 @@ class EventDecoder:
             for position, value in zip(spec.data_positions, decoded, strict=True):
                 values[position] = value
         return DecodedEvent(
-            spec.contract, spec.name, dict(zip(spec.names, values)), address, int(log["blockNumber"], 16),
+            spec.contract, spec.name, dict(zip(spec.names, values, strict=True)), address, int(log["blockNumber"], 16),
             log["blockHash"].lower(), int(log["transactionIndex"], 16), log["transactionHash"].lower(),
             int(log["logIndex"], 16))

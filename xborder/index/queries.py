@@ -18,7 +18,12 @@ from web3 import Web3
 from xborder.errors import ValidationError
 from xborder.index.db import Database, Row
 from xborder.index.projection import (
-    INSTITUTION_KIND_NAMES, INSTITUTION_STATUS_NAMES, LOAN_ACTIVE, LOAN_STATUS_NAMES, PARAMETER_NAMES)
+    INSTITUTION_KIND_NAMES,
+    INSTITUTION_STATUS_NAMES,
+    LOAN_ACTIVE,
+    LOAN_STATUS_NAMES,
+    PARAMETER_NAMES,
+)
 
 #: The policy's constructor values (set without events; ParameterUpdated events override them).
 PARAMETER_DEFAULTS: dict[str, int] = {
@@ -224,7 +229,8 @@ def check_consistency(db: Database, w3: Web3, ledger_address: str, ledger_abi: l
     block = int(checkpoint[0])
     ledger = w3.eth.contract(address=Web3.to_checksum_address(ledger_address), abi=ledger_abi)
     params = parameters(db)
-    sums = dict(db.query("SELECT borrower, SUM(contribution) FROM loans GROUP BY borrower"))
+    sums: dict[int, int] = {int(b): int(s) for b, s in db.query(
+        "SELECT borrower, SUM(contribution) FROM loans GROUP BY borrower")}
     mismatches = []
     ids = borrowers(db)
     for borrower in ids:

@@ -13,7 +13,14 @@ from web3.providers.rpc import HTTPProvider
 from xborder.config import Settings
 from xborder.errors import ChainError, ConfigurationError
 from xborder.index.db import Database, open_database
-from xborder.index.indexer import IndexedContract, Indexer, IndexStats, IndexStatus, deployment_contracts, index_status
+from xborder.index.indexer import (
+    IndexedContract,
+    Indexer,
+    IndexStats,
+    IndexStatus,
+    deployment_contracts,
+    index_status,
+)
 from xborder.index.rpc import RetryPolicy
 
 log = logging.getLogger(__name__)

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pg import PostgresServer, postgres_server
 from web3 import Web3
 
-from pg import PostgresServer, postgres_server
 from xborder.chain import LocalNode
 from xborder.index.service import indexer_web3
 

@@ -40,6 +40,9 @@ class FaultyProxy(ThreadingHTTPServer):
         self.fault_rate = fault_rate
         self.injected: Counter[str] = Counter()
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # the client hung up on a delayed reply: that is the point of the fault
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
