@@ -42,11 +42,17 @@ def brownie_signer(env_var: str) -> LocalAccount:
     raise SystemExit(f"cannot derive the key of {wanted} (accounts[0]): set {env_var} to a Brownie account name")
 
 
+def plain_web3() -> Web3:
+    """A plain Web3 on Brownie's provider: Brownie's own Web3 sets a gas-price strategy that adds
+    `gasPrice` to EIP-1559 transactions built by the library (eth-account then refuses them)."""
+    return Web3(web3.provider)
+
+
 def main() -> None:
     settings = Settings.from_env()
     deployer = brownie_signer("DEPLOYER_ACCOUNT")
     regulator = Web3.to_checksum_address(os.environ.get("REGULATOR") or deployer.address)
-    result = deploy(web3, deployer, regulator, settings.deployments, settings.project_root, progress=print)
+    result = deploy(plain_web3(), deployer, regulator, settings.deployments, settings.project_root, progress=print)
     print(f"network {network.show_active()}, chain {result.deployment.chain_id}: "
           + (f"deployed {', '.join(result.deployed)}" if result.deployed else "already deployed (nothing to do)")
           + f"; manifest {result.manifest}")

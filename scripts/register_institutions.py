@@ -5,7 +5,8 @@ ROSTER: the roster file (default examples/roster.csv). Every row is validated fi
 roster without problems is applied; identifiers already registered are skipped. The signer is
 the regulator: on a local development chain the development account (when it is the
 deployment's regulator), elsewhere the Brownie account named by REGULATOR_ACCOUNT. On a
-development chain the admin wallets also get gas money (FUND=0 to skip).
+development chain (fresh on every `brownie run`) the contracts are deployed first (idempotent)
+and the admin wallets get gas money (FUND=0 to skip).
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from brownie import web3
-
-from scripts.deploy import brownie_signer
+from scripts import deploy as deploy_script
+from scripts.deploy import brownie_signer, plain_web3
 from xborder.bindings.client import XborderClient
 from xborder.config import Settings
 from xborder.services import funding, onboarding
@@ -31,7 +31,10 @@ def main() -> None:
         for p in exc.problems:
             print(f"{p.where}\t{p.field}\t{p.value}\t{p.message}\tallowed: {p.allowed}")
         raise SystemExit(f"roster {roster}: {len(exc.problems)} problem(s); nothing registered") from None
-    client = XborderClient.load(web3, settings.deployments)
+    w3 = plain_web3()
+    if funding.is_dev_chain(w3):
+        deploy_script.main()  # idempotent: Brownie's development chain is fresh on every run
+    client = XborderClient.load(w3, settings.deployments)
     planned = onboarding.plan(client, entries, roster)
     regulator = brownie_signer("REGULATOR_ACCOUNT")
 
@@ -39,6 +42,6 @@ def main() -> None:
         print(f"{'registered' if new else 'already registered'} #{institution_id} {item.entry.name}")
 
     report = onboarding.apply(client, regulator, planned, progress=step)
-    if funding.is_dev_chain(web3) and os.environ.get("FUND", "1") != "0":
-        funding.fund(web3, funding.dev_funder(), [p.entry.admin for p in planned])
+    if funding.is_dev_chain(w3) and os.environ.get("FUND", "1") != "0":
+        funding.fund(w3, funding.dev_funder(), [p.entry.admin for p in planned])
     print(f"roster {roster}: registered {len(report.registered)}, skipped {len(report.skipped)} already registered")
