@@ -1,0 +1,291 @@
+"""`xborder report ...` (the regulator's questions, from the index) and `xborder serve` (the HTTP API
+and dashboard). Listings take `--csv FILE` (`-` for stdout) and `--json`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from xborder.api import payloads
+from xborder.bindings.units import format_amount
+from xborder.chain.embedded import resolve_rpc_url
+from xborder.cli.context import App, common_options
+from xborder.errors import ValidationError
+from xborder.index import analytics, queries
+from xborder.index.db import Database, redact
+from xborder.index.indexer import deployment_contracts
+from xborder.index.service import indexer_web3, open_index
+
+INCONSISTENT_EXIT = 9
+
+
+@contextmanager
+def _index(app: App) -> Iterator[Database]:
+    db = open_index(app.settings)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def _csv_option(func: Any) -> Any:
+    return click.option("--csv", "csv_file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+                        default=None, metavar="FILE", help="also write the listing as CSV to FILE (- for stdout)")(func)
+
+
+def _write_csv(app: App, listing: queries.Listing, target: Path | None) -> bool:
+    """Write the CSV; True when it went to stdout (so nothing else may be printed there)."""
+    if target is None:
+        return False
+    if str(target) == "-":
+        sys.stdout.write(listing.to_csv())
+        return True
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", newline="", encoding="utf-8") as out:
+        listing.to_csv(out)
+    app.note(f"wrote {len(listing.rows)} rows to {target}")
+    return False
+
+
+def _pct(ratio: float | None) -> str:
+    return "–" if ratio is None else f"{ratio * 100:.1f} %"
+
+
+def _table(*columns: str) -> Table:
+    table = Table(show_edge=False, header_style="bold")
+    for name in columns:  # a leading "#" marks a right-aligned (numeric) column
+        table.add_column(name.removeprefix("#"), justify="right" if name.startswith("#") else "left",
+                         overflow="fold")
+    return table
+
+
+@click.group("report")
+def report() -> None:
+    """The regulator's reports from the index database (run `xborder index run` first)."""
+
+
+@report.command("loans")
+@click.option("--borrower", type=click.IntRange(1), default=None, help="borrower institution id")
+@click.option("--creditor", type=click.IntRange(1), default=None, help="creditor institution id")
+@click.option("--currency", default=None, help="ISO 4217, e.g. USD")
+@click.option("--creditor-country", default=None, help="ISO 3166 alpha-2, e.g. HK")
+@click.option("--status", default=None, help=", ".join(payloads.STATUS_NAMES))
+@click.option("--from", "date_from", default=None, metavar="YYYY-MM-DD", help="value date on or after")
+@click.option("--to", "date_to", default=None, metavar="YYYY-MM-DD", help="value date on or before")
+@click.option("--limit", type=click.IntRange(1, queries.MAX_PAGE), default=100, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@_csv_option
+@common_options
+def loans(app: App, borrower: int | None, creditor: int | None, currency: str | None,
+          creditor_country: str | None, status: str | None, date_from: str | None, date_to: str | None,
+          limit: int, offset: int, csv_file: Path | None) -> None:
+    """Loans in their current state, newest first."""
+    with _index(app) as db:
+        for field, value in (("--borrower", borrower), ("--creditor", creditor)):
+            if value is not None and not analytics.institution_exists(db, value):
+                raise ValidationError(f"{field}: institution {value} is not in the index", field=field, value=value)
+        listing = queries.list_loans(
+            db, borrower=borrower, creditor=creditor, currency=payloads.parse_currency(currency, "--currency"),
+            creditor_country=payloads.parse_country(creditor_country, "--creditor-country"),
+            status=payloads.parse_status(status, "--status"),
+            value_date_from=payloads.parse_date(date_from, "--from"),
+            value_date_to=payloads.parse_date(date_to, "--to", end_of_day=True), limit=limit, offset=offset)
+        names = analytics.institution_names(db)
+    if _write_csv(app, listing, csv_file):
+        return
+    items = listing.dicts()
+
+    def human() -> None:
+        table = _table("loan", "borrower", "creditor", "ccy", "#principal", "#outstanding", "status", "value date", "maturity")
+        from datetime import UTC, datetime
+
+        day = lambda s: datetime.fromtimestamp(int(s), UTC).strftime("%Y-%m-%d")  # noqa: E731
+        for d in items:
+            table.add_row(f"{d['loan_id'] >> 32}:{d['loan_id'] & 0xFFFFFFFF}", names.get(d["borrower"], str(d["borrower"])),
+                          names.get(d["creditor"], str(d["creditor"])), d["currency"], format_amount(d["principal"]),
+                          format_amount(d["outstanding"]), d["status"], day(d["value_date"]), day(d["maturity_date"]))
+        app.console.print(table)
+        app.console.print(f"{len(items)} of {listing.total} loans (offset {offset})")
+
+    app.emit(payloads.page(listing, limit, offset), human)
+
+
+@report.command("exposure")
+@click.argument("borrower", type=click.IntRange(1), required=False)
+@click.option("--sort", type=click.Choice(analytics.EXPOSURE_SORTS), default="utilisation", show_default=True)
+@click.option("--min-utilisation", type=click.FloatRange(0), default=None, help="only borrowers at or above, e.g. 0.9")
+@click.option("--limit", type=click.IntRange(1, queries.MAX_PAGE), default=100, show_default=True)
+@_csv_option
+@common_options
+def exposure(app: App, borrower: int | None, sort: str, min_utilisation: float | None, limit: int,
+             csv_file: Path | None) -> None:
+    """One borrower's exposure, or every borrower's ranked (nearest its limit first)."""
+    with _index(app) as db:
+        if borrower is not None:
+            if not analytics.institution_exists(db, borrower):
+                raise ValidationError(f"borrower: institution {borrower} is not in the index", field="borrower",
+                                      value=borrower)
+            one = payloads.exposure(db, borrower)
+            app.emit(one, lambda: _print_exposure(app, one))
+            return
+        body, listing = payloads.exposures(db, sort=sort, limit=limit, min_utilisation=min_utilisation)
+    if _write_csv(app, listing, csv_file):
+        return
+
+    def human() -> None:
+        table = _table("id", "borrower", "kind", "#balance (CNY)", "#limit (CNY)", "#headroom (CNY)", "#utilisation", "band")
+        for e in body["items"]:
+            table.add_row(str(e["borrower"]), e["name"], e["kind"], format_amount(e["risk_weighted_balance"]),
+                          format_amount(e["limit"]), format_amount(e["headroom"]), _pct(e["utilisation"]), e["band"])
+        app.console.print(table)
+
+    app.emit(body, human)
+
+
+def _print_exposure(app: App, e: dict[str, Any]) -> None:
+    c = app.console
+    c.print(f"[bold]{e['name']}[/bold] (#{e['borrower']}, {e['kind']}, {e['status']}) at block {e['as_of_block']}")
+    c.print(f"  risk-weighted balance {format_amount(e['risk_weighted_balance'], 'CNY')}")
+    c.print(f"  upper limit           {format_amount(e['limit'], 'CNY')}")
+    c.print(f"  headroom              {format_amount(e['headroom'], 'CNY')}")
+    c.print(f"  utilisation           {_pct(e['utilisation'])} ({e['band']})")
+    c.print(f"  active loans          {e['active_loans']}: "
+            + (", ".join(format_amount(v, k) for k, v in e["outstanding"].items()) or "nothing outstanding"))
+
+
+@report.command("totals")
+@click.option("--by", type=click.Choice(["currency", "creditor_country", "financing_type"]), default="currency",
+              show_default=True)
+@click.option("--status", default=None, help=", ".join(payloads.STATUS_NAMES))
+@_csv_option
+@common_options
+def totals(app: App, by: str, status: str | None, csv_file: Path | None) -> None:
+    """Loan count, principal, drawn, outstanding and risk-weighted contribution per group."""
+    with _index(app) as db:
+        listing = payloads.totals(db, by, payloads.parse_status(status, "--status"))
+    if _write_csv(app, listing, csv_file):
+        return
+    items = listing.dicts()
+
+    def human() -> None:
+        table = _table(by, "#loans", "#principal", "#drawn", "#outstanding", "#contribution (CNY)")
+        for d in items:
+            label = f"{d[by]} {d.get('financing_type_name') or ''}".strip()
+            unit = d[by] if by == "currency" else None
+            table.add_row(label, str(d["loans"]), format_amount(d["principal"], unit), format_amount(d["drawn"], unit),
+                          format_amount(d["outstanding"], unit), format_amount(d["contribution"]))
+        app.console.print(table)
+        if by != "currency":
+            app.console.print("[dim]amounts add up loans of different currencies; use --by currency for per-currency sums[/dim]")
+
+    app.emit({"by": by, "items": items}, human)
+
+
+@report.command("volumes")
+@click.option("--period", type=click.Choice(["month", "day"]), default="month", show_default=True)
+@click.option("--currency", default=None, help="ISO 4217, e.g. USD")
+@_csv_option
+@common_options
+def volumes(app: App, period: str, currency: str | None, csv_file: Path | None) -> None:
+    """Drawdowns and repayments per month or day and currency (with CNY equivalents)."""
+    with _index(app) as db:
+        listing = analytics.volumes_with_cny(db, period, currency=payloads.parse_currency(currency, "--currency"))
+    if _write_csv(app, listing, csv_file):
+        return
+    items = listing.dicts()
+
+    def human() -> None:
+        table = _table(period, "ccy", "#drawn", "#repaid", "#loans recorded", "#drawn (CNY eq.)")
+        for d in items:
+            table.add_row(d[period], d["currency"], format_amount(d["drawn"]), format_amount(d["repaid"]),
+                          str(d["loans_recorded"]), format_amount(d["drawn_cny"]))
+        app.console.print(table)
+
+    app.emit({"period": period, "items": items}, human)
+
+
+@report.command("summary")
+@common_options
+def summary(app: App) -> None:
+    """Headline figures: loans, outstanding by currency, balances against limits."""
+    with _index(app) as db:
+        data = payloads.summary(db)
+
+    def human() -> None:
+        c = app.console
+        c.print(f"index at block {data['checkpoint']}: {data['institutions']} institutions, {data['borrowers']} borrowers")
+        c.print(f"loans {data['loans']}: " + ", ".join(f"{n} {s}" for s, n in data["loans_by_status"].items()))
+        for cur, amount in data["outstanding"].items():
+            c.print(f"  outstanding {format_amount(amount, cur)}")
+        c.print(f"outstanding (CNY equivalent) {format_amount(data['outstanding_cny'], 'CNY')}")
+        c.print(f"risk-weighted balance {format_amount(data['risk_weighted_balance'], 'CNY')} of "
+                f"{format_amount(data['total_limit'], 'CNY')} total limits")
+        c.print(f"borrowers at 90-100 % of their limit: {data['borrowers_near_limit']}; over it: "
+                f"{data['borrowers_over_limit']}")
+
+    app.emit(data, human)
+
+
+@report.command("consistency")
+@common_options
+def consistency(app: App) -> None:
+    """Compare every borrower's indexed balance, limit and headroom with the ledger at the
+    checkpoint block (needs the node). Exit code 9 when they differ."""
+    rpc_url = resolve_rpc_url(app.settings, autostart=False)
+    w3 = indexer_web3(rpc_url)
+    chain_id = app.settings.chain_id or int(w3.eth.chain_id)
+    ledger = next(c for c in deployment_contracts(app.settings.deployments, chain_id) if c.name == "LoanLedger")
+    with _index(app) as db:
+        result = queries.check_consistency(db, w3, ledger.address, ledger.abi)
+    data = {"ok": result.ok, "block": result.block, "checked": result.checked, "borrowers": result.borrowers,
+            "mismatches": [m.__dict__ for m in result.mismatches]}
+
+    def human() -> None:
+        if result.ok:
+            app.console.print(f"consistent: {result.checked} borrowers match the ledger at block {result.block}")
+            return
+        app.console.print(f"[red]INCONSISTENT[/red] at block {result.block}: borrowers {result.borrowers}")
+        for m in result.mismatches:
+            app.console.print(f"  #{m.borrower} {m.name}: {m.field} indexed {m.indexed} != ledger {m.chain}")
+
+    app.emit(data, human)
+    if not result.ok:
+        raise click.exceptions.Exit(INCONSISTENT_EXIT)
+
+
+@report.command("dashboard")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="folder to write index.html into (created)")
+@common_options
+def dashboard(app: App, out_dir: Path) -> None:
+    """Write a static snapshot of the dashboard (opens from file://, no server needed)."""
+    from xborder.api.snapshot import write_snapshot
+
+    with _index(app) as db:
+        target = write_snapshot(db, out_dir)
+    data = {"path": str(target.resolve()), "url": target.resolve().as_uri()}
+    app.emit(data, lambda: app.console.print(f"dashboard snapshot written: open {data['url']}"))
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@common_options
+def serve(app: App, host: str, port: int) -> None:
+    """Serve the read-only HTTP API (/api/..., /docs) and the dashboard (/) over the index."""
+    import uvicorn
+
+    from xborder.api import create_app
+
+    if port == 8545:
+        raise ValidationError("--port: 8545 is reserved for the node's JSON-RPC; pick another port",
+                              field="--port", value=port, allowed="any free port but 8545")
+    open_index(app.settings).close()  # create/migrate now, so errors show before the server starts
+    app.note(f"serving {redact(app.settings.index_url)} at http://{host}:{port}/ (API docs at /docs); Ctrl-C to stop")
+    uvicorn.run(create_app(app.settings), host=host, port=port, log_level="warning")
