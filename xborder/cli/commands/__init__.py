@@ -8,6 +8,7 @@ from xborder.cli.commands.chain import chain
 from xborder.cli.commands.deploy import deploy
 from xborder.cli.commands.index import index
 from xborder.cli.commands.institution import institution
+from xborder.cli.commands.loan import loan
 from xborder.cli.commands.policy import policy
 from xborder.cli.commands.report import report, serve
 from xborder.cli.commands.wallet import wallet
@@ -15,3 +16,4 @@ from xborder.cli.commands.wallet import wallet
 ALL: list[click.Command] = [chain, wallet, deploy]
 ALL += [institution, policy]
 ALL += [index, report, serve]
+ALL += [loan]

@@ -1,0 +1,253 @@
+"""`xborder loan record|confirm|draw|repay|extend|cancel|close|default|show|exposure|import`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+from eth_account.signers.local import LocalAccount
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from xborder.bindings.client import XborderClient
+from xborder.bindings.units import format_amount, parse_amount, parse_currency
+from xborder.chain.connect import connect
+from xborder.chain.embedded import resolve_rpc_url
+from xborder.cli.context import App, common_options
+from xborder.cli.signing import load_signer, password_options, password_source, wallet_options
+from xborder.errors import TransactionRejected, ValidationError, WalletError
+from xborder.services import terms as terms_codec
+from xborder.services.loan_import import (
+    ALREADY, FAILED, INVALID, READY, RECORDED, REFUSED, BatchReport, LoanBatch, describe_outcome, merged_report,
+    prepare_import,
+)
+from xborder.services.loans import (
+    LoanRequest, LoanService, LoanTx, document_hash, loan_label, parse_date, parse_loan_id,
+)
+from xborder.wallets.demo import DemoWallets
+from xborder.wallets.passwords import PasswordSource
+
+
+def _service(app: App) -> LoanService:
+    w3 = connect(resolve_rpc_url(app.settings), app.settings.chain_id)
+    return LoanService(XborderClient.load(w3, app.settings.deployments))
+
+
+def _emit_tx(app: App, service: LoanService, tx: LoanTx) -> None:
+    data = asdict(tx) | {"loan": loan_label(tx.loan_id)}
+
+    def human() -> None:
+        app.console.print(f"{tx.action}: loan {loan_label(tx.loan_id)} is {tx.status} "
+                          f"(tx {tx.tx_hash}, block {tx.block_number}, gas {tx.gas_used:,})")
+        if tx.loan_id:
+            app.console.print("  " + service.exposure(tx.loan_id >> 32).human())
+
+    app.emit(data, human)
+
+
+@click.group("loan")
+def loan() -> None:
+    """Record cross-border loans and follow them through drawdown, repayment and closing."""
+
+
+def _terms_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for name, help_text in reversed([
+        ("interest-rate", "annual interest rate in percent, e.g. 4.35"),
+        ("fees", "fees, free text"), ("purpose", "purpose of the financing"),
+        ("external-ref", "your own reference"), ("document-name", "name of the loan contract document"),
+        ("document-uri", "where the document is kept"), ("notes", "free text"),
+    ]):
+        func = click.option(f"--{name}", default="", help=f"terms (off-chain, committed): {help_text}")(func)
+    return func
+
+
+@loan.command("record")
+@click.option("--borrower", required=True, help="borrower institution id or identifier (LEI / USCC)")
+@click.option("--creditor", required=True, help="creditor institution id or identifier")
+@click.option("--currency", required=True, help="ISO 4217 code, e.g. USD")
+@click.option("--principal", required=True, help="principal, e.g. 1,000,000.00")
+@click.option("--value-date", required=True, help="YYYY-MM-DD (UTC)")
+@click.option("--maturity-date", required=True, help="YYYY-MM-DD (UTC), after the value date")
+@click.option("--financing-type", default="ORDINARY_LOAN", show_default=True, help="id or name")
+@click.option("--document", required=True, help="document id / file name (hashed) or 0x 32-byte hash")
+@click.option("--draw", default="0", help="draw this much at once (needs --borrower-wallet)")
+@click.option("--borrower-wallet", default=None, metavar="NAME",
+              help="the borrower's wallet co-signs (EIP-712 consent): the loan is Active at once")
+@click.option("--consent-valid", default=3600, show_default=True, help="seconds the consent stays valid")
+@_terms_options
+@wallet_options
+@common_options
+def record(app: App, signer: LocalAccount, borrower: str, creditor: str, currency: str, principal: str,
+           value_date: str, maturity_date: str, financing_type: str, document: str, draw: str,
+           borrower_wallet: str | None, consent_valid: int, password_file: Path | None = None,
+           password_env: str | None = None, **terms: str) -> None:
+    """Record a loan from the lender side (--wallet: the creditor's or the borrower's bank's wallet)."""
+    service = _service(app)
+    sealed = terms_codec.seal(terms_codec.LoanTerms(**terms))
+    request = LoanRequest(
+        borrower=service.resolve_institution(borrower, "--borrower"),
+        creditor=service.resolve_institution(creditor, "--creditor"),
+        currency=parse_currency(currency, "--currency"), principal=parse_amount(principal, "--principal"),
+        value_date=parse_date(value_date, "--value-date"), maturity_date=parse_date(maturity_date, "--maturity-date"),
+        financing_type=service.resolve_financing_type(financing_type, field="--financing-type"),
+        document_hash=document_hash(document, "--document"), terms_hash=sealed.terms_hash)
+    request.check()
+    draw_amount = parse_amount(draw, "--draw", allow_zero=True)
+    if borrower_wallet is None:
+        if draw_amount:
+            raise ValidationError("--draw: drawing at once needs the borrower's consent: add --borrower-wallet",
+                                  field="--draw", value=draw, allowed="0 without --borrower-wallet")
+        tx = service.record(signer, request, sealed)
+    else:
+        borrower_account = load_signer(app, borrower_wallet, password_source(None, None))
+        signature, _, deadline = service.sign_consent(borrower_account, request, draw_amount, valid_for=consent_valid)
+        tx = service.record_with_consent(signer, request, sealed, signature=signature, deadline=deadline,
+                                         draw=draw_amount)
+    _emit_tx(app, service, tx)
+
+
+def _loan_command(name: str, help_text: str, method: str, extra: str | None = None) -> click.Command:
+    @click.argument("loan_id")
+    @wallet_options
+    @common_options
+    def command(app: App, signer: LocalAccount, loan_id: str, **kwargs: str) -> None:
+        service = _service(app)
+        lid = parse_loan_id(loan_id)
+        args: list[Any] = [signer, lid]
+        if extra == "amount":
+            args.append(parse_amount(kwargs["amount"], "amount"))
+        elif extra == "date":
+            args.append(parse_date(kwargs["new_maturity_date"], "new maturity date"))
+        _emit_tx(app, service, getattr(service, method)(*args))
+
+    command.__doc__ = help_text
+    if extra == "amount":
+        command = click.argument("amount")(command)
+    elif extra == "date":
+        command = click.argument("new_maturity_date")(command)
+    return loan.command(name)(command)
+
+
+_loan_command("confirm", "Confirm a recorded loan as the borrower (--wallet: a wallet of the borrower).", "confirm")
+_loan_command("draw", "Draw AMOUNT of an active loan (limit-checked on chain).", "draw", "amount")
+_loan_command("repay", "Repay AMOUNT of an active loan (closes it when fully drawn and repaid).", "repay", "amount")
+_loan_command("extend", "Move the maturity of an active loan to NEW_MATURITY_DATE (lender side; limit-checked).",
+              "extend", "date")
+_loan_command("cancel", "Cancel a loan that has no drawdown (any party).", "cancel")
+_loan_command("close", "Close an active loan with nothing outstanding (lender side).", "close")
+_loan_command("default", "Declare an active loan in default (lender side): it leaves the borrower's balance.",
+              "default")
+
+
+@loan.command("show")
+@click.argument("loan_id")
+@common_options
+def show(app: App, loan_id: str) -> None:
+    """Show a loan: status, amounts, CNY equivalent, contribution to the borrower's balance, terms."""
+    service = _service(app)
+    view = service.show(parse_loan_id(loan_id))
+
+    def human() -> None:
+        for key, value in view.human().items():
+            app.console.print(f"{key + ':':<20} {value}")
+
+    app.emit(asdict(view), human)
+
+
+@loan.command("exposure")
+@click.argument("borrower")
+@common_options
+def exposure(app: App, borrower: str) -> None:
+    """A borrower's risk-weighted balance, limit and headroom."""
+    service = _service(app)
+    e = service.exposure(service.resolve_institution(borrower, "borrower"))
+    app.emit(asdict(e) | {"balance_text": format_amount(e.balance, "CNY"), "limit_text": format_amount(e.limit, "CNY")},
+             lambda: app.console.print(e.human()))
+
+
+def wallet_resolver(app: App, source: PasswordSource, demo_seed: str | None) -> Callable[[str], LocalAccount]:
+    """demo-N -> the DEMO-ONLY derived wallet N; anything else -> the keystore wallet of that name."""
+    demo: list[DemoWallets] = []
+
+    def resolve(name: str) -> LocalAccount:
+        if name.startswith("demo-") and name[5:].isdigit():
+            if not demo:
+                demo.append(DemoWallets.from_seed(demo_seed) if demo_seed else DemoWallets())
+            return demo[0].account(int(name[5:]))
+        if not name:
+            raise WalletError("no wallet named")
+        return load_signer(app, name, source)
+
+    return resolve
+
+
+@loan.command("import")
+@click.argument("csv_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="validate and dry-run against the chain, send nothing")
+@click.option("--yes", is_flag=True, help="send without asking")
+@click.option("--gas", "gas_mode", type=click.Choice(["estimate", "sample"]), default="estimate", show_default=True,
+              help="estimate every transaction's gas, or one per kind of call (faster)")
+@click.option("--demo-seed", default=None, help="seed of the DEMO-ONLY demo-N wallets [default: xborder-demo]")
+@password_options
+@common_options
+def import_(app: App, csv_file: Path, dry_run: bool, yes: bool, gas_mode: str, demo_seed: str | None,
+            password_file: Path | None, password_env: str | None) -> None:
+    """Record every loan of CSV_FILE: validate all rows, dry-run them against the chain, then send
+    the rest in batches. Columns: borrower, creditor, currency, principal, value_date, maturity_date,
+    financing_type, document, recorder_wallet [, draw, borrower_wallet, interest_rate, fees, purpose,
+    external_ref, document_name, document_uri, notes]. Wallets are keystore names or demo-N."""
+    service = _service(app)
+    plan = prepare_import(service.client, csv_file,
+                          wallet_resolver(app, password_source(password_file, password_env), demo_seed))
+    batch = LoanBatch(service.client, plan.items, gas_mode=gas_mode)
+    report = merged_report(plan, batch.preflight())
+    ready = len(report.with_status(READY))
+    _show_rows(app, report, (INVALID, REFUSED), "would not be recorded" if ready else "cannot be recorded")
+    app.note(f"{csv_file}: {plan.rows} rows: {ready} ready to record, "
+             f"{len(report.with_status(ALREADY))} already recorded, {len(report.with_status(INVALID))} invalid, "
+             f"{len(report.with_status(REFUSED))} refused by the dry run")
+    if not dry_run and ready:
+        if not yes and not click.confirm(f"Record {ready} loans now?", default=False, err=True):
+            raise click.exceptions.Abort()
+        with Progress(TextColumn("recording loans"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=app.err, transient=app.json_output) as bar:
+            task = bar.add_task("record", total=ready)
+            report = merged_report(plan, batch.submit(lambda done, total: bar.update(task, completed=done,
+                                                                                     total=total)))
+        app.note(f"recorded {len(report.with_status(RECORDED))} loans in {report.seconds:.1f}s "
+                 f"({report.rate:.0f} loans/s)")
+    data = report.to_json() | {"file": str(csv_file), "dry_run": dry_run}
+
+    def human() -> None:
+        _show_rows(app, report, (RECORDED, ALREADY, FAILED), "result", limit=50)
+        app.console.print(", ".join(f"{n} {s}" for s, n in sorted(report.counts.items())))
+
+    app.emit(data, human)
+    _exit_status(report, plan.rows)
+
+
+def _show_rows(app: App, report: BatchReport, statuses: tuple[str, ...], title: str, limit: int | None = None) -> None:
+    rows = sorted(report.with_status(*statuses), key=lambda o: (o.row or 0, o.index))
+    if not rows or app.json_output:
+        return
+    table = Table(title=f"{len(rows)} rows: {title}", show_lines=False, expand=False)
+    for column in ("row", "status", "detail"):
+        table.add_column(column, overflow="fold")
+    for o in rows[:limit] if limit else rows:
+        table.add_row(str(o.row or o.ref), o.status, describe_outcome(o).split(": ", 1)[-1])
+    if limit and len(rows) > limit:
+        table.add_row("…", "", f"{len(rows) - limit} more (use --json for all)")
+    app.err.print(table)
+
+
+def _exit_status(report: BatchReport, rows: int) -> None:
+    invalid = len(report.with_status(INVALID))
+    refused = len(report.with_status(REFUSED, FAILED))
+    if invalid:
+        raise ValidationError(f"{invalid + refused} of {rows} rows were not recorded ({invalid} invalid, {refused} "
+                              "refused): see the report", field="rows", value=invalid)
+    if refused:
+        raise TransactionRejected(f"{refused} of {rows} rows were refused by the ledger rules: see the report")
