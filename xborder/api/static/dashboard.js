@@ -264,6 +264,7 @@
   }
 
   async function refresh() {
+    document.body.dataset.state = "loading";
     try {
       const [summary, borrowers, volumes, events, status] = await Promise.all([
         load("summary", "/api/summary"),
