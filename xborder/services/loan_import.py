@@ -774,7 +774,7 @@ def prepare_import(client: XborderClient, source: Path | bytes, wallets: WalletR
         found = accounts[name]
         if isinstance(found, XborderError):
             raise ValidationError(f"{column}: {found}", field=column, value=name,
-                                  allowed="a wallet name from `xborder wallet list` or demo-N")
+                                  allowed="a wallet name from `xborder wallet list`, demo-N or dev-N")
         return found
 
     for number, cells in rows:
@@ -842,7 +842,7 @@ _ALLOWED = {
     "maturity_date": "a UTC date YYYY-MM-DD after the value date",
     "financing_type": "an id 1..255 or a financing-type name",
     "document": "a document id or file name, or a 0x 32-byte hash",
-    "recorder_wallet": "a wallet name from `xborder wallet list` or demo-N",
+    "recorder_wallet": "a wallet name from `xborder wallet list`, demo-N or dev-N",
 }
 
 

@@ -16,6 +16,7 @@ from xborder.bindings.client import XborderClient
 from xborder.bindings.units import format_amount, parse_amount, parse_currency
 from xborder.chain.connect import connect
 from xborder.chain.embedded import resolve_rpc_url
+from xborder.chain.launcher import DEV_MNEMONIC
 from xborder.cli.context import App, common_options
 from xborder.cli.signing import load_signer, password_options, password_source, wallet_options
 from xborder.errors import TransactionRejected, ValidationError, WalletError
@@ -168,15 +169,28 @@ def exposure(app: App, borrower: str) -> None:
              lambda: app.console.print(e.human()))
 
 
-def wallet_resolver(app: App, source: PasswordSource, demo_seed: str | None) -> Callable[[str], LocalAccount]:
-    """demo-N -> the DEMO-ONLY derived wallet N; anything else -> the keystore wallet of that name."""
+DEV_CHAIN_IDS = {31337, 1337}
+
+
+def wallet_resolver(app: App, source: PasswordSource, demo_seed: str | None,
+                    chain_id: int) -> Callable[[str], LocalAccount]:
+    """demo-N -> the DEMO-ONLY derived wallet N; dev-N -> account N of the public development
+    mnemonic (local dev chains only); anything else -> the keystore wallet of that name."""
     demo: list[DemoWallets] = []
+    dev: list[DemoWallets] = []
 
     def resolve(name: str) -> LocalAccount:
         if name.startswith("demo-") and name[5:].isdigit():
             if not demo:
                 demo.append(DemoWallets.from_seed(demo_seed) if demo_seed else DemoWallets())
             return demo[0].account(int(name[5:]))
+        if name.startswith("dev-") and name[4:].isdigit():
+            if chain_id not in DEV_CHAIN_IDS:
+                raise WalletError(f"wallet {name!r}: dev-N wallets (public development mnemonic) only work on a "
+                                  f"local dev chain (chain id 31337 or 1337), not on chain {chain_id}")
+            if not dev:
+                dev.append(DemoWallets(mnemonic=DEV_MNEMONIC, name_prefix="dev-"))
+            return dev[0].account(int(name[4:]))
         if not name:
             raise WalletError("no wallet named")
         return load_signer(app, name, source)
@@ -198,10 +212,12 @@ def import_(app: App, csv_file: Path, dry_run: bool, yes: bool, gas_mode: str, d
     """Record every loan of CSV_FILE: validate all rows, dry-run them against the chain, then send
     the rest in batches. Columns: borrower, creditor, currency, principal, value_date, maturity_date,
     financing_type, document, recorder_wallet [, draw, borrower_wallet, interest_rate, fees, purpose,
-    external_ref, document_name, document_uri, notes]. Wallets are keystore names or demo-N."""
+    external_ref, document_name, document_uri, notes]. Wallets are keystore names, demo-N (DEMO-ONLY
+    derived wallets) or dev-N (public development mnemonic, local dev chains only)."""
     service = _service(app)
     plan = prepare_import(service.client, csv_file,
-                          wallet_resolver(app, password_source(password_file, password_env), demo_seed))
+                          wallet_resolver(app, password_source(password_file, password_env), demo_seed,
+                                          service.client.deployment.chain_id))
     batch = LoanBatch(service.client, plan.items, gas_mode=gas_mode)
     report = merged_report(plan, batch.preflight())
     ready = len(report.with_status(READY))
