@@ -144,7 +144,8 @@ def latest_events(db: Database, *, limit: int = 20, offset: int = 0, borrower: i
                   currency: str | None = None, event: str | None = None) -> Listing:
     """Loan events, newest first, with the loan's currency and the parties' names."""
     check_page(limit, offset)
-    where, params = [], []  # type: ignore[var-annotated]
+    where: list[str] = []
+    params: list[Any] = []
     if borrower is not None:
         where.append("e.borrower = ?")
         params.append(borrower)

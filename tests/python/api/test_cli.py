@@ -13,9 +13,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from cli_helpers import xborder
 from loan_setup import BORROWER_X
+
 from xborder.chain import free_port
 
 from .world import EXPECTED_BALANCE, EXPECTED_OUTSTANDING, Book
@@ -103,3 +103,33 @@ def test_serve_answers_http(env: dict[str, str]) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_index_follow_keeps_up_until_interrupted(book: Book, env: dict[str, str], tmp_path: Path) -> None:
+    import os
+    import signal
+
+    follow_env = {**env, "XBORDER_DATABASE_URL": f"sqlite:///{tmp_path / 'follow.db'}"}
+    proc = subprocess.Popen([sys.executable, "-m", "xborder.cli.main", "index", "follow", "--poll-interval", "0.1"],
+                            env={**os.environ, **follow_env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def checkpoint() -> int | None:
+            run = xborder("index", "status", "--json", env=follow_env)
+            return run.json()["checkpoint"] if run.code == 0 else None
+
+        def wait_for(block: int) -> None:
+            deadline = time.monotonic() + 20
+            while checkpoint() != block:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, f"follow did not reach block {block}"
+                time.sleep(0.1)
+
+        wait_for(book.w3.eth.block_number)
+        for _ in range(3):
+            book.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        wait_for(book.w3.eth.block_number)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert "following" in err and "stopped" in err

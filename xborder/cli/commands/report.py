@@ -105,7 +105,9 @@ def loans(app: App, borrower: int | None, creditor: int | None, currency: str | 
         table = _table("loan", "borrower", "creditor", "ccy", "#principal", "#outstanding", "status", "value date", "maturity")
         from datetime import UTC, datetime
 
-        day = lambda s: datetime.fromtimestamp(int(s), UTC).strftime("%Y-%m-%d")  # noqa: E731
+        def day(seconds: int) -> str:
+            return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%d")
+
         for d in items:
             table.add_row(f"{d['loan_id'] >> 32}:{d['loan_id'] & 0xFFFFFFFF}", names.get(d["borrower"], str(d["borrower"])),
                           names.get(d["creditor"], str(d["creditor"])), d["currency"], format_amount(d["principal"]),
