@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from loan_setup import BANK_A, BORROWER_X, BORROWER_Y, HK_CREDITOR
 from openapi_spec_validator import validate
 
-from loan_setup import BANK_A, BORROWER_X, BORROWER_Y, HK_CREDITOR
 from xborder.api import create_app
 from xborder.index import index_events
 

@@ -22,9 +22,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from loan_setup import BANK_A, BANK_B, BORROWER_X, BORROWER_Y, HK_CREDITOR, World, build_world
 from web3 import Web3
 
-from loan_setup import BANK_A, BANK_B, BORROWER_X, BORROWER_Y, HK_CREDITOR, World, build_world
 from xborder.config import PROJECT_ROOT, Settings
 from xborder.index import index_events
 from xborder.services.loans import LoanRequest
