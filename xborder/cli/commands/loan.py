@@ -18,7 +18,8 @@ from xborder.chain.connect import connect
 from xborder.chain.embedded import resolve_rpc_url
 from xborder.chain.launcher import DEV_MNEMONIC
 from xborder.cli.context import App, common_options
-from xborder.cli.signing import load_signer, password_options, password_source, wallet_options
+from xborder.cli.commands.institution import Signer, signer_options
+from xborder.cli.signing import load_signer, password_options, password_source
 from xborder.errors import TransactionRejected, ValidationError, WalletError
 from xborder.services import terms as terms_codec
 from xborder.services.loan_import import (
@@ -79,12 +80,11 @@ def _terms_options(func: Callable[..., Any]) -> Callable[..., Any]:
               help="the borrower's wallet co-signs (EIP-712 consent): the loan is Active at once")
 @click.option("--consent-valid", default=3600, show_default=True, help="seconds the consent stays valid")
 @_terms_options
-@wallet_options
 @common_options
-def record(app: App, signer: LocalAccount, borrower: str, creditor: str, currency: str, principal: str,
+@signer_options
+def record(app: App, sign: Signer, borrower: str, creditor: str, currency: str, principal: str,
            value_date: str, maturity_date: str, financing_type: str, document: str, draw: str,
-           borrower_wallet: str | None, consent_valid: int, password_file: Path | None = None,
-           password_env: str | None = None, **terms: str) -> None:
+           borrower_wallet: str | None, consent_valid: int, **terms: str) -> None:
     """Record a loan from the lender side (--wallet: the creditor's or the borrower's bank's wallet)."""
     service = _service(app)
     sealed = terms_codec.seal(terms_codec.LoanTerms(**terms))
@@ -101,34 +101,34 @@ def record(app: App, signer: LocalAccount, borrower: str, creditor: str, currenc
         if draw_amount:
             raise ValidationError("--draw: drawing at once needs the borrower's consent: add --borrower-wallet",
                                   field="--draw", value=draw, allowed="0 without --borrower-wallet")
-        tx = service.record(signer, request, sealed)
+        tx = service.record(sign(), request, sealed)
     else:
         borrower_account = load_signer(app, borrower_wallet, password_source(None, None))
         signature, _, deadline = service.sign_consent(borrower_account, request, draw_amount, valid_for=consent_valid)
-        tx = service.record_with_consent(signer, request, sealed, signature=signature, deadline=deadline,
+        tx = service.record_with_consent(sign(), request, sealed, signature=signature, deadline=deadline,
                                          draw=draw_amount)
     _emit_tx(app, service, tx)
 
 
 def _loan_command(name: str, help_text: str, method: str, extra: str | None = None) -> click.Command:
-    @click.argument("loan_id")
-    @wallet_options
     @common_options
-    def command(app: App, signer: LocalAccount, loan_id: str, **kwargs: str) -> None:
-        service = _service(app)
+    @signer_options
+    def command(app: App, sign: Signer, loan_id: str, **kwargs: str) -> None:
         lid = parse_loan_id(loan_id)
-        args: list[Any] = [signer, lid]
+        args: list[Any] = [lid]
         if extra == "amount":
             args.append(parse_amount(kwargs["amount"], "amount"))
         elif extra == "date":
             args.append(parse_date(kwargs["new_maturity_date"], "new maturity date"))
-        _emit_tx(app, service, getattr(service, method)(*args))
+        service = _service(app)
+        _emit_tx(app, service, getattr(service, method)(sign(), *args))
 
     command.__doc__ = help_text
     if extra == "amount":
         command = click.argument("amount")(command)
     elif extra == "date":
         command = click.argument("new_maturity_date")(command)
+    command = click.argument("loan_id")(command)
     return loan.command(name)(command)
 
 
