@@ -16,7 +16,16 @@ from xborder.chain import LocalNode
 from xborder.errors import ValidationError, WalletError
 from xborder.services import terms as T
 from xborder.services.loan_import import (
-    ALREADY, INVALID, READY, RECORDED, REFUSED, LoanBatch, LoanItem, merged_report, prepare_import, read_loan_csv,
+    ALREADY,
+    INVALID,
+    READY,
+    RECORDED,
+    REFUSED,
+    LoanBatch,
+    LoanItem,
+    merged_report,
+    prepare_import,
+    read_loan_csv,
 )
 from xborder.services.loans import LoanRequest, document_hash, parse_date
 

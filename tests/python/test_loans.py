@@ -8,14 +8,27 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 from loan_setup import (
-    BANK_A, BANK_B, BORROWER_X, BORROWER_Y, HK_CREDITOR, OBSERVER, SUSPENDED_E, World, build_world,
+    BANK_A,
+    BANK_B,
+    BORROWER_X,
+    BORROWER_Y,
+    HK_CREDITOR,
+    OBSERVER,
+    SUSPENDED_E,
+    World,
+    build_world,
 )
 
 from xborder.chain import LocalNode
 from xborder.errors import TransactionRejected, ValidationError
 from xborder.services import terms as T
 from xborder.services.loans import (
-    LoanRequest, consent_digest, consent_typed_data, document_hash, parse_date, parse_loan_id,
+    LoanRequest,
+    consent_digest,
+    consent_typed_data,
+    document_hash,
+    parse_date,
+    parse_loan_id,
 )
 
 # ------------------------------------------------------------------------------ unit: terms

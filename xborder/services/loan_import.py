@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
@@ -41,8 +41,20 @@ from xborder.chain.sender import Call, Receipt, TxSender, reverted, rpc, rpc_bat
 from xborder.errors import ChainError, ValidationError, XborderError
 from xborder.services import terms as terms_codec
 from xborder.services.loans import (
-    LOAN_RECORDED_TOPIC, LOAN_TYPE, REQUEST_TYPE, LoanRequest, LoanService, decode_loan_recorded, document_hash,
-    format_date, loan_label, parse_date, record_calldata, record_with_consent_calldata, selector, sign_consent,
+    LOAN_RECORDED_TOPIC,
+    LOAN_TYPE,
+    REQUEST_TYPE,
+    LoanRequest,
+    LoanService,
+    decode_loan_recorded,
+    document_hash,
+    format_date,
+    loan_label,
+    parse_date,
+    record_calldata,
+    record_with_consent_calldata,
+    selector,
+    sign_consent,
 )
 
 log = logging.getLogger(__name__)
@@ -784,7 +796,8 @@ def prepare_import(client: XborderClient, source: Path | bytes, wallets: WalletR
                                        + cells["__error__"]))
             continue
 
-        def attempt(column: str, parse: Callable[[str], Any]) -> Any:
+        def attempt(column: str, parse: Callable[[str], Any], cells: dict[str, str] = cells,
+                    row_problems: list[RowProblem] = row_problems, number: int = number) -> Any:
             value = cells.get(column, "")
             try:
                 if column in REQUIRED_COLUMNS and not value:
@@ -809,8 +822,12 @@ def prepare_import(client: XborderClient, source: Path | bytes, wallets: WalletR
         draw = attempt("draw", lambda v: parse_amount(v, "draw", allow_zero=True) if v else 0)
         recorder = attempt("recorder_wallet", lambda v: wallet(v, "recorder_wallet"))
         borrower_account = attempt("borrower_wallet", lambda v: wallet(v, "borrower_wallet") if v else None)
-        terms = attempt("interest_rate", lambda _: terms_codec.LoanTerms(
-            **{c: cells.get(c, "") for c in TERMS_COLUMNS}))
+        terms_fields = {c: cells.get(c, "") for c in TERMS_COLUMNS}
+
+        def make_terms(_: str, f: dict[str, str] = terms_fields) -> terms_codec.LoanTerms:
+            return terms_codec.LoanTerms(**f)
+
+        terms = attempt("interest_rate", make_terms)
         if value_date is not None and maturity is not None and maturity <= value_date:
             row_problems.append(RowProblem(
                 number, "maturity_date", cells["maturity_date"], f"a date after the value date {cells['value_date']}",

@@ -18,8 +18,8 @@ from functools import cached_property
 from typing import Any
 
 import coincurve
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
 from web3 import Web3
@@ -27,7 +27,7 @@ from web3 import Web3
 from xborder.bindings.client import XborderClient
 from xborder.bindings.reverts import LOAN_STATUS
 from xborder.bindings.units import base_amount, currency_bytes, currency_text, format_amount, format_rate
-from xborder.errors import TransactionRejected, ValidationError
+from xborder.errors import ValidationError
 from xborder.services import terms as terms_codec
 
 log = logging.getLogger(__name__)
@@ -480,7 +480,7 @@ class LoanService:
     def recorded_event(self, loan_id: int) -> dict[str, Any] | None:
         """The LoanRecorded event of `loan_id`: request fields, terms bytes (None if not found)."""
         logs = self.w3.eth.get_logs({
-            "address": self.ledger_address, "fromBlock": self.client.deployment.start_block, "toBlock": "latest",
+            "address": Web3.to_checksum_address(self.ledger_address), "fromBlock": self.client.deployment.start_block, "toBlock": "latest",
             "topics": [LOAN_RECORDED_TOPIC, "0x" + loan_id.to_bytes(32, "big").hex()]})
         if not logs:
             return None
@@ -539,7 +539,3 @@ def decode_loan_recorded(data: bytes) -> dict[str, Any]:
     return {"recorder": recorder, "status": status, "request": request, "rate": rate, "weight_bps": weight,
             "borrower_balance": balance, "terms": bytes(terms), "document_hash": bytes(request[7]),
             "terms_hash": bytes(request[8])}
-
-
-def rejected_message(exc: TransactionRejected) -> str:
-    return str(exc)

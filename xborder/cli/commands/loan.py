@@ -17,17 +17,32 @@ from xborder.bindings.units import format_amount, parse_amount, parse_currency
 from xborder.chain.connect import connect
 from xborder.chain.embedded import resolve_rpc_url
 from xborder.chain.launcher import DEV_MNEMONIC
-from xborder.cli.context import App, common_options
 from xborder.cli.commands.institution import Signer, signer_options
+from xborder.cli.context import App, common_options
 from xborder.cli.signing import load_signer, password_options, password_source
 from xborder.errors import TransactionRejected, ValidationError, WalletError
 from xborder.services import terms as terms_codec
 from xborder.services.loan_import import (
-    ALREADY, FAILED, INVALID, READY, RECORDED, REFUSED, BatchReport, LoanBatch, describe_outcome, merged_report,
+    ALREADY,
+    FAILED,
+    INVALID,
+    READY,
+    RECORDED,
+    REFUSED,
+    BatchReport,
+    LoanBatch,
+    describe_outcome,
+    merged_report,
     prepare_import,
 )
 from xborder.services.loans import (
-    LoanRequest, LoanService, LoanTx, document_hash, loan_label, parse_date, parse_loan_id,
+    LoanRequest,
+    LoanService,
+    LoanTx,
+    document_hash,
+    loan_label,
+    parse_date,
+    parse_loan_id,
 )
 from xborder.wallets.demo import DemoWallets
 from xborder.wallets.passwords import PasswordSource
