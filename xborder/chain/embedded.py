@@ -60,8 +60,13 @@ def status(settings: Settings) -> EmbeddedStatus:
     return EmbeddedStatus(False, None, None, None, None, str(_state_path(settings)))
 
 
-def start(settings: Settings, port: int | None = None) -> EmbeddedStatus:
-    """Start the embedded anvil unless it already runs; return its status."""
+def start(settings: Settings, port: int | None = None, block_time: float | None = None,
+          gas_limit: int = 30_000_000) -> EmbeddedStatus:
+    """Start the embedded anvil unless it already runs; return its status.
+
+    `block_time` None means automine (a block per transaction: best for interactive use);
+    bulk loads (the demo) use a short block time, where anvil keeps up with thousands of
+    transactions a second (see xborder.chain.sender)."""
     current = status(settings)
     if current.running:
         return current
@@ -69,7 +74,7 @@ def start(settings: Settings, port: int | None = None) -> EmbeddedStatus:
     node: LocalNode = start_anvil(
         port=port, chain_id=EMBEDDED_CHAIN_ID, state_path=_state_path(settings),
         log_path=settings.chain_state_dir / "anvil.log", detached=True,
-        project_root=settings.project_root,
+        project_root=settings.project_root, block_time=block_time, gas_limit=gas_limit,
     )
     info = {"kind": NodeKind.ANVIL.value, "pid": node.pid, "rpc_url": node.rpc_url,
             "port": node.port, "chain_id": node.chain_id}
@@ -78,6 +83,13 @@ def start(settings: Settings, port: int | None = None) -> EmbeddedStatus:
     tmp.replace(_node_file(settings))
     log.info("embedded anvil started at %s (state in %s)", node.rpc_url, _state_path(settings))
     return status(settings)
+
+
+def reset(settings: Settings) -> None:
+    """Stop the embedded chain and forget its state (the demo starts from block 0)."""
+    stop(settings)
+    for path in (_state_path(settings), _node_file(settings)):
+        path.unlink(missing_ok=True)
 
 
 def stop(settings: Settings, timeout: float = 15.0) -> bool:

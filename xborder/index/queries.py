@@ -15,7 +15,8 @@ from typing import Any, TextIO
 
 from web3 import Web3
 
-from xborder.errors import ValidationError
+from xborder.chain.sender import rpc_batch
+from xborder.errors import ChainError, ValidationError
 from xborder.index.db import Database, Row
 from xborder.index.projection import (
     INSTITUTION_KIND_NAMES,
@@ -233,15 +234,24 @@ def check_consistency(db: Database, w3: Web3, ledger_address: str, ledger_abi: l
         "SELECT borrower, SUM(contribution) FROM loans GROUP BY borrower")}
     mismatches = []
     ids = borrowers(db)
-    for borrower in ids:
+    views = ("riskWeightedBalance", "borrowingLimit", "headroom")
+    # One JSON-RPC batch for all views of all borrowers: thousands of borrowers check in a second.
+    calls = [("eth_call", [{"to": ledger.address,
+                            "data": getattr(ledger.functions, view)(borrower)._encode_transaction_data()},
+                           hex(block)]) for borrower in ids for view in views]
+    answers = rpc_batch(w3, calls)
+    for n, borrower in enumerate(ids):
         exposure = borrower_exposure(db, borrower, params)
         indexed = {"risk_weighted_balance": exposure.risk_weighted_balance, "limit": exposure.limit,
                    "headroom": exposure.headroom,
                    "sum_of_contributions": int(sums.get(borrower, 0))}
-        balance = int(ledger.functions.riskWeightedBalance(borrower).call(block_identifier=block))
-        chain = {"risk_weighted_balance": balance,
-                 "limit": int(ledger.functions.borrowingLimit(borrower).call(block_identifier=block)),
-                 "headroom": int(ledger.functions.headroom(borrower).call(block_identifier=block)),
+        values = []
+        for answer in answers[n * len(views):(n + 1) * len(views)]:
+            if "result" not in answer:
+                raise ChainError(f"the ledger refused a view call for borrower {borrower}: {answer.get('error')}")
+            values.append(int(str(answer["result"]), 16))
+        balance, limit, headroom = values
+        chain = {"risk_weighted_balance": balance, "limit": limit, "headroom": headroom,
                  "sum_of_contributions": balance}
         mismatches += [Mismatch(borrower, exposure.name, key, indexed[key], chain[key])
                        for key in indexed if indexed[key] != chain[key]]

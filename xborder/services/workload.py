@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from xborder.domain.identifiers import USCC_CHARSET, lei_check_digits, uscc_check_char
 
@@ -162,6 +162,18 @@ def generate(seed: int = 2019, enterprises: int = 1262, banks: int = 36, foreign
     raw = [math.exp(rng.gauss(0.0, 1.1)) for _ in range(loans)]
     scale = total_usd / sum(raw)
     usd_rate = float(REFERENCE_RATES["USD"])
+    # Busy borrowers are bigger companies: give each enterprise enough capital for its expected
+    # borrowing with a random margin, so that most fit and a few run into their limit.
+    share = sum(activity)
+    mean_loan_cny = total_usd * usd_rate / max(loans, 1)
+    for borrower, weight in zip(borrowers, activity, strict=True):
+        inst = insts[borrower]
+        if inst.kind != 3:
+            continue
+        expected_rw = weight / share * loans * mean_loan_cny * 1.6
+        needed = expected_rw / 3.5 * rng.uniform(0.9, 3.0)
+        if needed * 100 > inst.capital_base:
+            insts[borrower] = replace(inst, capital_base=int(round(needed)) * 100)
     loan_list: list[WorkloadLoan] = []
     tightening_at = loans * 3 // 5
     documents: list[str] = []
@@ -193,7 +205,7 @@ def generate(seed: int = 2019, enterprises: int = 1262, banks: int = 36, foreign
         remaining = principal - first
         pieces = rng.choice([1, 2, 3]) if remaining else 0
         for i in range(pieces):
-            amount = remaining if i == pieces - 1 else remaining // pieces
+            amount = remaining - (remaining // pieces) * (pieces - 1) if i == pieces - 1 else remaining // pieces
             if amount:
                 later.append(Tranche("draw", amount))
         drawn = principal

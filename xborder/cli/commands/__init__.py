@@ -17,3 +17,7 @@ ALL: list[click.Command] = [chain, wallet, deploy]
 ALL += [institution, policy]
 ALL += [index, report, serve]
 ALL += [loan]
+
+from xborder.cli.commands.demo import demo  # noqa: E402
+
+ALL += [demo]

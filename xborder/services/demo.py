@@ -1,0 +1,454 @@
+"""The main job: the whole platform on a realistic workload, from an empty folder.
+
+Start the embedded chain, deploy, create the regulator's wallet, onboard every institution, set
+the FX reference rates, record the SAFE-2019-shaped workload from the institutions' own wallets
+(co-signed one-transaction loans, loans confirmed later, drawdowns in tranches, repayments,
+refusals for the limit and for reused documents, a tightening of the adjustment parameter
+midway), index everything and report as the regulator sees it.
+
+DEMO-ONLY wallets: apart from the regulator's keystore, the ~1,400 institutions sign with keys
+derived from one seeded mnemonic (`xborder.wallets.demo`). An encrypted keystore costs ~0.7 s of
+scrypt to write and again to read, so 1,400 of them would take half an hour; production wallets
+keep the default scrypt strength.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3 import Web3
+
+from xborder.bindings.client import XborderClient
+from xborder.bindings.units import RATE_SCALE, format_amount, parse_rate
+from xborder.chain import embedded
+from xborder.chain.connect import connect
+from xborder.chain.launcher import DEV_MNEMONIC
+from xborder.config import Settings
+from xborder.domain.identifiers import identifier_bytes
+from xborder.index import queries
+from xborder.index.service import index_events, open_index
+from xborder.services import terms as terms_codec
+from xborder.services.actions import DONE, FAILED, REFUSED, Action, ActionBatch
+from xborder.services.deploy import deploy
+from xborder.services.loan_import import ALREADY, RECORDED, LoanBatch, LoanItem
+from xborder.services.loan_import import REFUSED as LOAN_REFUSED
+from xborder.services.workload import Workload, WorkloadLoan, generate
+from xborder.wallets.demo import DemoWallets
+from xborder.wallets.keystore import Keystore
+
+log = logging.getLogger(__name__)
+
+ADJUSTMENT_ENTERPRISE = 4  # Parameter enum (docs/contracts.md)
+GAS = {"register": 260_000, "rates": 400_000, "confirm": 120_000, "draw": 150_000,
+       "repay": 150_000, "parameter": 120_000, "fund": 21_000}
+FUNDING_WEI = 10**18
+
+
+class Reporter(Protocol):
+    def phase(self, title: str, total: int) -> Callable[[int, int], None]: ...
+    def say(self, message: str) -> None: ...
+
+
+class _Quiet:
+    def phase(self, title: str, total: int) -> Callable[[int, int], None]:
+        log.info("%s (%d)", title, total)
+        return lambda done, total: None
+
+    def say(self, message: str) -> None:
+        log.info("%s", message)
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    seed: int = 2019
+    enterprises: int = 1262
+    banks: int = 36
+    foreign_branches: int = 6
+    nbfis: int = 4
+    creditors: int = 60
+    loans: int = 6370
+    total_usd: float = 6.8e9
+    block_time: float = 0.2
+    #: Create keystores (production scrypt) for the regulator and one bank and one enterprise, so
+    #: the CLI can act as them afterwards. Tests turn it off.
+    keystores: bool = True
+
+    @classmethod
+    def small(cls, seed: int = 7) -> "DemoConfig":
+        return cls(seed=seed, enterprises=40, banks=4, foreign_branches=1, nbfis=1, creditors=5,
+                   loans=150, total_usd=1.5e8, keystores=False)
+
+
+@dataclass
+class DemoResult:
+    rpc_url: str
+    chain_id: int
+    database: str
+    institutions: int
+    loans_attempted: int
+    loans_recorded: int
+    principal_usd: float
+    by_currency: list[dict[str, Any]]
+    refusals: dict[str, int]
+    refusal_examples: dict[str, str]
+    drawdowns: int
+    repayments: int
+    confirmations: int
+    closed: int
+    tightening: dict[str, Any]
+    top_utilisation: list[dict[str, Any]]
+    consistency_ok: bool
+    consistency_borrowers: int
+    chain_loan_count: int
+    indexed_loan_count: int
+    indexed_events: int
+    timings: dict[str, float]
+    dashboard: str | None = None
+    wallets: dict[str, str] = field(default_factory=dict)
+    password_file: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _rates_calldata(client: XborderClient, rates: dict[str, str]) -> bytes:
+    codes = sorted(rates)
+    call = client.policy.functions.setReferenceRates([c.encode() for c in codes],
+                                                    [parse_rate(rates[c]) for c in codes])
+    return bytes.fromhex(call._encode_transaction_data()[2:])
+
+
+def _calldata(fn: Any) -> bytes:
+    return bytes.fromhex(fn._encode_transaction_data()[2:])
+
+
+def _terms(loan: WorkloadLoan) -> terms_codec.LoanTerms:
+    return terms_codec.LoanTerms(
+        interest_rate=str(Decimal(loan.interest_rate_bps) / 100), purpose=loan.purpose,
+        external_ref=f"EXT-{loan.number:05d}", document_name=f"{loan.document}.pdf")
+
+
+def _reset(settings: Settings, deployments: Path, chain_id: int) -> None:
+    embedded.reset(settings)
+    for path in (settings.data_dir / "index.db", settings.data_dir / "index.db-wal",
+                 settings.data_dir / "index.db-shm", deployments / f"{chain_id}.json"):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(settings.data_dir / "dashboard", ignore_errors=True)
+
+
+def _demo_keystores(settings: Settings, wallets: DemoWallets, workload: Workload,
+                    regulator_key: bytes) -> tuple[dict[str, str], Path]:
+    """Keystores for the regulator, the first bank and the first enterprise, all under one
+    DEMO password written next to them (mode 0600) — a demo convenience, never a practice."""
+    keystore = Keystore(settings.keystores)
+    password_file = settings.data_dir / "demo-password.txt"
+    password_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    password = "xborder-demo-" + keccak(text=f"demo-{workload.seed}").hex()[:12]
+    with os.fdopen(fd, "w") as handle:
+        handle.write(password + "\n")
+    chosen = {"regulator": regulator_key,
+              "demo-bank": wallets.private_key(workload.bank_indices[0]),
+              "demo-enterprise": wallets.private_key(workload.enterprise_indices[0])}
+    addresses = {}
+    for name, key in chosen.items():
+        if keystore.exists(name):
+            keystore.delete(name)
+        info = keystore.import_key(name, key, password)
+        addresses[name] = str(info.address)
+    return addresses, password_file
+
+
+def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
+             reporter: Reporter | None = None) -> DemoResult:
+    say = reporter or _Quiet()
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 2)
+        clock = now
+
+    workload = generate(seed=config.seed, enterprises=config.enterprises, banks=config.banks,
+                        foreign_branches=config.foreign_branches, nbfis=config.nbfis,
+                        creditors=config.creditors, loans=config.loans, total_usd=config.total_usd)
+    wallets = DemoWallets.from_seed(f"xborder-demo-{config.seed}")
+    deployments = settings.deployments
+
+    # -- chain -------------------------------------------------------------------------------
+    if settings.rpc_url:
+        rpc_url = settings.rpc_url
+    else:
+        _reset(settings, deployments, embedded.EMBEDDED_CHAIN_ID)
+        status = embedded.start(settings, block_time=config.block_time)
+        assert status.rpc_url is not None
+        rpc_url = status.rpc_url
+    w3 = connect(rpc_url, settings.chain_id, timeout=120)
+    settings = replace(settings, rpc_url=rpc_url)
+    say.say(f"chain {w3.eth.chain_id} at {rpc_url}")
+    Account.enable_unaudited_hdwallet_features()
+    dev = Account.from_mnemonic(DEV_MNEMONIC)
+    regulator: LocalAccount = Account.from_key(keccak(text=f"xborder-demo-regulator-{config.seed}"))
+    lap("chain")
+
+    # -- wallets -----------------------------------------------------------------------------
+    addresses: dict[str, str] = {}
+    password_file: Path | None = None
+    if config.keystores:
+        addresses, password_file = _demo_keystores(settings, wallets, workload, bytes(regulator.key))
+        say.say(f"keystores for regulator, demo-bank, demo-enterprise in {settings.keystores} "
+                f"(DEMO password in {password_file})")
+    lap("keystores")
+
+    # -- deploy ------------------------------------------------------------------------------
+    result = deploy(w3, dev, regulator.address, deployments, settings.project_root, progress=say.say)
+    client = XborderClient.load(w3, deployments)
+    client.remember_names({inst.institution_id: inst.name for inst in workload.institutions})
+    lap("deploy")
+
+    # -- fund: the regulator and every wallet that sends transactions -------------------------
+    senders = {workload.regulator_index} | set(workload.bank_indices) | {l.borrower for l in workload.loans}
+    fund = [Action(dev, regulator.address, b"", GAS["fund"], "fund regulator", value=10 * FUNDING_WEI)]
+    fund += [Action(dev, wallets.address(i), b"", GAS["fund"], f"fund {i}", value=FUNDING_WEI)
+             for i in sorted(senders)]
+    ActionBatch(client, fund).run(say.phase("funding wallets", len(fund)))
+    lap("fund")
+
+    # -- onboard -----------------------------------------------------------------------------
+    registry = client.registry.functions
+    register = [Action(regulator, client.registry.address, _calldata(registry.registerInstitution(
+        inst.kind, identifier_bytes(inst.identifier), inst.jurisdiction.encode(), inst.capital_base,
+        inst.name, wallets.address(inst.index))), GAS["register"], inst.name)
+        for inst in workload.institutions]
+    ActionBatch(client, register).run(say.phase("onboarding institutions", len(register)))
+    onboarded = sum(1 for a in register if a.status == DONE)
+    lap("onboard")
+
+    # -- policy: today's parameters are the constructor defaults (1.75 ...); publish FX rates --
+    rates = Action(regulator, client.policy.address, _rates_calldata(client, workload.rates), GAS["rates"],
+                   "reference rates")
+    ActionBatch(client, [rates]).run()
+    lap("policy")
+
+    # -- loans -------------------------------------------------------------------------------
+    accounts = {i: wallets.account(i) for i in senders}
+    refusals: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    counters: Counter[str] = Counter()
+    loan_ids: dict[int, int] = {}
+
+    def note_refusal(reason: str, message: str) -> None:
+        refusals[reason] += 1
+        examples.setdefault(reason, message)
+
+    def run_loans(batch: Sequence[WorkloadLoan], label: str) -> None:
+        items = []
+        for loan in batch:
+            items.append(LoanItem.build(
+                borrower=loan.borrower + 1, creditor=loan.creditor + 1, currency=loan.currency,
+                principal=loan.principal, value_date=loan.value_date, maturity_date=loan.maturity_date,
+                financing_type=loan.financing_type, document=keccak(text=loan.document),
+                terms=_terms(loan), recorder=accounts[loan.recorder],
+                borrower_account=accounts[loan.borrower] if loan.co_signed else None,
+                draw=loan.first_draw if loan.co_signed else 0, ref=f"loan {loan.number}"))
+        loans_batch = LoanBatch(client, items, gas_mode="fixed", fixed_gas=300_000, max_in_flight=2000)
+        loans_batch.preflight()
+        report = loans_batch.submit(say.phase(f"recording loans ({label})", len(items)))
+        for loan, outcome in zip(batch, report.outcomes, strict=True):
+            if outcome.status in (RECORDED, ALREADY) and outcome.loan_id is not None:
+                loan_ids[loan.number] = outcome.loan_id
+                counters["recorded"] += 1
+                if loan.co_signed and loan.first_draw:
+                    counters["drawdowns"] += 1
+            else:
+                # LoanBatch outcomes: `error` is the contract error's name, `reason` the sentence.
+                note_refusal(outcome.error or outcome.status, outcome.reason or outcome.status)
+
+        ledger = client.ledger.functions
+        confirms = [Action(accounts[l.borrower], client.ledger.address, _calldata(ledger.confirmLoan(loan_ids[l.number])),
+                           GAS["confirm"], f"confirm {l.number}") for l in batch
+                    if not l.co_signed and l.number in loan_ids]
+        ActionBatch(client, confirms).run(say.phase(f"borrowers confirming ({label})", len(confirms)))
+        counters["confirmations"] += sum(1 for a in confirms if a.status == DONE)
+        confirmed = {int(a.label.split()[1]) for a in confirms if a.status == DONE} | {
+            l.number for l in batch if l.co_signed and l.number in loan_ids}
+
+        rounds = max((len(l.later) for l in batch), default=0)
+        for k in range(rounds):
+            actions = []
+            for l in batch:
+                if l.number not in confirmed or k >= len(l.later):
+                    continue
+                tranche = l.later[k]
+                fn = ledger.drawdown if tranche.kind == "draw" else ledger.repay
+                actions.append(Action(accounts[l.recorder], client.ledger.address,
+                                      _calldata(fn(loan_ids[l.number], tranche.amount)),
+                                      GAS[tranche.kind], f"{tranche.kind} {l.number}"))
+            if not actions:
+                continue
+            ActionBatch(client, actions).run(say.phase(f"drawdowns and repayments, round {k + 1} ({label})",
+                                                       len(actions)))
+            for a in actions:
+                kind = a.label.split()[0]
+                if a.status == DONE:
+                    counters["drawdowns" if kind == "draw" else "repayments"] += 1
+                elif a.status in (REFUSED, FAILED):
+                    note_refusal(a.reason, a.error)
+                    if kind == "draw":  # a refused tranche stops that loan's later tranches
+                        confirmed.discard(int(a.label.split()[1]))
+
+    cut = workload.tightening_at
+    phase_one = [l for l in workload.loans if l.number < cut or l.intent == "over-limit" and workload.loans.index(l) < cut]
+    phase_two = [l for l in workload.loans if l not in phase_one]
+    run_loans(phase_one, "before tightening")
+    lap("loans-1")
+    old = int(client.policy.functions.parameter(ADJUSTMENT_ENTERPRISE).call())
+    tighten = Action(regulator, client.policy.address, _calldata(client.policy.functions.setParameter(
+        ADJUSTMENT_ENTERPRISE, workload.tightened_adjustment_bps)), GAS["parameter"], "tighten")
+    ActionBatch(client, [tighten]).run()
+    say.say(f"regulator lowers the enterprises' adjustment parameter {old / 10_000:g} -> "
+            f"{workload.tightened_adjustment_bps / 10_000:g}: existing loans run on, new drawdowns are checked "
+            "against the lower limit")
+    before = dict(refusals)
+    run_loans(phase_two, "after tightening")
+    after_tightening = {k: v - before.get(k, 0) for k, v in refusals.items() if v - before.get(k, 0)}
+    lap("loans-2")
+
+    # -- index -------------------------------------------------------------------------------
+    progress = say.phase("indexing events", 1)
+    stats = index_events(settings, w3=w3)
+    progress(1, 1)
+    lap("index")
+
+    # -- report ------------------------------------------------------------------------------
+    db = open_index(settings)
+    try:
+        listing = queries.totals(db, "currency")
+        rates_scaled = {c: parse_rate(r) for c, r in workload.rates.items()} | {"CNY": RATE_SCALE}
+        by_currency = []
+        total_cny = 0
+        for row in listing.dicts():
+            currency = str(row["currency"])
+            principal = int(row.get("principal", 0) or 0)
+            cny = principal * rates_scaled.get(currency, RATE_SCALE) // RATE_SCALE
+            total_cny += cny
+            by_currency.append({"currency": currency, "loans": int(row.get("loans", 0) or 0),
+                                "principal": principal, "principal_cny": cny})
+        usd_rate = rates_scaled["USD"]
+        count_row = db.query_one("SELECT COUNT(*) FROM loans")
+        indexed_loans = int(count_row[0]) if count_row else 0
+        exposures = []
+        for borrower in queries.borrowers(db):
+            e = queries.borrower_exposure(db, borrower)
+            if e.limit:
+                exposures.append(e)
+        exposures.sort(key=lambda e: (e.utilisation or 0), reverse=True)
+        top = [{"borrower": e.borrower, "name": e.name,
+                "risk_weighted_balance": e.risk_weighted_balance, "limit": e.limit,
+                "headroom": e.headroom, "utilisation": round(float(e.utilisation or 0), 4)}
+               for e in exposures[:10]]
+        consistency = queries.check_consistency(db, w3, client.ledger.address, client.ledger.abi)
+        dashboard = None
+        try:
+            from xborder.api.snapshot import write_snapshot
+            dashboard = str(write_snapshot(db, settings.data_dir / "dashboard"))
+        except ImportError:  # the API extra is part of the default install; keep the demo going
+            log.warning("dashboard snapshot unavailable")
+    finally:
+        db.close()
+    chain_loans = _chain_loan_count(client, workload)
+    lap("report")
+
+    return DemoResult(
+        rpc_url=rpc_url, chain_id=w3.eth.chain_id, database=settings.index_url,
+        institutions=onboarded, loans_attempted=len(workload.loans), loans_recorded=counters["recorded"],
+        principal_usd=round(total_cny / usd_rate * RATE_SCALE / 100, 2) if usd_rate else 0.0,
+        by_currency=by_currency, refusals=dict(refusals), refusal_examples=examples,
+        drawdowns=counters["drawdowns"], repayments=counters["repayments"],
+        confirmations=counters["confirmations"], closed=_closed(client, loan_ids),
+        tightening={"parameter": "adjustment-enterprise", "old": old / 10_000,
+                    "new": workload.tightened_adjustment_bps / 10_000, "refusals_after": after_tightening},
+        top_utilisation=top, consistency_ok=consistency.ok, consistency_borrowers=len(consistency.borrowers),
+        chain_loan_count=chain_loans, indexed_loan_count=indexed_loans, indexed_events=stats.events,
+        timings=timings, dashboard=dashboard, wallets=addresses,
+        password_file=str(password_file) if password_file else None)
+
+
+def _chain_loan_count(client: XborderClient, workload: Workload) -> int:
+    """Loans the chain itself counts (Σ borrowerPosition.loanCount), for the cross-check."""
+    from xborder.chain.sender import rpc_batch
+    borrowers = sorted({l.borrower + 1 for l in workload.loans})
+    calls = [("eth_call", [{"to": client.ledger.address,
+                            "data": client.ledger.functions.borrowerPosition(b)._encode_transaction_data()},
+                           "latest"]) for b in borrowers]
+    total = 0
+    for response in rpc_batch(client.w3, calls):
+        raw = bytes.fromhex(str(response["result"])[2:])
+        total += int.from_bytes(raw[32:64], "big")
+    return total
+
+
+def _closed(client: XborderClient, loan_ids: dict[int, int]) -> int:
+    from xborder.chain.sender import rpc_batch
+    calls = [("eth_call", [{"to": client.ledger.address,
+                            "data": client.ledger.functions.getLoan(i)._encode_transaction_data()}, "latest"])
+             for i in loan_ids.values()]
+    closed = 0
+    for response in rpc_batch(client.w3, calls):
+        raw = bytes.fromhex(str(response["result"])[2:])
+        if int.from_bytes(raw[5 * 32:6 * 32], "big") == 3:  # LoanStatus.Closed
+            closed += 1
+    return closed
+
+
+def write_report(result: DemoResult, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result.to_json(), indent=2, default=str))
+    tmp.replace(path)
+    return path
+
+
+def summary_lines(result: DemoResult) -> list[str]:
+    """The regulator's report, as printed by `xborder demo`."""
+    lines = [
+        f"institutions onboarded: {result.institutions:,}",
+        f"loans recorded: {result.loans_recorded:,} of {result.loans_attempted:,} submitted "
+        f"(principal ≈ USD {result.principal_usd:,.0f})",
+        f"drawdowns: {result.drawdowns:,}   repayments: {result.repayments:,}   "
+        f"borrower confirmations: {result.confirmations:,}   loans closed: {result.closed:,}",
+    ]
+    for row in result.by_currency:
+        lines.append(f"  {row['currency']}: {row['loans']:,} loans, {format_amount(row['principal'], row['currency'])}"
+                     f" (≈ {format_amount(row['principal_cny'], 'CNY')})")
+    lines.append("refusals by reason:")
+    for reason, count in sorted(result.refusals.items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {reason}: {count:,}  e.g. {result.refusal_examples.get(reason, '')}")
+    lines.append("ten borrowers closest to their limits:")
+    for row in result.top_utilisation:
+        lines.append(f"  {row['name']}: {row['utilisation']:.1%} — "
+                     f"{format_amount(row['risk_weighted_balance'], 'CNY')} of {format_amount(row['limit'], 'CNY')}")
+    lines.append(f"index: {result.indexed_events:,} events, {result.indexed_loan_count:,} loans "
+                 f"(chain counts {result.chain_loan_count:,}); consistency check "
+                 f"{'passed' if result.consistency_ok else 'FAILED'} for {result.consistency_borrowers:,} borrowers")
+    return lines
+
+
+def today() -> str:
+    return dt.date.today().isoformat()
