@@ -189,3 +189,40 @@ def test_cli_import_dry_run_then_send(anvil: LocalNode, tmp_path: Path) -> None:
 
     show = xborder("loan", "show", f"{BORROWER_X}:2", "--json", env=env)
     assert show.code == 0 and json.loads(show.out)["terms"] == {"interest_rate": "4.1", "purpose": "capex"}
+
+
+def test_example_csv_matches_the_example_roster(anvil: LocalNode, tmp_path: Path) -> None:
+    """examples/loans.csv against examples/roster.csv (ids 1.. in roster order, admin wallets dev-10..21),
+    through the CLI; then the CLI --wallet / --borrower-wallet path with keystore wallets."""
+    from cli_helpers import LIGHT_SCRYPT, PASSWORD, deployed_chain
+
+    from xborder.config import PROJECT_ROOT
+    from xborder.wallets.keystore import Keystore
+
+    chain = deployed_chain(anvil.rpc_url, tmp_path)
+    assert chain.run("institution", "import", str(PROJECT_ROOT / "examples" / "roster.csv"), "--fund",
+                     "--wallet", "regulator").code == 0
+    assert chain.run("policy", "fx", "set", "USD", "7.1", "EUR", "7.8", "--wallet", "regulator").code == 0
+    csv_path = str(PROJECT_ROOT / "examples" / "loans.csv")
+    first = chain.run("loan", "import", csv_path, "--yes", "--json")
+    assert first.code == 0, first.err
+    assert first.json()["counts"] == {"recorded": 7}
+    again = chain.run("loan", "import", csv_path, "--yes", "--json")
+    assert again.code == 0 and again.json()["counts"] == {"already recorded": 7}
+
+    keystore = Keystore(tmp_path / "keystores", scrypt_n=LIGHT_SCRYPT)
+    keystore.import_key("boz", bytes(dev_account(11).key), PASSWORD)        # Bank of Zhonghua (#2)
+    keystore.import_key("pengcheng", bytes(dev_account(17).key), PASSWORD)  # Shenzhen Pengcheng (#8)
+    recorded = chain.run("loan", "record", "--borrower", "91440300MA5F7KQ038", "--creditor", "2", "--currency", "USD",
+                         "--principal", "2,000,000.00", "--value-date", "2025-07-01", "--maturity-date", "2026-07-01",
+                         "--document", "PENGCHENG-BOZ-CLI-1", "--draw", "500,000.00", "--interest-rate", "4.8",
+                         "--borrower-wallet", "pengcheng", "--wallet", "boz", "--json")
+    assert recorded.code == 0, recorded.err
+    loan = recorded.json()
+    assert loan["status"] == "Active" and loan["loan"].endswith("(8:3)")
+    assert chain.run("loan", "repay", "8:3", "500,000.00", "--wallet", "pengcheng").code == 0
+    shown = chain.run("loan", "show", "8:3", "--json").json()
+    assert (shown["drawn"], shown["outstanding"], shown["terms"]) == (500_000_00, 0, {"interest_rate": "4.8"})
+    assert chain.run("loan", "close", "8:3", "--wallet", "boz").code == 0
+    exposure = chain.run("loan", "exposure", "8", "--json").json()
+    assert exposure["loan_count"] == 3
