@@ -1,0 +1,90 @@
+"""python -m xborder.bench [--quick] [--only gas,ingest,index,query] [--out bench-results/]"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from xborder.bench import gas, index, ingest, query
+from xborder.bench.results import Results, load, machine
+from xborder.bench.world import World, build_world
+
+SECTIONS = ("gas", "ingest", "index", "query")
+FULL = {"loans": 10_000, "plain": 300, "borrowers": 1_000, "banks": 20, "creditors": 20, "query_loans": 1_000_000}
+QUICK = {"loans": 2_000, "plain": 100, "borrowers": 300, "banks": 10, "creditors": 10, "query_loans": 100_000}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m xborder.bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (about a minute)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated: " + ",".join(SECTIONS))
+    parser.add_argument("--out", type=Path, default=Path("bench-results"))
+    parser.add_argument("--gas-limit", type=int, default=100_000_000, help="anvil block gas limit")
+    parser.add_argument("--block-time", type=float, default=0.2, help="anvil block interval (s)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (anvil log, databases)")
+    args = parser.parse_args(argv)
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = sorted(set(only) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    if "index" in only and "ingest" not in only:
+        only.insert(only.index("index"), "ingest")  # the index section reads the chain ingest builds
+    size = QUICK if args.quick else FULL
+    logging.basicConfig(level=logging.WARNING)
+    console = Console(width=max(Console().width, 180))
+    results = Results(info=machine() | {"quick": args.quick, "sizes": size, "gas_limit": args.gas_limit,
+                                        "block_time": args.block_time, "sections": only})
+    workdir = Path(tempfile.mkdtemp(prefix="xborder-bench-"))
+    started = time.perf_counter()
+    world: World | None = None
+    try:
+        if any(s in only for s in ("gas", "ingest", "index")):
+            t = time.perf_counter()
+            console.print(f"starting anvil, deploying, registering {size['banks'] + size['creditors'] + size['borrowers']:,}"
+                          " institutions ...")
+            world = build_world(banks=size["banks"], creditors=size["creditors"], borrowers=size["borrowers"],
+                                block_time=args.block_time, gas_limit=args.gas_limit, workdir=workdir)
+            results.sections["setup"] = {"seconds": time.perf_counter() - t, "load_at_end": load()}
+        for section in only:
+            t = time.perf_counter()
+            console.print(f"[bold]{section}[/] (load average {load()}) ...")
+            if section == "gas":
+                assert world is not None
+                gas.run(world, results)
+            elif section == "ingest":
+                assert world is not None
+                ingest.run(world, results, loans=size["loans"], plain=size["plain"])
+            elif section == "index":
+                assert world is not None
+                index.run(world, results)
+            elif section == "query":
+                query.run(results, workdir, loans=size["query_loans"])
+            results.sections.setdefault(section, {}).update(
+                {"seconds": time.perf_counter() - t, "load_at_end": load()})
+    finally:
+        if world is not None:
+            world.close()
+        results.info["total_seconds"] = time.perf_counter() - started
+        results.info["load_average_at_end"] = load()
+        if args.keep:
+            console.print(f"work folder kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    results.table(console)
+    path = results.write(args.out)
+    failed = [r for r in results.rows if r.passed is False]
+    console.print(f"total {results.info['total_seconds']:.0f}s; results in {path} and {args.out / 'latest.json'}; "
+                  f"{len(failed)} target(s) missed" + (": " + "; ".join(f"{r.section} {r.metric}" for r in failed)
+                                                       if failed else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""The benchmark chain: a local anvil (never port 8545) with the contracts deployed, the policy's
+reference rates set and many institutions registered, each with its own DEMO-ONLY wallet.
+
+Wallet k of `DemoWallets` is the admin of institution k (ids count from 1; wallet 0 is the
+regulator, who deploys and registers). anvil funds the first N demo wallets at genesis.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from xborder.bindings.client import XborderClient
+from xborder.chain.launcher import LocalNode, start_anvil
+from xborder.chain.sender import Call, Receipt, TxSender, check_receipts, send_all
+from xborder.config import PROJECT_ROOT
+from xborder.domain.identifiers import USCC_CHARSET, lei_check_digits, uscc_check_char
+from xborder.services.deploy import deploy
+from xborder.services.onboarding import identifier_bytes
+from xborder.services.workload import REFERENCE_RATES
+from xborder.wallets.demo import DemoWallets
+
+BANK, ENTERPRISE, CREDITOR = 0, 3, 4
+CREDITOR_COUNTRIES = ["HK", "SG", "US", "GB", "DE", "JP", "FR", "KY"]
+
+
+@dataclass(frozen=True)
+class Party:
+    institution_id: int
+    account: LocalAccount
+    kind: int
+    capital_base: int
+
+
+@dataclass
+class World:
+    node: LocalNode
+    w3: Web3
+    client: XborderClient
+    demo: DemoWallets
+    regulator: LocalAccount
+    banks: list[Party]
+    creditors: list[Party]
+    borrowers: list[Party]
+    registration_receipts: dict[int, Receipt] = field(default_factory=dict)  # kind -> one receipt
+    workdir: Path = Path(".")
+    home_bank: dict[int, Party] = field(default_factory=dict)  # borrower id -> bank
+
+    @property
+    def ledger(self) -> str:
+        return str(self.client.ledger.address)
+
+    def close(self) -> None:
+        self.node.stop()
+
+
+def _lei(rng: random.Random) -> str:
+    body = "300300" + "".join(rng.choice("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(12))
+    return body + lei_check_digits(body)
+
+
+def _uscc(rng: random.Random) -> str:
+    body = "91" + f"{rng.randrange(110000, 659999):06d}" + "".join(rng.choice(USCC_CHARSET[:-1]) for _ in range(9))
+    return body + uscc_check_char(body)
+
+
+def build_world(*, banks: int, creditors: int, borrowers: int, block_time: float = 0.2,
+                gas_limit: int = 30_000_000, base_fee: int | None = None, seed: int = 7,
+                workdir: Path | None = None) -> World:
+    """Start anvil, deploy, set rates, register `banks + creditors + borrowers` institutions."""
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="xborder-bench-"))
+    demo = DemoWallets()
+    total = 1 + banks + creditors + borrowers
+    node = start_anvil(mnemonic=demo.mnemonic, accounts=total, block_time=block_time, gas_limit=gas_limit,
+                       base_fee=base_fee, balance_ether=1_000_000, log_path=workdir / "anvil.log")
+    try:
+        w3 = Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 120}))
+        regulator = demo.account(0)
+        deployments = workdir / "deployments"
+        deploy(w3, regulator, regulator.address, deployments, PROJECT_ROOT, progress=lambda _m: None)
+        client = XborderClient.load(w3, deployments)
+        rng = random.Random(seed)
+        plan: list[tuple[int, str, str, int, str]] = []  # kind, identifier, jurisdiction, capital, name
+        for i in range(banks):
+            plan.append((BANK, _lei(rng), "CN", rng.randrange(2 * 10**10, 2 * 10**12) * 100, f"Bench Bank {i + 1}"))
+        for i in range(creditors):
+            plan.append((CREDITOR, _lei(rng), CREDITOR_COUNTRIES[i % len(CREDITOR_COUNTRIES)], 0,
+                         f"Bench Overseas Lender {i + 1}"))
+        for i in range(borrowers):
+            # capital bases large enough that the limit check passes for the bench's loans
+            plan.append((ENTERPRISE, _uscc(rng), "CN", rng.randrange(10**9, 5 * 10**9) * 100,
+                         f"Bench Enterprise {i + 1:05d}"))
+        registry = client.registry.functions
+        calls = [Call(client.registry.address, bytes.fromhex(registry.registerInstitution(
+            kind, identifier_bytes(ident), country.encode(), capital, name,
+            demo.address(k + 1))._encode_transaction_data()[2:]), 0, 400_000)
+            for k, (kind, ident, country, capital, name) in enumerate(plan)]
+        sender = TxSender(w3, regulator)
+        rates = {c: int(float(r) * 10**8) for c, r in REFERENCE_RATES.items()}
+        rate_call = Call(client.policy.address, bytes.fromhex(client.policy.functions.setReferenceRates(
+            [c.encode() for c in rates], list(rates.values()))._encode_transaction_data()[2:]), 0, 1_000_000)
+        receipts = send_all([(sender, [rate_call, *calls])], timeout=600)[0]
+        check_receipts(w3, receipts)
+        parties = [Party(k + 1, demo.account(k + 1), kind, capital)
+                   for k, (kind, _i, _c, capital, _n) in enumerate(plan)]
+        world = World(node, w3, client, demo, regulator,
+                      banks=[p for p in parties if p.kind == BANK],
+                      creditors=[p for p in parties if p.kind == CREDITOR],
+                      borrowers=[p for p in parties if p.kind == ENTERPRISE], workdir=workdir)
+        for (kind, *_rest), receipt in zip(plan, receipts[1:], strict=True):
+            world.registration_receipts.setdefault(kind, receipt)
+        for b in world.borrowers:
+            world.home_bank[b.institution_id] = world.banks[rng.randrange(len(world.banks))]
+        return world
+    except BaseException:
+        node.stop()
+        raise
