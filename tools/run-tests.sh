@@ -23,7 +23,7 @@ stage() {  # stage NAME COMMAND...
 stage contracts-anvil brownie test tests/contracts
 stage contracts-ganache brownie test tests/contracts --network ganache-cli
 stage python pytest -p no:pytest-brownie tests/python
-if [ -x tools/lint-contracts.sh ]; then stage lint-contracts bash tools/lint-contracts.sh; fi
+stage lint-contracts bash scripts/lint_contracts.sh
 stage lint-python bash -c "ruff check xborder tests/python && mypy"
 
 passed=0; fail=0; skipped=0

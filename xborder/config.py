@@ -39,7 +39,7 @@ class Settings:
     confirmations: int = 0
 
     @classmethod
-    def from_env(cls, **overrides: object) -> "Settings":
+    def from_env(cls, **overrides: object) -> Settings:
         env = os.environ
         base = cls(
             data_dir=_env_path("XBORDER_DATA_DIR", Path(".xborder").resolve()),

@@ -44,7 +44,7 @@ class XborderClient:
     _names: dict[int, str] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def load(cls, w3: Web3, deployments_dir: Path) -> "XborderClient":
+    def load(cls, w3: Web3, deployments_dir: Path) -> XborderClient:
         deployment = load_deployment(deployments_dir, w3.eth.chain_id)
         if not deployment.extra.get("complete", True):
             raise DeploymentNotFound(
@@ -53,7 +53,7 @@ class XborderClient:
         client = cls(w3, deployment, deployments_dir)
         for name in CONTRACT_NAMES:
             address = deployment.address(name)
-            if len(w3.eth.get_code(address)) == 0:
+            if len(w3.eth.get_code(Web3.to_checksum_address(address))) == 0:
                 raise DeploymentNotFound(
                     f"the manifest {deployments_dir}/{deployment.chain_id}.json names {name} at {address}, "
                     "but this chain has no code there (a fresh chain?): run `xborder deploy` again")
@@ -78,7 +78,7 @@ class XborderClient:
 
     @cached_property
     def decoder(self) -> ErrorDecoder:
-        return ErrorDecoder([self.registry.abi, self.policy.abi, self.ledger.abi],
+        return ErrorDecoder([list(self.registry.abi), list(self.policy.abi), list(self.ledger.abi)],  # type: ignore[arg-type]
                             namer=self.institution_name)
 
     # ------------------------------------------------------------------ names

@@ -45,7 +45,7 @@ class Deployment:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Deployment":
+    def from_json(cls, data: dict[str, Any]) -> Deployment:
         contracts = {name: DeployedContract(**c) for name, c in data["contracts"].items()}
         return cls(chain_id=int(data["chain_id"]), contracts=contracts, deployer=data["deployer"],
                    regulator=data["regulator"], compiler=data["compiler"],

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_utils import keccak
+from eth_abi.abi import decode as abi_decode
+from eth_hash.auto import keccak
 
 from xborder.bindings.units import currency_text, format_amount
 
@@ -24,7 +24,7 @@ PARAMETERS = ["LeverageDomesticBank", "LeverageForeignBankBranch", "LeverageNonB
               "LeverageEnterprise", "AdjustmentEnterprise", "AdjustmentFinancial", "TermFactorShort",
               "TermFactorLong", "OnBalanceFactor", "OffBalanceFactor", "FxRiskFactor", "OneYearSeconds"]
 ROLE_NAMES = {"0x" + "00" * 32: "DEFAULT_ADMIN_ROLE"} | {
-    "0x" + keccak(text=r).hex(): r for r in ("REGULATOR_ROLE", "PAUSER_ROLE")}
+    "0x" + keccak(r.encode()).hex(): r for r in ("REGULATOR_ROLE", "PAUSER_ROLE")}
 
 _HEX = re.compile(r"0x[0-9a-fA-F]{8,}")
 
@@ -53,7 +53,7 @@ class ErrorDecoder:
                 if item.get("type") != "error":
                     continue
                 types = [_canonical_type(i) for i in item["inputs"]]
-                selector = keccak(text=f"{item['name']}({','.join(types)})")[:4]
+                selector = keccak(f"{item['name']}({','.join(types)})".encode())[:4]
                 self._errors[selector] = (item["name"], [i["name"] for i in item["inputs"]], types)
         self._errors[bytes.fromhex("08c379a0")] = ("Error", ["reason"], ["string"])
         self._errors[bytes.fromhex("4e487b71")] = ("Panic", ["code"], ["uint256"])

@@ -3,7 +3,14 @@
 from xborder.chain.connect import connect
 from xborder.chain.launcher import LocalNode, NodeKind, free_port, start_anvil, start_ganache
 from xborder.chain.sender import (
-    Call, Fees, Receipt, TxSender, check_receipts, send_all, send_interleaved, wait_receipts,
+    Call,
+    Fees,
+    Receipt,
+    TxSender,
+    check_receipts,
+    send_all,
+    send_interleaved,
+    wait_receipts,
 )
 
 __all__ = [

@@ -3,6 +3,7 @@ state saved in the data folder so it survives `xborder chain stop` / `start` and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -104,10 +105,8 @@ def stop(settings: Settings, timeout: float = 15.0) -> bool:
         os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while _alive(pid) and time.monotonic() < deadline:
-            try:
+            with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
             time.sleep(0.05)
         if _alive(pid):
             os.killpg(pid, signal.SIGKILL)

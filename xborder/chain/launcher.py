@@ -10,6 +10,7 @@ node outlives the command (`xborder chain start`) and is found again through its
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import enum
 import json
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 
 
-class NodeKind(str, enum.Enum):
+class NodeKind(enum.StrEnum):
     ANVIL = "anvil"
     GANACHE = "ganache"
 
@@ -126,23 +127,19 @@ class LocalNode:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.is_running():
             if self.process is not None:
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     self.process.wait(timeout=0.05)
-                except subprocess.TimeoutExpired:
-                    pass
             else:
                 time.sleep(0.05)
         if self.is_running():
             log.warning("%s (pid %d) ignored SIGTERM; killing it", self.kind.value, self.pid)
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             if self.process is not None:
                 self.process.wait(timeout=5)
         log.info("%s on port %d stopped", self.kind.value, self.port)
 
-    def __enter__(self) -> "LocalNode":
+    def __enter__(self) -> LocalNode:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -61,7 +61,7 @@ def common_options(func: F) -> F:
     @click.option("--chain-id", type=int, default=None, help="refuse a node serving another chain id")
     @click.option("--json", "json_output", is_flag=True, default=False,
                   help="machine-readable output on stdout")
-    @click.pass_context
+    @click.pass_context  # type: ignore[arg-type]
     @functools.wraps(func)
     def wrapper(ctx: click.Context, *args: Any, rpc_url: str | None, chain_id: int | None,
                 json_output: bool, **kwargs: Any) -> Any:

@@ -29,8 +29,7 @@ from typing import Any, Protocol
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
-from web3 import Web3
+from eth_utils.crypto import keccak
 
 from xborder.bindings.client import XborderClient
 from xborder.bindings.units import RATE_SCALE, format_amount, parse_rate
@@ -45,7 +44,6 @@ from xborder.services import terms as terms_codec
 from xborder.services.actions import DONE, FAILED, REFUSED, Action, ActionBatch
 from xborder.services.deploy import deploy
 from xborder.services.loan_import import ALREADY, RECORDED, LoanBatch, LoanItem
-from xborder.services.loan_import import REFUSED as LOAN_REFUSED
 from xborder.services.workload import Workload, WorkloadLoan, generate
 from xborder.wallets.demo import DemoWallets
 from xborder.wallets.keystore import Keystore
@@ -88,7 +86,7 @@ class DemoConfig:
     keystores: bool = True
 
     @classmethod
-    def small(cls, seed: int = 7) -> "DemoConfig":
+    def small(cls, seed: int = 7) -> DemoConfig:
         return cls(seed=seed, enterprises=40, banks=4, foreign_branches=1, nbfis=1, creditors=5,
                    loans=150, total_usd=1.5e8, keystores=False)
 
@@ -217,13 +215,13 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
     lap("keystores")
 
     # -- deploy ------------------------------------------------------------------------------
-    result = deploy(w3, dev, regulator.address, deployments, settings.project_root, progress=say.say)
+    deploy(w3, dev, regulator.address, deployments, settings.project_root, progress=say.say)
     client = XborderClient.load(w3, deployments)
     client.remember_names({inst.institution_id: inst.name for inst in workload.institutions})
     lap("deploy")
 
     # -- fund: the regulator and every wallet that sends transactions -------------------------
-    senders = {workload.regulator_index} | set(workload.bank_indices) | {l.borrower for l in workload.loans}
+    senders = {workload.regulator_index} | set(workload.bank_indices) | {ln.borrower for ln in workload.loans}
     fund = [Action(dev, regulator.address, b"", GAS["fund"], "fund regulator", value=10 * FUNDING_WEI)]
     fund += [Action(dev, wallets.address(i), b"", GAS["fund"], f"fund {i}", value=FUNDING_WEI)
              for i in sorted(senders)]
@@ -281,25 +279,25 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
                 note_refusal(outcome.error or outcome.status, outcome.reason or outcome.status)
 
         ledger = client.ledger.functions
-        confirms = [Action(accounts[l.borrower], client.ledger.address, _calldata(ledger.confirmLoan(loan_ids[l.number])),
-                           GAS["confirm"], f"confirm {l.number}") for l in batch
-                    if not l.co_signed and l.number in loan_ids]
+        confirms = [Action(accounts[ln.borrower], client.ledger.address, _calldata(ledger.confirmLoan(loan_ids[ln.number])),
+                           GAS["confirm"], f"confirm {ln.number}") for ln in batch
+                    if not ln.co_signed and ln.number in loan_ids]
         ActionBatch(client, confirms).run(say.phase(f"borrowers confirming ({label})", len(confirms)))
         counters["confirmations"] += sum(1 for a in confirms if a.status == DONE)
         confirmed = {int(a.label.split()[1]) for a in confirms if a.status == DONE} | {
-            l.number for l in batch if l.co_signed and l.number in loan_ids}
+            ln.number for ln in batch if ln.co_signed and ln.number in loan_ids}
 
-        rounds = max((len(l.later) for l in batch), default=0)
+        rounds = max((len(ln.later) for ln in batch), default=0)
         for k in range(rounds):
             actions = []
-            for l in batch:
-                if l.number not in confirmed or k >= len(l.later):
+            for ln in batch:
+                if ln.number not in confirmed or k >= len(ln.later):
                     continue
-                tranche = l.later[k]
+                tranche = ln.later[k]
                 fn = ledger.drawdown if tranche.kind == "draw" else ledger.repay
-                actions.append(Action(accounts[l.recorder], client.ledger.address,
-                                      _calldata(fn(loan_ids[l.number], tranche.amount)),
-                                      GAS[tranche.kind], f"{tranche.kind} {l.number}"))
+                actions.append(Action(accounts[ln.recorder], client.ledger.address,
+                                      _calldata(fn(loan_ids[ln.number], tranche.amount)),
+                                      GAS[tranche.kind], f"{tranche.kind} {ln.number}"))
             if not actions:
                 continue
             ActionBatch(client, actions).run(say.phase(f"drawdowns and repayments, round {k + 1} ({label})",
@@ -314,8 +312,8 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
                         confirmed.discard(int(a.label.split()[1]))
 
     cut = workload.tightening_at
-    phase_one = [l for l in workload.loans if l.number < cut or l.intent == "over-limit" and workload.loans.index(l) < cut]
-    phase_two = [l for l in workload.loans if l not in phase_one]
+    phase_one = [ln for ln in workload.loans if ln.number < cut or ln.intent == "over-limit" and workload.loans.index(ln) < cut]
+    phase_two = [ln for ln in workload.loans if ln not in phase_one]
     run_loans(phase_one, "before tightening")
     lap("loans-1")
     old = int(client.policy.functions.parameter(ADJUSTMENT_ENTERPRISE).call())
@@ -363,7 +361,7 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
                 "risk_weighted_balance": e.risk_weighted_balance, "limit": e.limit,
                 "headroom": e.headroom, "utilisation": round(float(e.utilisation or 0), 4)}
                for e in exposures[:10]]
-        consistency = queries.check_consistency(db, w3, client.ledger.address, client.ledger.abi)
+        consistency = queries.check_consistency(db, w3, client.ledger.address, list(client.ledger.abi))  # type: ignore[arg-type]
         dashboard = None
         try:
             from xborder.api.snapshot import write_snapshot
@@ -393,7 +391,7 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
 def _chain_loan_count(client: XborderClient, workload: Workload) -> int:
     """Loans the chain itself counts (Σ borrowerPosition.loanCount), for the cross-check."""
     from xborder.chain.sender import rpc_batch
-    borrowers = sorted({l.borrower + 1 for l in workload.loans})
+    borrowers = sorted({ln.borrower + 1 for ln in workload.loans})
     calls = [("eth_call", [{"to": client.ledger.address,
                             "data": client.ledger.functions.borrowerPosition(b)._encode_transaction_data()},
                            "latest"]) for b in borrowers]

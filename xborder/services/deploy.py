@@ -20,7 +20,12 @@ from web3 import Web3
 
 from xborder.bindings.client import fee_fields
 from xborder.bindings.deployment import (
-    CONTRACT_NAMES, DeployedContract, Deployment, manifest_path, save_deployment)
+    CONTRACT_NAMES,
+    DeployedContract,
+    Deployment,
+    manifest_path,
+    save_deployment,
+)
 from xborder.build import compile_project, load_compiler_config
 from xborder.errors import ChainError, InsufficientFunds, TransactionRejected
 
@@ -104,7 +109,7 @@ def deploy(w3: Web3, deployer: LocalAccount, regulator: str, deployments_dir: Pa
         receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
         if receipt["status"] != 1 or not receipt.get("contractAddress"):
             raise TransactionRejected(f"deploying {name} failed in block {receipt['blockNumber']}")
-        done[name] = DeployedContract(name=name, address=receipt["contractAddress"],
+        done[name] = DeployedContract(name=name, address=str(receipt["contractAddress"]),
                                       block_number=int(receipt["blockNumber"]),
                                       transaction_hash="0x" + bytes(tx_hash).hex(),
                                       abi_file=f"abi/{name}.json")

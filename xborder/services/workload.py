@@ -187,7 +187,7 @@ def generate(seed: int = 2019, enterprises: int = 1262, banks: int = 36, foreign
         short = rng.random() < 0.42
         term_days = rng.randint(90, 365) if short else rng.randint(366, 5 * 365)
         value = start_ts + rng.randint(0, 300) * DAY
-        ftype = int(_pick(rng, TYPE_MIX))  # type: ignore[arg-type]
+        ftype = int(str(_pick(rng, TYPE_MIX)))  # type: ignore[arg-type]
         creditor = rng.choice(creditor_idx)
         recorder = home_bank.get(borrower, rng.choice(bank_idx))
         doc = f"CBF-{value // DAY}-{n:05d}-{rng.getrandbits(32):08x}"
@@ -198,10 +198,7 @@ def generate(seed: int = 2019, enterprises: int = 1262, banks: int = 36, foreign
         documents.append(doc)
         co_signed = rng.random() < 0.55
         later: list[Tranche] = []
-        if co_signed:
-            first = principal if rng.random() < 0.6 else principal // 2
-        else:
-            first = 0
+        first = (principal if rng.random() < 0.6 else principal // 2) if co_signed else 0
         remaining = principal - first
         pieces = rng.choice([1, 2, 3]) if remaining else 0
         for i in range(pieces):

@@ -36,10 +36,14 @@ def test_kill_9_and_restart_loses_and_doubles_nothing(db_url: str, anvil: LocalN
     rng = random.Random(5)
     kills, progress = 0, []
     for round_ in range(20):
-        # Kill at a random instant once the checkpoint passed a random block ahead of where it is
-        # (polling the DB); after 10 kills, let it finish.
+        # Kill at a random instant once the checkpoint passed the next of ten thresholds spread
+        # over the backfill (polling the DB; random jitter around each); after 10 kills, let it
+        # finish. Spreading the thresholds keeps the kill points distinct however loaded the
+        # machine is.
         current = max(_checkpoint(db_url), emitters.start_block)
-        threshold = rng.randrange(current, target + 1) if round_ < 10 else target + 1
+        span = target - emitters.start_block
+        spot = emitters.start_block + span * (round_ + 1) // 12 + rng.randrange(0, max(span // 24, 1))
+        threshold = max(current, spot) if round_ < 10 else target + 1
         proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
         while proc.poll() is None and time.monotonic() < deadline:

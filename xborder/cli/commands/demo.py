@@ -21,7 +21,7 @@ class RichReporter:
         self.progress = Progress(TextColumn("{task.description:<52}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), console=app.err, transient=False)
 
-    def __enter__(self) -> "RichReporter":
+    def __enter__(self) -> RichReporter:
         self.progress.start()
         return self
 

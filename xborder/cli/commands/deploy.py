@@ -40,6 +40,7 @@ def deploy(app: App, wallet_name: str | None, regulator: str | None, password_fi
     else:
         raise ValidationError(f"chain {w3.eth.chain_id} is not a local dev chain: pass --wallet NAME",
                               field="--wallet")
+    regulator_address: str
     if regulator is None:
         regulator_address = deployer.address
     elif Web3.is_address(regulator):
