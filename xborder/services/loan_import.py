@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
+from faster_eth_abi import decode as abi_decode  # compiled eth_abi: same bytes, ~4x faster
+from faster_eth_abi import encode as abi_encode
 from web3 import Web3
 
 from xborder.bindings.client import XborderClient
@@ -217,8 +217,10 @@ class LoanBatch:
     #: Priority fee of the first wave (later waves pay 1 wei less each); 1 gwei.
     tip: int = 10**9
     tip_step: int = 1
-    #: Transactions submitted before waiting for their receipts.
-    max_in_flight: int = 1000
+    #: Transactions submitted before waiting for their receipts; None: 1,000 on a node that mines
+    #: one block per transaction (anvil automine slows down badly with thousands pending), no limit
+    #: on anvil with interval mining (`--block-time`), where big batches fill big blocks.
+    max_in_flight: int | None = None
     #: Rounds of re-signing co-signed items that landed out of consent-nonce order.
     retries: int = 2
     receipt_timeout: float = 600.0
@@ -564,8 +566,9 @@ class LoanBatch:
         # thousands of pending transactions).
         ordered = [(k, i) for k, wave_items in enumerate(waves) for i in wave_items if i in gas]
         tx_of: dict[int, str] = {}
-        for start in range(0, len(ordered), self.max_in_flight):
-            chunk = ordered[start:start + self.max_in_flight]
+        in_flight = self.max_in_flight or self._default_in_flight()
+        for start in range(0, len(ordered), in_flight):
+            chunk = ordered[start:start + in_flight]
             chunk_tx: dict[int, str] = {}
             for k in sorted({k for k, _ in chunk}):
                 jobs: dict[str, list[int]] = {}
@@ -581,9 +584,16 @@ class LoanBatch:
                 for (_, idx), hs in zip(senders, hashes, strict=True):
                     chunk_tx.update(zip(idx, hs, strict=True))
             tx_of.update(chunk_tx)
-            if start + self.max_in_flight < len(ordered):
+            if start + in_flight < len(ordered):
                 self._collect(chunk_tx, None, 0, 0)  # receipts are read again (cheaply) by the caller
         return tx_of
+
+    def _default_in_flight(self) -> int:
+        try:
+            automine = rpc(self.w3, "anvil_getAutomine")
+        except XborderError:
+            automine = True  # not anvil (Ganache mines each transaction as it arrives)
+        return 1000 if automine is not False else 1_000_000
 
     def _collect(self, tx_of: dict[int, str], progress: Progress | None, done: int,
                  total: int) -> list[tuple[int, Receipt]]:

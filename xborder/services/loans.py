@@ -11,6 +11,7 @@ currency); dates are unix seconds (UTC). The CLI parses human input with `parse_
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -18,10 +19,10 @@ from functools import cached_property
 from typing import Any
 
 import coincurve
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
+from faster_eth_abi import decode as abi_decode  # compiled eth_abi: same bytes, ~4x faster
+from faster_eth_abi import encode as abi_encode
 from web3 import Web3
 
 from xborder.bindings.client import XborderClient
@@ -232,9 +233,14 @@ def consent_typed_data(request: LoanRequest, draw_amount: int, nonce: int, deadl
     }
 
 
+@functools.lru_cache(maxsize=4096)
+def _signing_key(secret: bytes) -> coincurve.PrivateKey:
+    return coincurve.PrivateKey(secret)
+
+
 def sign_digest(account: LocalAccount, digest: bytes) -> bytes:
     """65-byte r || s || v (v = 27/28) over `digest` (low-s, as OpenZeppelin's ECDSA requires)."""
-    sig = coincurve.PrivateKey(bytes(account.key)).sign_recoverable(digest, hasher=None)
+    sig = _signing_key(bytes(account.key)).sign_recoverable(digest, hasher=None)
     return sig[:64] + bytes([27 + sig[64]])
 
 
