@@ -17,7 +17,7 @@ from web3 import Web3
 from xborder.bindings.client import XborderClient
 from xborder.chain import LocalNode, start_anvil, start_ganache
 from xborder.config import PROJECT_ROOT
-from xborder.services.onboarding import identifier_bytes
+from xborder.domain.identifiers import identifier_bytes
 
 CAST = PROJECT_ROOT / "node_modules" / ".bin" / "cast"
 ROSTER = PROJECT_ROOT / "examples" / "roster.csv"

@@ -21,7 +21,7 @@ from xborder.chain.sender import Call, Receipt, TxSender, check_receipts, send_a
 from xborder.config import PROJECT_ROOT
 from xborder.domain.identifiers import USCC_CHARSET, lei_check_digits, uscc_check_char
 from xborder.services.deploy import deploy
-from xborder.services.onboarding import identifier_bytes
+from xborder.domain.identifiers import identifier_bytes
 from xborder.services.workload import REFERENCE_RATES
 from xborder.wallets.demo import DemoWallets
 

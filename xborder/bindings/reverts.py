@@ -10,6 +10,7 @@ from typing import Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_hash.auto import keccak
+from eth_utils.address import to_checksum_address
 
 from xborder.bindings.units import currency_text, format_amount
 
@@ -69,7 +70,8 @@ class ErrorDecoder:
                                 f"the contract refused the call with unknown error data 0x{raw.hex()}")
         name, names, types = entry
         values = abi_decode(types, raw[4:]) if types else ()
-        args = dict(zip(names, values, strict=True))
+        args = {name: to_checksum_address(value) if kind == "address" else value
+                for name, kind, value in zip(names, types, values, strict=True)}
         return DecodedError(name, args, self.describe(name, args))
 
     def describe(self, name: str, a: dict[str, Any]) -> str:

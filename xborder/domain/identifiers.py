@@ -19,13 +19,31 @@ def lei_check_digits(first18: str) -> str:
     return f"{98 - _lei_number(first18 + '00') % 97:02d}"
 
 
+def lei_with_check(base18: str) -> str:
+    """Append the two ISO 17442 check digits to an 18-character LEI prefix."""
+    base18 = base18.upper()
+    if not re.fullmatch(r"[0-9A-Z]{18}", base18):
+        raise ValueError(f"an LEI prefix is 18 characters 0-9A-Z, not {base18!r}")
+    return base18 + lei_check_digits(base18)
+
+
+def lei_checksum_ok(lei: str) -> bool:
+    """ISO 7064 MOD 97-10 over the LEI with letters as 10..35: valid iff the result is 1."""
+    return _lei_number(lei) % 97 == 1
+
+
 def is_valid_lei(value: str) -> bool:
-    return bool(_LEI.match(value)) and _lei_number(value) % 97 == 1
+    return bool(_LEI.match(value)) and lei_checksum_ok(value)
 
 
 def uscc_check_char(first17: str) -> str:
     total = sum(USCC_CHARSET.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
     return USCC_CHARSET[(31 - total % 31) % 31]
+
+
+def uscc_with_check(base17: str) -> str:
+    """Append the GB 32100-2015 check character to a 17-character USCC prefix."""
+    return base17 + uscc_check_char(base17)
 
 
 def is_valid_uscc(value: str) -> bool:
@@ -50,3 +68,8 @@ def identifier_problem(value: str) -> str | None:
 def identifier_bytes(value: str) -> bytes:
     """The registry's bytes20 form: ASCII, right-padded with zero bytes."""
     return value.encode("ascii").ljust(20, b"\0")
+
+
+def identifier_text(raw: bytes) -> str:
+    """The identifier as text from the registry's bytes20."""
+    return bytes(raw).rstrip(b"\0").decode("ascii", "replace")

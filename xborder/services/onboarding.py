@@ -37,6 +37,7 @@ from web3.logs import DISCARD
 
 from xborder.bindings.client import XborderClient
 from xborder.bindings.units import format_amount, parse_amount, parse_country
+from xborder.domain.identifiers import USCC_CHARSET, identifier_bytes, identifier_text, lei_checksum_ok, lei_with_check
 from xborder.errors import ValidationError, WalletError, XborderError
 from xborder.wallets.keystore import Keystore
 
@@ -74,8 +75,6 @@ _KIND_ALIASES = {
 KINDS_ALLOWED = ", ".join(KIND_LABELS.values())
 STATUS_LABELS = {0: "unregistered", 1: "active", 2: "suspended", 3: "revoked"}
 
-USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _LEI = re.compile(r"^[0-9A-Z]{20}$")
 _USCC = re.compile(rf"^[{USCC_CHARSET}]{{18}}$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -97,26 +96,6 @@ def parse_kind(value: object, field: str = "kind") -> Kind:
         raise ValidationError(f"{field}: {text!r} is not an institution kind (one of {KINDS_ALLOWED})",
                               field=field, value=text, allowed=KINDS_ALLOWED)
     return kind
-
-
-def lei_checksum_ok(lei: str) -> bool:
-    """ISO 7064 MOD 97-10 over the LEI with letters as 10..35: valid iff the result is 1."""
-    return int("".join(str(int(c, 36)) for c in lei)) % 97 == 1
-
-
-def lei_with_check(base18: str) -> str:
-    """Append the two ISO 17442 check digits to an 18-character LEI prefix."""
-    base18 = base18.upper()
-    if not re.fullmatch(r"[0-9A-Z]{18}", base18):
-        raise ValueError(f"an LEI prefix is 18 characters 0-9A-Z, not {base18!r}")
-    check = 98 - int("".join(str(int(c, 36)) for c in base18 + "00")) % 97
-    return f"{base18}{check:02d}"
-
-
-def uscc_with_check(base17: str) -> str:
-    """Append the GB 32100-2015 check character to a 17-character USCC prefix (for examples)."""
-    total = sum(USCC_CHARSET.index(c) * w for c, w in zip(base17, _USCC_WEIGHTS, strict=True))
-    return base17 + USCC_CHARSET[(31 - total % 31) % 31]
 
 
 def parse_identifier(value: object, field: str = "identifier") -> str:
@@ -145,15 +124,6 @@ def parse_identifier(value: object, field: str = "identifier") -> str:
             raise bad(f"has characters not allowed in a unified social credit code: {''.join(wrong)!r}")
         return text
     raise bad(f"is {len(text)} characters long; an LEI has 20, a unified social credit code 18")
-
-
-def identifier_bytes(identifier: str) -> bytes:
-    """bytes20 as the registry stores it: LEI as is, USCC left-aligned with two zero bytes."""
-    return identifier.encode("ascii").ljust(20, b"\0")
-
-
-def identifier_text(raw: bytes) -> str:
-    return bytes(raw).rstrip(b"\0").decode("ascii", "replace")
 
 
 def parse_address(value: object, field: str = "wallet") -> str:

@@ -19,7 +19,7 @@ from xborder.index.indexer import deployment_contracts
 from xborder.index.service import indexer_web3
 from xborder.services.deploy import deploy
 from xborder.services.funding import dev_funder
-from xborder.services.onboarding import lei_with_check
+from xborder.domain.identifiers import lei_with_check
 
 from .helpers import Emitters, Workload, dump
 
