@@ -19,9 +19,8 @@ from xborder.bindings.client import XborderClient
 from xborder.chain.launcher import LocalNode, start_anvil
 from xborder.chain.sender import Call, Receipt, TxSender, check_receipts, send_all
 from xborder.config import PROJECT_ROOT
-from xborder.domain.identifiers import USCC_CHARSET, lei_check_digits, uscc_check_char
+from xborder.domain.identifiers import USCC_CHARSET, identifier_bytes, lei_check_digits, uscc_check_char
 from xborder.services.deploy import deploy
-from xborder.domain.identifiers import identifier_bytes
 from xborder.services.workload import REFERENCE_RATES
 from xborder.wallets.demo import DemoWallets
 

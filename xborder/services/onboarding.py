@@ -37,7 +37,13 @@ from web3.logs import DISCARD
 
 from xborder.bindings.client import XborderClient
 from xborder.bindings.units import format_amount, parse_amount, parse_country
-from xborder.domain.identifiers import USCC_CHARSET, identifier_bytes, identifier_text, lei_checksum_ok, lei_with_check
+from xborder.domain.identifiers import (
+    USCC_CHARSET,
+    identifier_bytes,
+    identifier_text,
+    lei_checksum_ok,
+    lei_with_check,
+)
 from xborder.errors import ValidationError, WalletError, XborderError
 from xborder.wallets.keystore import Keystore
 

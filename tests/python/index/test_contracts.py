@@ -14,12 +14,12 @@ from web3.exceptions import ContractLogicError
 
 from xborder.chain import LocalNode
 from xborder.config import PROJECT_ROOT, Settings
+from xborder.domain.identifiers import lei_with_check
 from xborder.index import index_events, index_status_of, open_database, queries
 from xborder.index.indexer import deployment_contracts
 from xborder.index.service import indexer_web3
 from xborder.services.deploy import deploy
 from xborder.services.funding import dev_funder
-from xborder.domain.identifiers import lei_with_check
 
 from .helpers import Emitters, Workload, dump
 
