@@ -16,6 +16,8 @@ import {IInstitutionRegistry} from "../interfaces/IInstitutionRegistry.sol";
  *   slot 0: admin (address, 160) | kind (uint8) | status (uint8) | capitalBase (uint64)  = 240 bits
  *   slot 1: identifier (bytes20) | jurisdiction (bytes2) | walletCount (uint32)         = 208 bits
  * The ledger reads slot 0 only.
+ * Encryption keys (`_encryptionKeys[id]`): an append-only array of X25519 public keys; key
+ * version v is element v - 1. Id 0 holds the regulator's keys (REGULATOR_ROLE only).
  */
 contract InstitutionRegistry is IInstitutionRegistry, AccessControl, Pausable {
     bytes32 public constant REGULATOR_ROLE = keccak256("REGULATOR_ROLE");
@@ -37,6 +39,8 @@ contract InstitutionRegistry is IInstitutionRegistry, AccessControl, Pausable {
     mapping(uint32 institutionId => InstitutionRecord) private _institutions;
     mapping(address wallet => uint32 institutionId) private _walletInstitution;
     mapping(bytes20 identifier => uint32 institutionId) private _byIdentifier;
+    /// @dev Every encryption key an institution (0 = the regulator) registered; version = index + 1.
+    mapping(uint32 institutionId => bytes32[] keys) private _encryptionKeys;
 
     /// @param admin receives DEFAULT_ADMIN_ROLE, REGULATOR_ROLE and PAUSER_ROLE.
     constructor(address admin) {
@@ -143,7 +147,37 @@ contract InstitutionRegistry is IInstitutionRegistry, AccessControl, Pausable {
         emit AdminWalletChanged(institutionId, old, newAdmin);
     }
 
+    /// @inheritdoc IInstitutionRegistry
+    function setEncryptionKey(uint32 institutionId, bytes32 publicKey) external returns (uint32 version) {
+        if (institutionId == 0) {
+            _checkRole(REGULATOR_ROLE);
+        } else {
+            _managed(institutionId);
+        }
+        if (publicKey == bytes32(0)) revert InvalidEncryptionKey(publicKey);
+        bytes32[] storage keys = _encryptionKeys[institutionId];
+        keys.push(publicKey);
+        version = uint32(keys.length);
+        emit EncryptionKeyRegistered(institutionId, version, publicKey, _msgSender());
+    }
+
     // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IInstitutionRegistry
+    function encryptionKey(uint32 institutionId) external view returns (bytes32 publicKey, uint32 version) {
+        bytes32[] storage keys = _encryptionKeys[institutionId];
+        version = uint32(keys.length);
+        if (version != 0) publicKey = keys[version - 1];
+    }
+
+    /// @inheritdoc IInstitutionRegistry
+    function encryptionKeyAt(uint32 institutionId, uint32 version) external view returns (bytes32 publicKey) {
+        bytes32[] storage keys = _encryptionKeys[institutionId];
+        if (version == 0 || version > keys.length) {
+            revert UnknownEncryptionKey(institutionId, version, uint32(keys.length));
+        }
+        return keys[version - 1];
+    }
 
     /// @inheritdoc IInstitutionRegistry
     function getInstitution(uint32 institutionId) external view returns (Institution memory) {

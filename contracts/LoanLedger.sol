@@ -18,7 +18,8 @@ import {ILoanLedger} from "../interfaces/ILoanLedger.sol";
  *   `_positions[borrower]`      1 slot: balance (uint128) | loanCount (uint32) | nonce (uint32);
  *   `_documentLoan[docHash]`    1 slot: the latest loan the document backed. The guard is lazy:
  *                               the document is free again as soon as that loan is no longer live,
- *                               so closing, cancelling or defaulting never has to touch this slot.
+ *                               so closing, cancelling or defaulting never has to touch this slot;
+ *   `_termsCommitment[loanId]`  1 slot: the salted commitment to the confidential terms.
  * Loan ids are `borrower << 32 | ++loanCount`: no global counter slot.
  *
  * EIP-712: OpenZeppelin 5.7's EIP712 pulls in utils/Bytes.sol, which uses `mcopy` (Cancun) and so
@@ -51,6 +52,7 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
     mapping(uint64 loanId => Loan) private _loans;
     mapping(uint32 borrower => BorrowerPosition) private _positions;
     mapping(bytes32 documentHash => uint64 loanId) private _documentLoan;
+    mapping(uint64 loanId => bytes32 termsHash) private _termsCommitment;
 
     /// @param admin receives DEFAULT_ADMIN_ROLE and PAUSER_ROLE.
     constructor(address admin, IInstitutionRegistry registry_, IMacroPrudentialPolicy policy_) {
@@ -219,6 +221,21 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
         emit LoanDefaulted(loanId, ln.borrower, caller, ln.outstanding, balanceAfter);
     }
 
+    // ------------------------------------------------------------------ confidential terms
+
+    /// @inheritdoc ILoanLedger
+    function shareTerms(uint64 loanId, bytes calldata envelope) external {
+        _requireNotPaused();
+        Loan memory ln = _loans[loanId];
+        if (ln.status == LoanStatus.None) revert InvalidLoanStatus(loanId, ln.status);
+        if (envelope.length == 0) revert EmptyEnvelope(loanId);
+        // Unused cores are zeroed placeholders (ids 0): ignoring them is intended.
+        // slither-disable-next-line unused-return
+        (uint32 caller, IInstitutionRegistry.InstitutionCore memory cc,,) = _registry.lookup(msg.sender, 0, 0);
+        _requireParty(caller, cc, ln, false);
+        emit TermsShared(loanId, ln.borrower, caller, envelope);
+    }
+
     // ------------------------------------------------------------------ pause
 
     /// @inheritdoc ILoanLedger
@@ -267,6 +284,11 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
         Loan storage ln = _loans[loanId];
         if (ln.status != LoanStatus.Active) return 0;
         return _contribution(ln.outstanding, ln.rate, ln.weightBps);
+    }
+
+    /// @inheritdoc ILoanLedger
+    function termsCommitment(uint64 loanId) external view returns (bytes32) {
+        return _termsCommitment[loanId];
     }
 
     /// @inheritdoc ILoanLedger
@@ -535,5 +557,6 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
             outstanding: drawn,
             rate: q.rate
         });
+        _termsCommitment[loanId] = r.termsHash;
     }
 }

@@ -83,6 +83,12 @@ interface IInstitutionRegistry {
     /// @notice Emitted when an institution's admin wallet changes (key rotation).
     event AdminWalletChanged(uint32 indexed institutionId, address indexed oldAdmin, address indexed newAdmin);
 
+    /**
+     * @notice Emitted when `publicKey` (X25519, 32 bytes) becomes encryption key `version` of
+     * `institutionId` (0 = the regulator). Versions count 1, 2, ...; older ones stay readable.
+     */
+    event EncryptionKeyRegistered(uint32 indexed institutionId, uint32 indexed version, bytes32 publicKey, address by);
+
     // ------------------------------------------------------------------ errors
 
     /// @notice `institutionId` is not registered.
@@ -107,6 +113,10 @@ interface IInstitutionRegistry {
     error UnauthorizedWallet(address wallet, uint32 walletInstitution);
     /// @notice Status transition `from` -> `to` is not allowed for `institutionId`.
     error InvalidStatusTransition(uint32 institutionId, InstitutionStatus from, InstitutionStatus to);
+    /// @notice An encryption public key must be non-zero.
+    error InvalidEncryptionKey(bytes32 publicKey);
+    /// @notice `institutionId` (0 = the regulator) has no encryption key `version` (it has `latest`).
+    error UnknownEncryptionKey(uint32 institutionId, uint32 version, uint32 latest);
 
     // ------------------------------------------------------------------ regulator functions
 
@@ -201,7 +211,29 @@ interface IInstitutionRegistry {
      */
     function setAdminWallet(uint32 institutionId, address newAdmin) external;
 
+    /**
+     * @notice Register `publicKey` (X25519) as the next encryption key version of `institutionId`;
+     * `institutionId` 0 is the regulator's own key. Earlier versions stay readable
+     * ({encryptionKeyAt}): terms sealed under them name their version.
+     * @return version the new key's version (1 for the first key)
+     *
+     * Requirements:
+     * - `institutionId` 0: caller has REGULATOR_ROLE;
+     * - otherwise as {addWallet}: the regulator, or the institution's admin wallet while the
+     *   institution is Active and the registry is not paused; institution not Revoked;
+     * - `publicKey` non-zero.
+     *
+     * May emit {EncryptionKeyRegistered}.
+     */
+    function setEncryptionKey(uint32 institutionId, bytes32 publicKey) external returns (uint32 version);
+
     // ------------------------------------------------------------------ views
+
+    /// @notice Current encryption key of `institutionId` (0 = the regulator) and its version; (0, 0) if none.
+    function encryptionKey(uint32 institutionId) external view returns (bytes32 publicKey, uint32 version);
+
+    /// @notice Encryption key `version` of `institutionId`. Reverts {UnknownEncryptionKey}.
+    function encryptionKeyAt(uint32 institutionId, uint32 version) external view returns (bytes32 publicKey);
 
     /// @notice Full record of `institutionId`. Reverts {UnknownInstitution}.
     function getInstitution(uint32 institutionId) external view returns (Institution memory);

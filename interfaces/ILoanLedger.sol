@@ -56,9 +56,10 @@ interface ILoanLedger {
      * slot 0: borrower|creditor|recorder (3 x uint32) currency (bytes3) financingType (uint8)
      *         status (uint8) weightBps|valueDate|maturityDate (3 x uint32)      = 232 bits
      * slot 1: principal|drawn|outstanding|rate (4 x uint64)                       = 256 bits
-     * The document hash and terms hash are not stored in the loan: the document hash keys the
-     * duplicate-financing guard ({liveLoanOfDocument}); both are in {LoanRecorded} and the terms
-     * hash is also covered by the borrower's EIP-712 consent.
+     * The document hash is not stored in the loan: it keys the duplicate-financing guard
+     * ({liveLoanOfDocument}) and is in {LoanRecorded}. The terms hash (salted commitment to the
+     * confidential terms) is kept in its own slot ({termsCommitment}), is in {LoanRecorded} and is
+     * covered by the borrower's EIP-712 consent.
      */
     struct Loan {
         uint32 borrower;
@@ -90,7 +91,8 @@ interface ILoanLedger {
     /**
      * @notice Emitted when a loan is recorded. `status` is Recorded (awaiting confirmation) or
      * Active (co-signed by the borrower in the same transaction). `terms` are the commercial terms
-     * (opaque bytes, not stored); `request.termsHash` commits to them.
+     * (opaque bytes, not stored: an encrypted envelope, see docs/confidential-terms.md);
+     * `request.termsHash` commits to them and is stored ({termsCommitment}).
      */
     event LoanRecorded(
         uint64 indexed loanId,
@@ -136,6 +138,13 @@ interface ILoanLedger {
     /// @notice Emitted when the lender side `by` declares a default; `outstanding` is written off.
     event LoanDefaulted(uint64 indexed loanId, uint32 indexed borrower, uint32 indexed by, uint64 outstanding, uint256 borrowerBalance);
 
+    /**
+     * @notice Emitted when party `by` re-shares the loan's terms: `envelope` holds the same terms
+     * (opening the loan's {termsCommitment}) sealed for other recipient keys, e.g. a party's
+     * rotated key (docs/confidential-terms.md).
+     */
+    event TermsShared(uint64 indexed loanId, uint32 indexed borrower, uint32 indexed by, bytes envelope);
+
     // ------------------------------------------------------------------ errors
 
     /// @notice The drawdown / extension / new loan would put `borrower` above its limit.
@@ -172,6 +181,8 @@ interface ILoanLedger {
     error ZeroAmount();
     /// @notice The document hash must be non-zero.
     error ZeroDocumentHash();
+    /// @notice A terms envelope must not be empty.
+    error EmptyEnvelope(uint64 loanId);
 
     // ------------------------------------------------------------------ writes
 
@@ -286,6 +297,18 @@ interface ILoanLedger {
     function declareDefault(uint64 loanId) external;
 
     /**
+     * @notice Re-share the terms of `loanId` as a new `envelope` (e.g. for a party's rotated
+     * encryption key). The ledger does not read the envelope; recipients check that it opens
+     * {termsCommitment}.
+     *
+     * Requirements: not paused; the loan exists (any status); caller is a wallet of an Active
+     * party (borrower, creditor or recorder); `envelope` non-empty.
+     *
+     * May emit {TermsShared}.
+     */
+    function shareTerms(uint64 loanId, bytes calldata envelope) external;
+
+    /**
      * @notice Stop all loan writes. Requirements: caller has PAUSER_ROLE; not paused. May emit {Paused}.
      */
     function pause() external;
@@ -314,6 +337,9 @@ interface ILoanLedger {
 
     /// @notice Contribution of `loanId` to its borrower's balance (0 unless Active).
     function loanContribution(uint64 loanId) external view returns (uint256);
+
+    /// @notice The salted commitment to the terms of `loanId` (its `request.termsHash`), 0 if none.
+    function termsCommitment(uint64 loanId) external view returns (bytes32);
 
     /// @notice The live loan backed by `documentHash`, 0 if none.
     function liveLoanOfDocument(bytes32 documentHash) external view returns (uint64);

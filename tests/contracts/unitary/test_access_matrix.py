@@ -27,6 +27,7 @@ MATRIX = {
     "cancelLoan": {"bank": OK, "enterprise": OK, "bank2": None, "creditor": None, "stranger": None, "regulator": None},
     "closeLoan": {"bank": OK, "enterprise": None, "bank2": None, "creditor": None, "stranger": None, "regulator": None},
     "declareDefault": {"bank": OK, "enterprise": None, "bank2": None, "creditor": None, "stranger": None, "regulator": None},
+    "shareTerms": {"bank": OK, "enterprise": OK, "bank2": None, "creditor": None, "stranger": None, "regulator": None},
     "pause": {"regulator": OK, **{r: "role" for r in ROLES if r != "regulator"}},
 }
 CASES = [(fn, role) for fn, row in MATRIX.items() for role in ROLES]
@@ -51,6 +52,7 @@ def test_access(xb, ledger, regulator, bank, bank2, enterprise, creditor, strang
         "cancelLoan": lambda: ledger.cancelLoan(lid, sender),
         "closeLoan": lambda: ledger.closeLoan(lid, sender),
         "declareDefault": lambda: ledger.declareDefault(lid, sender),
+        "shareTerms": lambda: ledger.shareTerms(lid, b"\x01", sender),
         "pause": lambda: ledger.pause(sender),
     }[fn]
     expected = MATRIX[fn][role]
