@@ -104,8 +104,8 @@ class Indexer:
     """Indexes `contracts`' events from `w3` into `db` (already migrated)."""
 
     def __init__(self, db: Database, w3: Web3, contracts: list[IndexedContract], *,
-                 confirmations: int = 0, batch_blocks: int = 2_000, max_batch_blocks: int = 100_000,
-                 min_batch_blocks: int = 1, retry: RetryPolicy | None = None,
+                 confirmations: int = 0, batch_blocks: int = 200, max_batch_blocks: int = 100_000,
+                 min_batch_blocks: int = 1, target_events: int = 10_000, retry: RetryPolicy | None = None,
                  projection: Projection | None = None, sleep: Callable[[float], None] = time.sleep,
                  on_batch: Callable[[IndexStats], None] | None = None) -> None:
         if not contracts:
@@ -119,6 +119,7 @@ class Indexer:
         self.batch_blocks = max(min_batch_blocks, batch_blocks)
         self.max_batch_blocks = max(max_batch_blocks, self.batch_blocks)
         self.min_batch_blocks = max(1, min_batch_blocks)
+        self.target_events = max(1, target_events)
         self.projection = projection or XborderProjection()
         self.decoder = EventDecoder([(c.name, c.address, c.abi) for c in contracts])
         self.addresses = sorted({c.address.lower() for c in contracts})
@@ -287,8 +288,14 @@ class Indexer:
                     continue
                 with _gc_paused():
                     self._write_batch(events, headers, end, end_hash)
+                span = end - checkpoint[0]
                 checkpoint = (end, end_hash)
-                self.batch_blocks = min(self.max_batch_blocks, self.batch_blocks * 2)
+                # Size the next range for about `target_events` events: big enough to amortise the
+                # round trip and the commit, small enough to keep memory flat on busy chains.
+                grown = self.batch_blocks * 2
+                if len(events) > 0:
+                    grown = min(grown, max(1, span * self.target_events // len(events)))
+                self.batch_blocks = max(self.min_batch_blocks, min(self.max_batch_blocks, grown))
                 self._tally(events, headers)
                 attempt = 0
             except _ChainMoved:

@@ -42,7 +42,7 @@ def open_index(settings: Settings) -> Database:
 def index_events(settings: Settings, *, w3: Web3 | None = None,
                  contracts: list[IndexedContract] | None = None, follow: bool = False,
                  poll_interval: float = 1.0, to_block: int | None = None,
-                 stop: threading.Event | None = None, batch_blocks: int = 2_000,
+                 stop: threading.Event | None = None, batch_blocks: int = 200,
                  retry: RetryPolicy | None = None,
                  on_batch: Callable[[IndexStats], None] | None = None) -> IndexStats:
     """Index the deployment of `settings` (manifest in `settings.deployments`) into
