@@ -7,13 +7,17 @@ their history rows, which hold the state after each event.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from xborder.index.db import Database
 from xborder.index.decode import DecodedEvent
+
+if TYPE_CHECKING:
+    from xborder.services.confidential import TermsReader
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +34,7 @@ PARAMETER_NAMES = ("LeverageDomesticBank", "LeverageForeignBankBranch", "Leverag
                    "FxRiskFactor", "OneYearSeconds")
 
 HISTORY_TABLES = ("institution_events", "wallet_events", "parameter_changes", "reference_rate_changes",
-                  "financing_type_changes", "loan_events")
+                  "financing_type_changes", "loan_events", "loan_terms")
 
 
 def ascii_code(raw: bytes) -> str:
@@ -91,6 +95,9 @@ _INSERT_SQL = {
                               "tx_hash, block_time, type_id, name, old_weight_bps, weight_bps, "
                               "old_off_balance, off_balance, removed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "loan_events": _LOAN_EVENT_SQL,
+    "loan_terms": "INSERT INTO loan_terms (block_number, log_index, tx_hash, loan_id, source, shared_by, encrypted, "
+                  "readable, commitment_ok, key_institution, key_version, terms_json, interest_rate, error) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 }
 _LOAN_COLUMNS = ("loan_id", "borrower", "creditor", "recorder", "currency", "financing_type", "principal",
                  "rate", "value_date", "document_hash", "terms_hash", "recorded_block", "recorded_at",
@@ -107,14 +114,20 @@ def _chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
+@dataclass
 class XborderProjection:
-    """Rows of InstitutionRegistry, MacroPrudentialPolicy and LoanLedger events."""
+    """Rows of InstitutionRegistry, MacroPrudentialPolicy and LoanLedger events.
+
+    With `terms_reader` (the operator's decryption keys) every terms envelope (LoanRecorded.terms,
+    TermsShared.envelope) also gets a `loan_terms` row: readable or not, authentic or TAMPERED."""
+
+    terms_reader: TermsReader | None = None
 
     # ------------------------------------------------------------------ loading state
 
     def _load(self, db: Database, batch: _Batch, events: Sequence[DecodedEvent]) -> None:
-        loan_ids = sorted({ev.args["loanId"] for ev in events if ev.event in _LOAN_EVENTS
-                           and ev.event != "LoanRecorded"})
+        loan_ids = sorted({ev.args["loanId"] for ev in events if (ev.event in _LOAN_EVENTS
+                           and ev.event != "LoanRecorded") or ev.event == "TermsShared"})
         for chunk in _chunks(loan_ids):
             marks = ", ".join("?" * len(chunk))
             for row in db.query(f"SELECT {', '.join(_LOAN_COLUMNS)} FROM loans WHERE loan_id IN ({marks})",
@@ -140,9 +153,15 @@ class XborderProjection:
             "ParameterUpdated": self._policy, "ReferenceRateUpdated": self._policy,
             "FinancingTypeSet": self._policy, "FinancingTypeRemoved": self._policy,
         }
+        reader = self.terms_reader
         for ev in events:
             if ev.event in _LOAN_EVENTS:
                 self._loan(batch, ev, block_times)
+                if reader is not None and ev.event == "LoanRecorded":
+                    self._terms(reader, batch, ev, ev.args["terms"], None)
+            elif ev.event == "TermsShared":
+                if reader is not None:
+                    self._terms(reader, batch, ev, ev.args["envelope"], int(ev.args["by"]))
             else:
                 handler = handlers.get(ev.event)
                 if handler is not None:
@@ -249,6 +268,25 @@ class XborderProjection:
             (*_meta(ev, times), loan_id, loan["borrower"], ev.event, amount, by, wallet,
              loan["status"], loan["drawn"], loan["outstanding"], loan["maturity_date"],
              loan["weight_bps"], loan["contribution"], a["borrowerBalance"]))
+
+    def _terms(self, reader: TermsReader, batch: _Batch, ev: DecodedEvent, data: bytes, by: int | None) -> None:
+        loan_id = int(ev.args["loanId"])
+        loan = batch.loans.get(loan_id)
+        if loan is None:
+            log.error("%s for loan %d that was never recorded (block %d): skipped", ev.event, loan_id, ev.block_number)
+            return
+        result = reader.read(bytes(data), ledger=ev.address, document_hash=bytes.fromhex(loan["document_hash"][2:]),
+                             terms_hash=bytes.fromhex(loan["terms_hash"][2:]))
+        if result.tampered:
+            log.warning("loan %d: terms in %s (block %d, tx %s) are NOT AUTHENTIC: %s", loan_id, ev.event,
+                        ev.block_number, ev.tx_hash, result.error)
+        terms = result.terms
+        batch.rows["loan_terms"].append((
+            ev.block_number, ev.log_index, ev.tx_hash, loan_id, ev.event, by, int(result.encrypted),
+            int(result.readable), None if result.commitment_ok is None else int(result.commitment_ok),
+            result.key[0] if result.key else None, result.key[1] if result.key else None,
+            None if terms is None else json.dumps(terms, sort_keys=True, ensure_ascii=False),
+            None if terms is None else terms.get("interest_rate"), result.error or None))
 
     def _write(self, db: Database, batch: _Batch) -> None:
         for table, rows in batch.rows.items():

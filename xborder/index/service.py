@@ -21,7 +21,10 @@ from xborder.index.indexer import (
     deployment_contracts,
     index_status,
 )
+from xborder.index.projection import XborderProjection
 from xborder.index.rpc import RetryPolicy
+from xborder.services.confidential import TermsReader
+from xborder.wallets.encryption import KeyRing
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +47,30 @@ def index_events(settings: Settings, *, w3: Web3 | None = None,
                  poll_interval: float = 1.0, to_block: int | None = None,
                  stop: threading.Event | None = None, batch_blocks: int = 200,
                  retry: RetryPolicy | None = None,
-                 on_batch: Callable[[IndexStats], None] | None = None) -> IndexStats:
+                 on_batch: Callable[[IndexStats], None] | None = None,
+                 decryption_keys: KeyRing | None = None) -> IndexStats:
     """Index the deployment of `settings` (manifest in `settings.deployments`) into
-    `settings.index_url`; with `follow`, keep following the head until `stop` is set."""
+    `settings.index_url`; with `follow`, keep following the head until `stop` is set.
+
+    `decryption_keys`: the operator's X25519 keys (`KeyRing`); every terms envelope is then opened
+    where one of them is a recipient and recorded in `loan_terms` (docs/confidential-terms.md)."""
     if w3 is None:
         if settings.rpc_url is None:
             raise ConfigurationError("the indexer needs a node: pass --rpc-url (or start the embedded "
                                      "chain with `xborder chain start` and use its URL)")
         w3 = indexer_web3(settings.rpc_url)
+    chain_id = settings.chain_id or int(w3.eth.chain_id)
     if contracts is None:
-        chain_id = settings.chain_id or int(w3.eth.chain_id)
         contracts = deployment_contracts(settings.deployments, chain_id)
+    projection = None
+    if decryption_keys is not None:
+        projection = XborderProjection(terms_reader=TermsReader(decryption_keys, chain_id))
+        log.info("indexing with %d decryption key(s) of institution(s) %s", len(decryption_keys),
+                 sorted(decryption_keys.institutions()))
     db = open_index(settings)
     try:
         indexer = Indexer(db, w3, contracts, confirmations=settings.confirmations,
-                          batch_blocks=batch_blocks, retry=retry, on_batch=on_batch)
+                          batch_blocks=batch_blocks, retry=retry, on_batch=on_batch, projection=projection)
         return indexer.run(follow=follow, poll_interval=poll_interval, to_block=to_block, stop=stop)
     finally:
         db.close()

@@ -40,6 +40,7 @@ from xborder.bindings.units import format_amount, parse_amount, parse_currency
 from xborder.chain.sender import Call, Receipt, TxSender, reverted, rpc, rpc_batch, send_interleaved
 from xborder.errors import ChainError, ValidationError, XborderError
 from xborder.services import terms as terms_codec
+from xborder.services.confidential import TermsSealer
 from xborder.services.loans import (
     LOAN_RECORDED_TOPIC,
     LOAN_TYPE,
@@ -105,12 +106,18 @@ class LoanItem:
     def build(cls, *, borrower: int, creditor: int, currency: str, principal: int, value_date: int,
               maturity_date: int, financing_type: int, document: bytes, terms: terms_codec.LoanTerms,
               recorder: LocalAccount, borrower_account: LocalAccount | None = None, draw: int = 0,
-              ref: str = "", row: int | None = None, salt: bytes | None = None) -> LoanItem:
+              ref: str = "", row: int | None = None, salt: bytes | None = None,
+              sealer: TermsSealer | None = None) -> LoanItem:
         """Seal `terms` (salt derived from the recorder's key, the document and the terms unless
-        given: the same item always gets the same terms hash) and assemble the request."""
+        given: the same item always gets the same terms hash) and assemble the request. With
+        `sealer` the emitted terms are an envelope for the parties and the regulator
+        (docs/confidential-terms.md); without, the plaintext `salt || encoding`."""
         encoding = terms_codec.encode(terms)
         sealed = terms_codec.seal(terms, salt if salt is not None else
                                   terms_codec.derive_salt(bytes(recorder.key), document, encoding))
+        if sealer is not None:
+            sealed = sealer.seal(sealed, document_hash=document, borrower=borrower, creditor=creditor,
+                                 recorder=recorder.address)
         request = LoanRequest(borrower, creditor, currency, principal, value_date, maturity_date, financing_type,
                               document, sealed.terms_hash)
         return cls(request, sealed.data, recorder, borrower_account, draw, ref, row)
@@ -286,7 +293,7 @@ class LoanBatch:
                     raise ValidationError(
                         "draw: drawing at once needs the borrower's consent: give the borrower's wallet too",
                         field="draw", value=format_amount(item.draw), allowed="0 unless a borrower wallet co-signs")
-                if not terms_codec.verify(item.terms, item.request.terms_hash):
+                if not terms_codec.verify_emitted(item.terms, item.request.terms_hash):
                     raise ValidationError("terms: the terms bytes do not open the terms hash", field="terms",
                                           value="0x" + item.request.terms_hash.hex(),
                                           allowed="keccak256(terms bytes) == termsHash")
@@ -763,10 +770,12 @@ def read_loan_csv(source: Path | bytes) -> list[tuple[int, dict[str, str]]]:
     return rows
 
 
-def prepare_import(client: XborderClient, source: Path | bytes, wallets: WalletResolver) -> ImportPlan:
+def prepare_import(client: XborderClient, source: Path | bytes, wallets: WalletResolver,
+                   sealer: TermsSealer | None = None) -> ImportPlan:
     """Validate every row (reporting every problem: row, field, value, what is allowed) and turn the
     valid ones into LoanItems. Institutions are looked up by id or identifier, financing types by id
-    or name, wallets through `wallets` (each name resolved once)."""
+    or name, wallets through `wallets` (each name resolved once). With `sealer` every row's terms
+    are sealed for its parties and the regulator (a party without a key makes the row invalid)."""
     rows = read_loan_csv(source)
     service = LoanService(client)
     type_names = service.financing_types()
@@ -853,10 +862,14 @@ def prepare_import(client: XborderClient, source: Path | bytes, wallets: WalletR
         if row_problems:
             problems.extend(row_problems)
             continue
-        items.append(LoanItem.build(
-            borrower=borrower, creditor=creditor, currency=currency, principal=principal, value_date=value_date,
-            maturity_date=maturity, financing_type=ftype, document=doc, terms=terms, recorder=recorder,
-            borrower_account=borrower_account, draw=draw, ref=f"row {number}", row=number))
+        try:
+            items.append(LoanItem.build(
+                borrower=borrower, creditor=creditor, currency=currency, principal=principal, value_date=value_date,
+                maturity_date=maturity, financing_type=ftype, document=doc, terms=terms, recorder=recorder,
+                borrower_account=borrower_account, draw=draw, ref=f"row {number}", row=number, sealer=sealer))
+        except ValidationError as exc:  # a party without an encryption key
+            problems.append(RowProblem(number, exc.field or "terms", str(exc.value or ""), exc.allowed or "",
+                                       f"row {number}, {exc}"))
     return ImportPlan(source if isinstance(source, Path) else None, len(rows), items, problems)
 
 

@@ -14,6 +14,7 @@ import datetime as dt
 import functools
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -30,6 +31,8 @@ from xborder.bindings.reverts import LOAN_STATUS
 from xborder.bindings.units import base_amount, currency_bytes, currency_text, format_amount, format_rate
 from xborder.errors import ValidationError
 from xborder.services import terms as terms_codec
+from xborder.services.confidential import ReadTerms, TermsReader, TermsSealer
+from xborder.wallets.encryption import KeyRing
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ DOMAIN_NAME = "xborder LoanLedger"
 DOMAIN_VERSION = "1"
 LOAN_RECORDED_TOPIC = "0x" + keccak(
     f"LoanRecorded(uint64,uint32,uint32,uint32,uint8,{REQUEST_TYPE},uint64,uint32,uint256,bytes)".encode()).hex()
+TERMS_SHARED_TOPIC = "0x" + keccak(b"TermsShared(uint64,uint32,uint32,bytes)").hex()
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
 
@@ -293,6 +297,11 @@ class LoanView:
     terms_hash: str | None
     terms: dict[str, str] | None
     terms_verified: bool | None
+    #: "plaintext", "encrypted" (sealed for the parties and the regulator) or None (no event found)
+    terms_form: str | None = None
+    #: False when the terms are encrypted and none of the given keys is a recipient
+    terms_readable: bool | None = None
+    terms_error: str = ""
 
     def human(self) -> dict[str, str]:
         c = self.currency
@@ -307,9 +316,17 @@ class LoanView:
             "outstanding in CNY": format_amount(self.base_outstanding_cny, "CNY"),
             "contribution": format_amount(self.contribution_cny, "CNY"),
             "document hash": self.document_hash or "?", "terms hash": self.terms_hash or "?",
-            "terms": ("; ".join(f"{k}={v}" for k, v in (self.terms or {}).items()) or "-")
-            + ("" if self.terms_verified in (None, True) else " (DO NOT MATCH the terms hash)"),
+            "terms": self._terms_text(),
         }
+
+
+    def _terms_text(self) -> str:
+        if self.terms_readable is False:
+            return "encrypted: not readable with your keys (give --keys-wallet of a party or the regulator)"
+        text = "; ".join(f"{k}={v}" for k, v in (self.terms or {}).items()) or "-"
+        if self.terms_verified is False:
+            text += f" (NOT AUTHENTIC: {self.terms_error or 'they do not match the terms hash'})"
+        return text + (" [encrypted]" if self.terms_form == "encrypted" else "")
 
 
 def _status_code(name: str) -> int:
@@ -492,7 +509,59 @@ class LoanService:
             return None
         return decode_loan_recorded(bytes(logs[-1]["data"]))
 
-    def show(self, loan_id: int) -> LoanView:
+    def shared_envelopes(self, loan_id: int) -> list[bytes]:
+        """The envelopes of the loan's TermsShared events (re-shares), oldest first."""
+        logs = self.w3.eth.get_logs({
+            "address": Web3.to_checksum_address(self.ledger_address), "fromBlock": self.client.deployment.start_block,
+            "toBlock": "latest", "topics": [TERMS_SHARED_TOPIC, "0x" + loan_id.to_bytes(32, "big").hex()]})
+        return [bytes(abi_decode(["bytes"], bytes(entry["data"]))[0]) for entry in logs]
+
+    def read_terms(self, loan_id: int, ring: KeyRing) -> tuple[dict[str, Any], ReadTerms]:
+        """(LoanRecorded event, what `ring` reads): the recorded envelope, or else a re-shared one."""
+        event = self.recorded_event(loan_id)
+        if event is None:
+            raise ValidationError(f"loan id: no loan {loan_label(loan_id)} on this ledger", field="loan id",
+                                  value=loan_id, allowed="the id of a recorded loan (BORROWER:N)")
+        reader = TermsReader(ring, self.client.deployment.chain_id)
+        args = {"ledger": self.ledger_address, "document_hash": event["document_hash"],
+                "terms_hash": event["terms_hash"]}
+        result = reader.read(event["terms"], **args)
+        if not result.readable or result.tampered:
+            for data in self.shared_envelopes(loan_id):
+                shared = reader.read(data, **args)
+                if shared.readable and not shared.tampered:
+                    return event, shared
+        return event, result
+
+    def reshare(self, account: LocalAccount, loan_id: int, ring: KeyRing, to: Sequence[int]) -> LoanTx:
+        """shareTerms: re-seal the terms (which `ring` must open) for the current keys of `to`."""
+        event = self.recorded_event(loan_id)
+        if event is None:
+            raise ValidationError(f"loan id: no loan {loan_label(loan_id)} on this ledger", field="loan id",
+                                  value=loan_id, allowed="the id of a recorded loan (BORROWER:N)")
+        reader = TermsReader(ring, self.client.deployment.chain_id)
+        args = {"ledger": self.ledger_address, "document_hash": event["document_hash"],
+                "terms_hash": event["terms_hash"]}
+        plaintext: bytes | None = None
+        problems = []
+        for data in [event["terms"], *self.shared_envelopes(loan_id)]:
+            try:
+                plaintext = reader.plaintext(data, **args)
+                break
+            except ValidationError as exc:
+                problems.append(str(exc))
+        if plaintext is None:
+            raise ValidationError(f"cannot re-share loan {loan_label(loan_id)}: {problems[0]}", field="keys",
+                                  value=loan_id, allowed="the key ring of a party (or the regulator) of the loan")
+        sealer = TermsSealer(self.client)
+        assert sealer.keys is not None
+        recipients = sealer.keys.recipients(list(to))
+        envelope = sealer.seal_plaintext(plaintext, document_hash=event["document_hash"],
+                                         terms_hash=event["terms_hash"], recipients=recipients)
+        return self._send(account, self.client.ledger.functions.shareTerms(loan_id, envelope),
+                          f"re-sharing the terms of loan {loan_id}", loan_id)
+
+    def show(self, loan_id: int, ring: KeyRing | None = None) -> LoanView:
         raw = self.client.ledger.functions.getLoan(loan_id).call()
         (borrower, creditor, recorder, currency, ftype, status, weight, value_date, maturity, principal, drawn,
          outstanding, rate) = raw
@@ -504,14 +573,16 @@ class LoanService:
         doc = terms_hash = None
         terms_view: dict[str, str] | None = None
         verified: bool | None = None
+        form: str | None = None
+        readable: bool | None = None
+        error = ""
         if event is not None:
             doc, terms_hash = "0x" + event["document_hash"].hex(), "0x" + event["terms_hash"].hex()
-            data = event["terms"]
-            verified = terms_codec.verify(data, event["terms_hash"])
-            try:
-                terms_view = terms_codec.unseal(data)[1].to_dict()
-            except ValidationError:
-                terms_view = {"raw": "0x" + data.hex()}
+            _, result = self.read_terms(loan_id, ring or KeyRing())
+            form = "encrypted" if result.encrypted else "plaintext"
+            readable, verified, terms_view, error = result.readable, result.commitment_ok, result.terms, result.error
+            if result.readable and terms_view is None and not result.encrypted:
+                terms_view = {"raw": "0x" + event["terms"].hex()}
         name = self.client.institution_name
         return LoanView(
             loan_id=loan_id, status=STATUS_NAMES.get(int(status), str(status)),
@@ -522,7 +593,7 @@ class LoanService:
             outstanding=int(outstanding), available=int(principal) - int(drawn), rate=int(rate),
             weight_bps=int(weight), base_outstanding_cny=base_amount(int(outstanding), int(rate)),
             contribution_cny=contribution, document_hash=doc, terms_hash=terms_hash, terms=terms_view,
-            terms_verified=verified)
+            terms_verified=verified, terms_form=form, terms_readable=readable, terms_error=error)
 
     def exposure(self, borrower: int) -> Exposure:
         balance, count, nonce = self.position(borrower)
@@ -533,7 +604,7 @@ class LoanService:
 
 def _terms_data(request: LoanRequest, terms: terms_codec.SealedTerms | bytes) -> bytes:
     data = terms.data if isinstance(terms, terms_codec.SealedTerms) else bytes(terms)
-    if not terms_codec.verify(data, request.terms_hash):
+    if not terms_codec.verify_emitted(data, request.terms_hash):
         raise ValidationError("terms: the terms bytes do not open the request's terms hash", field="terms_hash",
                               value="0x" + request.terms_hash.hex(), allowed="keccak256(salt || encoding) of the terms")
     return data

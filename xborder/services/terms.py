@@ -7,9 +7,10 @@ or free text. It stores `termsHash`, a salted commitment, and emits the `terms` 
 * `encode(terms)` -> the canonical encoding: UTF-8 JSON with sorted keys, no whitespace, only
   non-empty fields, prefixed by a version tag (`CANONICAL_PREFIX`);
 * `commitment(salt, encoding)` = keccak256(salt (32 bytes) || encoding);
-* `seal(terms, salt)` -> the `terms` bytes the ledger emits. For now these are the plaintext
-  `salt || encoding` (so `keccak256(terms bytes) == termsHash`); a later version encrypts them per
-  party — only `seal`/`unseal` change then, `encode` and `commitment` stay.
+* `seal(terms, salt)` -> the plaintext `salt || encoding` (so `keccak256(plaintext) == termsHash`).
+  What the ledger emits is normally an encrypted envelope of that plaintext for the parties and
+  the regulator (`xborder.services.confidential.TermsSealer`, docs/confidential-terms.md); the
+  plaintext itself is emitted only when explicitly allowed (`--allow-plaintext`).
 
 The salt hides low-entropy terms (an interest rate is easy to guess) from anyone who only sees
 the hash. `random_salt()` is the default; `derive_salt(secret, document_hash, encoding)` gives a
@@ -175,6 +176,21 @@ def unseal(data: bytes) -> tuple[bytes, LoanTerms]:
         raise ValidationError(f"terms: {len(data)} bytes is too short to hold a salt and an encoding",
                               field="terms", value=len(data), allowed="salt (32 bytes) || xbt1:{json}")
     return data[:SALT_BYTES], decode(data[SALT_BYTES:])
+
+
+def verify_emitted(terms_bytes: bytes, terms_hash: bytes) -> bool:
+    """The check a sender can make on the bytes it is about to emit: plaintext terms must open
+    `terms_hash`; an envelope must be well formed (only a recipient can check that it opens the
+    commitment, and does so when reading)."""
+    from xborder.services import envelope
+
+    if envelope.is_envelope(terms_bytes):
+        try:
+            envelope.parse(terms_bytes)
+        except ValidationError:
+            return False
+        return True
+    return verify(terms_bytes, terms_hash)
 
 
 def verify(terms_bytes: bytes, terms_hash: bytes) -> bool:

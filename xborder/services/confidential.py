@@ -1,0 +1,222 @@
+"""Confidential loan terms (issue #7): who may read them, sealing for the parties and the regulator,
+opening with one's own keys, registering and rotating encryption keys, re-sharing.
+
+* `EncryptionKeys` reads and writes the registry's X25519 public keys (institution 0 = regulator).
+* `TermsSealer` turns `salt || encoding` into an envelope for the borrower, the creditor, the
+  recorder and the regulator (their current keys, looked up once per institution and cached).
+* `TermsReader` opens envelopes with an operator's `KeyRing` (indexer, `loan show`).
+
+Format and rationale: docs/confidential-terms.md; framing in `xborder.services.envelope`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from xborder.bindings.client import XborderClient
+from xborder.errors import ValidationError
+from xborder.services import envelope as env
+from xborder.services import terms as terms_codec
+from xborder.services.envelope import REGULATOR, Binding, Recipient
+from xborder.wallets.encryption import KeyRing, public_bytes
+
+log = logging.getLogger(__name__)
+
+
+class MissingEncryptionKey(ValidationError):
+    """A recipient of the terms has registered no encryption key."""
+
+
+@dataclass(frozen=True)
+class KeyVersion:
+    institution: int
+    version: int
+    public_key: str
+    by: str
+    block_number: int
+    tx_hash: str
+
+
+def _label(institution: int) -> str:
+    return "the regulator (key id 0)" if institution == REGULATOR else f"institution {institution}"
+
+
+@dataclass
+class EncryptionKeys:
+    """The registry's encryption keys, with a per-instance cache of current keys."""
+
+    client: XborderClient
+    _current: dict[int, tuple[bytes, int]] = field(default_factory=dict, repr=False)
+
+    def current(self, institution: int, *, refresh: bool = False) -> tuple[bytes, int]:
+        """(public key, version) of `institution`; (32 zero bytes, 0) when it has none."""
+        if refresh or institution not in self._current:
+            key, version = self.client.registry.functions.encryptionKey(institution).call()
+            self._current[institution] = (bytes(key), int(version))
+        return self._current[institution]
+
+    def at(self, institution: int, version: int) -> bytes:
+        return bytes(self.client.registry.functions.encryptionKeyAt(institution, version).call())
+
+    def history(self, institution: int) -> list[KeyVersion]:
+        """Every EncryptionKeyRegistered of `institution`, oldest first."""
+        entries = self.client.registry.events.EncryptionKeyRegistered.get_logs(
+            from_block=self.client.deployment.start_block, argument_filters={"institutionId": institution})
+        return [KeyVersion(int(e["args"]["institutionId"]), int(e["args"]["version"]),
+                           "0x" + bytes(e["args"]["publicKey"]).hex(), str(e["args"]["by"]), int(e["blockNumber"]),
+                           "0x" + bytes(e["transactionHash"]).hex()) for e in entries]
+
+    def register(self, account: LocalAccount, institution: int, public_key: bytes) -> KeyVersion:
+        """setEncryptionKey from `account` (the institution's admin wallet, or the regulator)."""
+        receipt = self.client.transact(account, self.client.registry.functions.setEncryptionKey(
+            institution, public_key), f"encryption key of {_label(institution)}")
+        events = self.client.registry.events.EncryptionKeyRegistered().process_receipt(receipt)
+        args = events[0]["args"]
+        self._current[institution] = (public_key, int(args["version"]))
+        return KeyVersion(institution, int(args["version"]), "0x" + public_key.hex(), str(args["by"]),
+                          int(receipt["blockNumber"]), "0x" + bytes(receipt["transactionHash"]).hex())
+
+    def recipients(self, institutions: Sequence[int]) -> list[Recipient]:
+        """The current keys of `institutions` (deduplicated, order kept); MissingEncryptionKey names
+        every institution without one and how to fix it."""
+        wanted = list(dict.fromkeys(institutions))
+        found, missing = [], []
+        for institution in wanted:
+            key, version = self.current(institution)
+            if version == 0:
+                missing.append(institution)
+            else:
+                found.append(Recipient(institution, version, key))
+        if missing:
+            names = ", ".join(_label(i) for i in missing)
+            raise MissingEncryptionKey(
+                f"terms: {names} registered no encryption key, so the terms cannot be sealed for "
+                "every party: register one with `xborder institution set-key` (the regulator's own: "
+                "`xborder institution set-key 0 --wallet REGULATOR`), or pass --allow-plaintext to "
+                "publish the terms in clear to every member", field="recipients", value=missing,
+                allowed="institutions with a registered encryption key")
+        return found
+
+
+@dataclass
+class TermsSealer:
+    """Seals terms for a loan's parties and the regulator. One per batch: keys and wallet owners
+    are looked up once per institution / address."""
+
+    client: XborderClient
+    include_regulator: bool = True
+    keys: EncryptionKeys | None = None
+    _owners: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.keys is None:
+            self.keys = EncryptionKeys(self.client)
+        self.ledger = str(self.client.ledger.address)
+        self.chain_id = int(self.client.deployment.chain_id)
+
+    def institution_of(self, address: str) -> int:
+        if address not in self._owners:
+            self._owners[address] = int(self.client.registry.functions.institutionOf(
+                Web3.to_checksum_address(address)).call())
+        return self._owners[address]
+
+    def recipient_ids(self, borrower: int, creditor: int, recorder: int | str) -> list[int]:
+        recorder_id = recorder if isinstance(recorder, int) else self.institution_of(recorder)
+        ids = [borrower, creditor] + ([recorder_id] if recorder_id else [])
+        return ids + ([REGULATOR] if self.include_regulator else [])
+
+    def binding(self, document_hash: bytes, terms_hash: bytes) -> Binding:
+        return Binding(self.chain_id, self.ledger, document_hash, terms_hash)
+
+    def seal_plaintext(self, plaintext: bytes, *, document_hash: bytes, terms_hash: bytes,
+                       recipients: Sequence[Recipient]) -> bytes:
+        return env.seal(plaintext, recipients, self.binding(document_hash, terms_hash))
+
+    def seal(self, sealed: terms_codec.SealedTerms, *, document_hash: bytes, borrower: int, creditor: int,
+             recorder: int | str) -> terms_codec.SealedTerms:
+        """`sealed` with its emitted bytes replaced by an envelope for the loan's parties + regulator."""
+        assert self.keys is not None
+        recipients = self.keys.recipients(self.recipient_ids(borrower, creditor, recorder))
+        data = self.seal_plaintext(sealed.salt + sealed.encoding, document_hash=document_hash,
+                                   terms_hash=sealed.terms_hash, recipients=recipients)
+        return terms_codec.SealedTerms(sealed.terms, sealed.salt, sealed.encoding, sealed.terms_hash, data)
+
+
+@dataclass(frozen=True)
+class ReadTerms:
+    """What an operator learns from the `terms` bytes of one event."""
+
+    readable: bool
+    commitment_ok: bool | None
+    terms: dict[str, str] | None
+    key: tuple[int, int] | None
+    encrypted: bool
+    error: str = ""
+
+    @property
+    def tampered(self) -> bool:
+        return self.readable and self.commitment_ok is False
+
+
+@dataclass
+class TermsReader:
+    """Opens terms bytes with `ring` (plaintext terms, from before encryption, open for everyone)."""
+
+    ring: KeyRing
+    chain_id: int
+
+    def read(self, data: bytes, *, ledger: str, document_hash: bytes, terms_hash: bytes) -> ReadTerms:
+        data = bytes(data)
+        if not env.is_envelope(data):
+            ok = terms_codec.verify(data, terms_hash)
+            try:
+                decoded: dict[str, str] | None = terms_codec.unseal(data)[1].to_dict()
+                error = "" if ok else "the plaintext terms do not open the terms hash (wrong commitment)"
+            except ValidationError as exc:
+                decoded, error = None, str(exc)
+            return ReadTerms(True, ok and decoded is not None, decoded, None, False, error)
+        opened = env.open_envelope(data, self.ring.as_mapping(), Binding(self.chain_id, ledger, document_hash,
+                                                                          terms_hash))
+        if not opened.readable:
+            return ReadTerms(False, None, None, None, True, opened.error)
+        terms: dict[str, str] | None = None
+        error = opened.error
+        if opened.plaintext is not None and opened.commitment_ok:
+            try:
+                terms = terms_codec.unseal(opened.plaintext)[1].to_dict()
+            except ValidationError as exc:
+                return ReadTerms(True, False, None, opened.key, True, f"decrypted but not xborder terms: {exc}")
+        return ReadTerms(True, bool(opened.commitment_ok), terms, opened.key, True, error)
+
+    def plaintext(self, data: bytes, *, ledger: str, document_hash: bytes, terms_hash: bytes) -> bytes:
+        """`salt || encoding` of readable, authentic terms (for re-sharing); ValidationError otherwise."""
+        data = bytes(data)
+        if not env.is_envelope(data):
+            if terms_codec.verify(data, terms_hash):
+                return data
+            raise ValidationError("terms: the plaintext terms do not open the terms hash", field="terms")
+        opened = env.open_envelope(data, self.ring.as_mapping(), Binding(self.chain_id, ledger, document_hash,
+                                                                          terms_hash))
+        if not opened.readable:
+            have = ", ".join(f"{i}/v{v}" for i, v in self.ring) or "none"
+            names = ", ".join(f"{i}/v{v}" for i, v in env.parse(data).key_ids)
+            raise ValidationError(f"terms: none of your keys ({have}) can open these terms (sealed for {names})",
+                                  field="keys", value=have, allowed=f"one of {names}")
+        if not opened.commitment_ok or opened.plaintext is None:
+            raise ValidationError(f"terms: the envelope is not authentic: {opened.error}", field="terms")
+        return opened.plaintext
+
+
+def public_hex(ring: KeyRing) -> dict[str, str]:
+    return {f"{i}/v{v}": "0x" + public_bytes(k).hex() for (i, v), k in ring.keys.items()}
+
+
+def key_view(k: KeyVersion) -> dict[str, Any]:
+    return {"institution": k.institution, "version": k.version, "public_key": k.public_key, "by": k.by,
+            "block": k.block_number, "tx": k.tx_hash}
