@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (about a minute)")
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated: " + ",".join(SECTIONS))
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
-    parser.add_argument("--gas-limit", type=int, default=100_000_000, help="anvil block gas limit")
+    parser.add_argument("--gas-limit", type=int, default=300_000_000, help="anvil block gas limit")
     parser.add_argument("--block-time", type=float, default=0.2, help="anvil block interval (s)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (anvil log, databases)")
     args = parser.parse_args(argv)

@@ -75,7 +75,7 @@ def demo(app: App, seed: int, loans: int, enterprises: int) -> None:
         if result.dashboard:
             c.print(f"dashboard: open file://{result.dashboard} in a browser, or run `xborder serve` "
                     "and open http://127.0.0.1:8000")
-        c.print("try: xborder report exposure --top 10 | xborder loan show <id> | xborder institution list | "
+        c.print("try: xborder report exposure --limit 10 | xborder report summary | xborder loan show <id> | xborder institution list | "
                 "xborder policy show")
         if result.password_file:
             c.print(f"wallets {', '.join(result.wallets)} have keystores; their DEMO password is in "
