@@ -14,6 +14,7 @@ import click
 from eth_account.signers.local import LocalAccount
 
 from xborder.cli.context import App
+from xborder.wallets.encryption import KeyRing, KeyRingStore
 from xborder.wallets.keystore import Keystore
 from xborder.wallets.passwords import PasswordSource
 
@@ -56,3 +57,27 @@ def load_signer(app: App, wallet_name: str, source: PasswordSource) -> LocalAcco
     keystore = Keystore(app.settings.keystores)
     keystore.info(wallet_name)  # fails fast, before prompting, if the wallet does not exist
     return keystore.load(wallet_name, source.resolve(wallet_name))
+
+
+def load_ring(app: App, ring_name: str, source: PasswordSource) -> KeyRing:
+    """The encryption key ring of wallet `ring_name` (same password source as the wallet)."""
+    store = KeyRingStore(app.settings.keystores)
+    if not store.exists(ring_name):
+        store.load(ring_name, "")  # raises the "no key ring ... set-key" error before any prompt
+    return store.load(ring_name, source.resolve(ring_name))
+
+
+def keys_wallet_options(func: F) -> F:
+    """--keys-wallet NAME (+ password options): the command receives `ring: KeyRing | None`."""
+
+    @click.option("--keys-wallet", "keys_wallet", default=None, metavar="NAME",
+                  help="decrypt confidential terms with the encryption key ring of this wallet "
+                       "(made by `xborder institution set-key`; same password source as the wallet)")
+    @password_options
+    @functools.wraps(func)
+    def wrapper(app: App, *args: Any, keys_wallet: str | None, password_file: Path | None,
+                password_env: str | None, **kwargs: Any) -> Any:
+        ring = load_ring(app, keys_wallet, password_source(password_file, password_env)) if keys_wallet else None
+        return func(app, *args, ring=ring, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -11,11 +11,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from xborder.chain.embedded import resolve_rpc_url
 from xborder.cli.context import App, common_options
+from xborder.cli.signing import keys_wallet_options
 from xborder.config import Settings
 from xborder.errors import ChainError
 from xborder.index import IndexStats, index_events, index_status_of
 from xborder.index.db import redact
 from xborder.index.service import indexer_web3
+from xborder.wallets.encryption import KeyRing
 
 
 def _with_node(app: App, confirmations: int | None) -> Settings:
@@ -45,8 +47,10 @@ def index() -> None:
 @click.option("--batch-blocks", type=click.IntRange(min=1), default=2_000, show_default=True,
               help="blocks per eth_getLogs batch to start with (adapts to the node's limits)")
 @common_options
-def run(app: App, confirmations: int | None, to_block: int | None, batch_blocks: int) -> None:
-    """Backfill the index up to the head (minus confirmations), then exit."""
+@keys_wallet_options
+def run(app: App, confirmations: int | None, to_block: int | None, batch_blocks: int, ring: KeyRing | None) -> None:
+    """Backfill the index up to the head (minus confirmations), then exit. With --keys-wallet the
+    confidential terms that key ring can open go to `loan_terms` (tampered ones are flagged)."""
     settings = _with_node(app, confirmations)
     app.note(f"indexing {settings.rpc_url} into {redact(settings.index_url)}")
     with Progress(TextColumn("[bold]indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("blocks"),
@@ -63,7 +67,8 @@ def run(app: App, confirmations: int | None, to_block: int | None, batch_blocks:
             progress.update(task, total=max(1, target - start), completed=max(0, stats.checkpoint - start),
                             events=stats.events)
 
-        stats = index_events(settings, to_block=to_block, batch_blocks=batch_blocks, on_batch=on_batch)
+        stats = index_events(settings, to_block=to_block, batch_blocks=batch_blocks, on_batch=on_batch,
+                             decryption_keys=ring)
         progress.update(task, total=progress.tasks[0].total or 1, completed=progress.tasks[0].total or 1)
     data = _stats(stats)
     app.emit(data, lambda: app.console.print(
@@ -76,7 +81,8 @@ def run(app: App, confirmations: int | None, to_block: int | None, batch_blocks:
 @click.option("--poll-interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
               help="seconds between polls of the head")
 @common_options
-def follow(app: App, confirmations: int | None, poll_interval: float) -> None:
+@keys_wallet_options
+def follow(app: App, confirmations: int | None, poll_interval: float, ring: KeyRing | None) -> None:
     """Keep the index following the head (Ctrl-C stops it cleanly; every batch commits whole)."""
     settings = _with_node(app, confirmations)
     app.note(f"following {settings.rpc_url} into {redact(settings.index_url)} "
@@ -91,7 +97,8 @@ def follow(app: App, confirmations: int | None, poll_interval: float) -> None:
                      + (f", {stats.reorgs} reorgs" if stats.reorgs else ""))
 
     try:
-        stats = index_events(settings, follow=True, poll_interval=poll_interval, stop=stop, on_batch=on_batch)
+        stats = index_events(settings, follow=True, poll_interval=poll_interval, stop=stop, on_batch=on_batch,
+                             decryption_keys=ring)
     except KeyboardInterrupt:
         stop.set()
         app.note("stopped")

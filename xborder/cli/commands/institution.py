@@ -26,7 +26,9 @@ from xborder.cli.context import App, common_options
 from xborder.cli.signing import load_signer, password_options, password_source
 from xborder.errors import ValidationError
 from xborder.services import funding, onboarding
+from xborder.services.confidential import EncryptionKeys, key_view
 from xborder.services.onboarding import Problem, RosterInvalid
+from xborder.wallets.encryption import KeyRingStore, public_bytes
 from xborder.wallets.keystore import Keystore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -297,6 +299,70 @@ def remove_wallet(app: App, ref: str, old_wallet: str, sign: Signer) -> None:
     onboarding.remove_wallet(client, sign(), institution_id, address)
     app.emit({"id": institution_id, "wallet": address, "removed": True}, lambda: app.console.print(
         f"wallet {address} no longer acts for {escape(client.institution_name(institution_id))}"))
+
+
+def _key_owner(client: XborderClient, ref: str) -> int:
+    """0 / 'regulator' -> 0 (the regulator's own key), else a registered institution."""
+    if ref.strip().lower() in ("0", "#0", "regulator"):
+        return 0
+    return onboarding.resolve_institution(client, ref)
+
+
+@institution.command("set-key")
+@click.argument("ref", metavar="INSTITUTION")
+@click.option("--rotate", is_flag=True, help="register a new key version when the institution already has one")
+@click.option("--ring", "ring_name", default=None, metavar="NAME",
+              help="key ring to keep the private key in [default: the --wallet name]")
+@common_options
+@click.option("--wallet", "wallet_name", required=True, metavar="NAME",
+              help="the institution's admin wallet (or the regulator's; INSTITUTION 0 = the regulator's own key)")
+@password_options
+def set_key(app: App, ref: str, rotate: bool, ring_name: str | None, wallet_name: str,
+            password_file: Path | None, password_env: str | None) -> None:
+    """Generate an X25519 encryption key for INSTITUTION (0 = the regulator), keep its private half
+    in the encrypted key ring next to the wallets, and register the public half in the registry.
+    Older versions stay in the ring, so terms sealed under them stay readable."""
+    client = open_client(app)
+    institution_id = _key_owner(client, ref)
+    keys = EncryptionKeys(client)
+    _, current = keys.current(institution_id)
+    if current and not rotate:
+        raise ValidationError(f"INSTITUTION: {ref} already has encryption key v{current}: pass --rotate to "
+                              "register a new version (the old one stays readable)", field="INSTITUTION",
+                              value=ref, allowed="--rotate")
+    source = password_source(password_file, password_env)
+    signer = load_signer(app, wallet_name, source)
+    ring = ring_name or wallet_name
+    store = KeyRingStore(app.settings.keystores)
+    password = source.resolve(wallet_name) if ring == wallet_name else source.resolve(ring)
+    version = current + 1
+    key = store.add_key(ring, password, institution_id, version)  # kept BEFORE it is registered
+    registered = keys.register(signer, institution_id, public_bytes(key))
+    if registered.version != version:  # someone registered a version in between
+        store.add_key(ring, password, institution_id, registered.version, key)
+    data = key_view(registered) | {"ring": str(store.path(ring))}
+    app.emit(data, lambda: app.console.print(
+        f"encryption key v{registered.version} of {'the regulator' if institution_id == 0 else '#' + str(institution_id)}"
+        f" registered: {registered.public_key} (private key in {store.path(ring)})"))
+
+
+@institution.command("keys")
+@click.argument("ref", metavar="INSTITUTION")
+@common_options
+def keys_(app: App, ref: str) -> None:
+    """Every encryption key INSTITUTION (0 = the regulator) registered, oldest first."""
+    client = open_client(app)
+    institution_id = _key_owner(client, ref)
+    history = EncryptionKeys(client).history(institution_id)
+
+    def human() -> None:
+        if not history:
+            app.console.print(f"{ref}: no encryption key (`xborder institution set-key {ref} --wallet ADMIN`)")
+        for k in history:
+            mark = "  (current)" if k is history[-1] else ""
+            app.console.print(f"v{k.version}  {k.public_key}  by {k.by}  block {k.block_number}{mark}")
+
+    app.emit([key_view(k) for k in history], human)
 
 
 def parse_target(app: App, value: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,10 @@ from xborder.chain.embedded import resolve_rpc_url
 from xborder.chain.launcher import DEV_MNEMONIC
 from xborder.cli.commands.institution import Signer, signer_options
 from xborder.cli.context import App, common_options
-from xborder.cli.signing import load_signer, password_options, password_source
+from xborder.cli.signing import keys_wallet_options, load_ring, load_signer, password_options, password_source
 from xborder.errors import TransactionRejected, ValidationError, WalletError
 from xborder.services import terms as terms_codec
+from xborder.services.confidential import MissingEncryptionKey, TermsSealer
 from xborder.services.loan_import import (
     ALREADY,
     FAILED,
@@ -45,6 +46,7 @@ from xborder.services.loans import (
     parse_loan_id,
 )
 from xborder.wallets.demo import DemoWallets
+from xborder.wallets.encryption import KeyRing
 from xborder.wallets.passwords import PasswordSource
 
 
@@ -81,6 +83,13 @@ def _terms_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def allow_plaintext_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--allow-plaintext", is_flag=True,
+        help="if a party or the regulator has no encryption key, publish the terms in clear instead of "
+             "refusing (every member of the chain can then read them)")(func)
+
+
 @loan.command("record")
 @click.option("--borrower", required=True, help="borrower institution id or identifier (LEI / USCC)")
 @click.option("--creditor", required=True, help="creditor institution id or identifier")
@@ -95,12 +104,15 @@ def _terms_options(func: Callable[..., Any]) -> Callable[..., Any]:
               help="the borrower's wallet co-signs (EIP-712 consent): the loan is Active at once")
 @click.option("--consent-valid", default=3600, show_default=True, help="seconds the consent stays valid")
 @_terms_options
+@allow_plaintext_option
 @common_options
 @signer_options
 def record(app: App, sign: Signer, borrower: str, creditor: str, currency: str, principal: str,
            value_date: str, maturity_date: str, financing_type: str, document: str, draw: str,
-           borrower_wallet: str | None, consent_valid: int, **terms: str) -> None:
-    """Record a loan from the lender side (--wallet: the creditor's or the borrower's bank's wallet)."""
+           borrower_wallet: str | None, consent_valid: int, allow_plaintext: bool, **terms: str) -> None:
+    """Record a loan from the lender side (--wallet: the creditor's or the borrower's bank's wallet).
+    The terms are encrypted for the borrower, the creditor, the recorder and the regulator
+    (docs/confidential-terms.md); only the salted commitment is public."""
     service = _service(app)
     sealed = terms_codec.seal(terms_codec.LoanTerms(**terms))
     request = LoanRequest(
@@ -112,6 +124,17 @@ def record(app: App, sign: Signer, borrower: str, creditor: str, currency: str, 
         document_hash=document_hash(document, "--document"), terms_hash=sealed.terms_hash)
     request.check()
     draw_amount = parse_amount(draw, "--draw", allow_zero=True)
+    sealer = TermsSealer(service.client)
+    try:
+        recipients = sealer.keys.recipients(  # type: ignore[union-attr]
+            sealer.recipient_ids(request.borrower, request.creditor, sign().address))
+        sealed = replace(sealed, data=sealer.seal_plaintext(sealed.salt + sealed.encoding,
+                                                            document_hash=request.document_hash,
+                                                            terms_hash=sealed.terms_hash, recipients=recipients))
+    except MissingEncryptionKey as exc:
+        if not allow_plaintext:
+            raise
+        app.note(f"[yellow]warning: {exc}; --allow-plaintext: the terms go on chain IN CLEAR[/yellow]")
     if borrower_wallet is None:
         if draw_amount:
             raise ValidationError("--draw: drawing at once needs the borrower's consent: add --borrower-wallet",
@@ -161,16 +184,42 @@ _loan_command("default", "Declare an active loan in default (lender side): it le
 @loan.command("show")
 @click.argument("loan_id")
 @common_options
-def show(app: App, loan_id: str) -> None:
-    """Show a loan: status, amounts, CNY equivalent, contribution to the borrower's balance, terms."""
+@keys_wallet_options
+def show(app: App, loan_id: str, ring: KeyRing | None) -> None:
+    """Show a loan: status, amounts, CNY equivalent, contribution to the borrower's balance, terms
+    (encrypted terms only with --keys-wallet of a party of the loan or of the regulator)."""
     service = _service(app)
-    view = service.show(parse_loan_id(loan_id))
+    view = service.show(parse_loan_id(loan_id), ring)
 
     def human() -> None:
         for key, value in view.human().items():
             app.console.print(f"{key + ':':<20} {value}")
 
     app.emit(asdict(view), human)
+
+
+@loan.command("reshare")
+@click.argument("loan_id")
+@click.option("--to", "to", multiple=True, required=True, metavar="INSTITUTION",
+              help="institution (id, LEI, USCC; 0 = the regulator) whose CURRENT key gets the terms; repeatable")
+@click.option("--keys-wallet", "keys_wallet", default=None, metavar="NAME",
+              help="key ring that opens the terms now [default: the --wallet name]")
+@common_options
+@signer_options
+def reshare(app: App, sign: Signer, loan_id: str, to: tuple[str, ...], keys_wallet: str | None) -> None:
+    """Re-share the terms of LOAN_ID with the current key of each --to institution (e.g. after it
+    rotated its key): emits TermsShared with a new envelope (--wallet: a party of the loan)."""
+    service = _service(app)
+    lid = parse_loan_id(loan_id)
+    targets = [0 if t.strip().lower() in ("0", "regulator") else service.resolve_institution(t, "--to") for t in to]
+    signer = sign()
+    ring = load_ring(app, keys_wallet or _wallet_name(), password_source(None, None))
+    _emit_tx(app, service, service.reshare(signer, lid, ring, targets))
+
+
+def _wallet_name() -> str:
+    ctx = click.get_current_context()
+    return str(ctx.params.get("wallet_name") or "")
 
 
 @loan.command("exposure")
@@ -220,19 +269,26 @@ def wallet_resolver(app: App, source: PasswordSource, demo_seed: str | None,
 @click.option("--gas", "gas_mode", type=click.Choice(["estimate", "sample"]), default="estimate", show_default=True,
               help="estimate every transaction's gas, or one per kind of call (faster)")
 @click.option("--demo-seed", default=None, help="seed of the DEMO-ONLY demo-N wallets [default: xborder-demo]")
+@allow_plaintext_option
 @password_options
 @common_options
 def import_(app: App, csv_file: Path, dry_run: bool, yes: bool, gas_mode: str, demo_seed: str | None,
-            password_file: Path | None, password_env: str | None) -> None:
+            allow_plaintext: bool, password_file: Path | None, password_env: str | None) -> None:
     """Record every loan of CSV_FILE: validate all rows, dry-run them against the chain, then send
     the rest in batches. Columns: borrower, creditor, currency, principal, value_date, maturity_date,
     financing_type, document, recorder_wallet [, draw, borrower_wallet, interest_rate, fees, purpose,
     external_ref, document_name, document_uri, notes]. Wallets are keystore names, demo-N (DEMO-ONLY
     derived wallets) or dev-N (public development mnemonic, local dev chains only)."""
     service = _service(app)
-    plan = prepare_import(service.client, csv_file,
-                          wallet_resolver(app, password_source(password_file, password_env), demo_seed,
-                                          service.client.deployment.chain_id))
+    resolver = wallet_resolver(app, password_source(password_file, password_env), demo_seed,
+                               service.client.deployment.chain_id)
+    sealer = TermsSealer(service.client)
+    plan = prepare_import(service.client, csv_file, resolver, sealer=sealer)
+    no_key = [p for p in plan.problems if p.field == "recipients"]
+    if no_key and allow_plaintext:
+        app.note(f"[yellow]warning: {len(no_key)} rows have a party without an encryption key; "
+                 "--allow-plaintext: the whole file is recorded with its terms IN CLEAR[/yellow]")
+        plan = prepare_import(service.client, csv_file, resolver)
     batch = LoanBatch(service.client, plan.items, gas_mode=gas_mode)
     report = merged_report(plan, batch.preflight())
     ready = len(report.with_status(READY))
