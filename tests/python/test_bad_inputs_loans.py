@@ -30,7 +30,7 @@ def record(**over: str) -> list[str]:
     args = ["loan", "record"]
     for key, value in fields.items():
         args += [f"--{key}", value]
-    return [*args, "--wallet", "bank-a"]
+    return [*args, "--wallet", "bank-a", "--allow-plaintext"]  # no encryption keys in this world
 
 
 @dataclass(frozen=True)
@@ -91,20 +91,20 @@ CASES = [
     Case("system paused by the regulator", ["loan", "confirm", LOAN, "--wallet", "borrower-x"],
          "confirm loan {loan1} refused: the system is paused by the regulator: no writes are accepted", 7,
          setup=pause, teardown=unpause),
-    Case("loan CSV with missing columns", ["loan", "import", "{dir}/missing.csv", "--yes"],
+    Case("loan CSV with missing columns", ["loan", "import", "{dir}/missing.csv", "--yes", "--allow-plaintext"],
          "{dir}/missing.csv: missing column(s) currency, recorder_wallet (required: borrower, creditor, currency, "
          "principal, value_date, maturity_date, financing_type, document, recorder_wallet; optional: draw, "
          "borrower_wallet, interest_rate, fees, purpose, external_ref, document_name, document_uri, notes)", 2,
          files={"missing.csv": b"borrower,creditor,principal,value_date,maturity_date,financing_type,document\n"
                                b"3,1,100,2025-01-01,2026-01-01,1,D\n"}),
-    Case("loan CSV with bad encoding (Latin-1 byte)", ["loan", "import", "{dir}/latin1.csv", "--yes"],
+    Case("loan CSV with bad encoding (Latin-1 byte)", ["loan", "import", "{dir}/latin1.csv", "--yes", "--allow-plaintext"],
          "{dir}/latin1.csv: not UTF-8 text (byte 0xe9 at offset 162, row 2): save the file as CSV UTF-8", 2,
          files={"latin1.csv": (HEADER + "3,1,USD,100,2025-01-01,2026-01-01,1,caf\u00e9,,dev-1,\n").encode("latin-1")}),
-    Case("loan CSV whose rows are all bad (nothing sent)", ["loan", "import", "{dir}/bad.csv", "--yes"],
+    Case("loan CSV whose rows are all bad (nothing sent)", ["loan", "import", "{dir}/bad.csv", "--yes", "--allow-plaintext"],
          "2 of 2 rows were not recorded (1 invalid, 1 refused): see the report", 2,
          files={"bad.csv": (HEADER + "3,1,USD,-5,2025-01-01,2026-01-01,1,B1,,dev-1,\n"
                                      "3,1,GBP,5,2025-01-01,2026-01-01,1,B2,,dev-1,\n").encode()}),
-    Case("loan CSV row over the limit (dry run refuses it, nothing sent)", ["loan", "import", "{dir}/limit.csv", "--yes"],
+    Case("loan CSV row over the limit (dry run refuses it, nothing sent)", ["loan", "import", "{dir}/limit.csv", "--yes", "--allow-plaintext"],
          "1 of 1 rows were refused by the ledger rules: see the report", 7,
          files={"limit.csv": (HEADER + "3,1,CNY,300000000,2025-01-01,2025-12-01,1,L1,300000000,dev-1,dev-3\n")
                 .encode()}),

@@ -171,14 +171,14 @@ def test_cli_import_dry_run_then_send(anvil: LocalNode, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "loans.csv")
     env = {"XBORDER_RPC_URL": anvil.rpc_url, "XBORDER_DEPLOYMENTS_DIR": str(tmp_path / "deployments"),
            "XBORDER_DATA_DIR": str(tmp_path / ".xborder"), "XBORDER_KEYSTORE_DIR": str(tmp_path / "keys")}
-    dry = xborder("loan", "import", str(path), "--dry-run", "--json", env=env)
+    dry = xborder("loan", "import", str(path), "--dry-run", "--json", "--allow-plaintext", env=env)
     assert dry.code == 2, dry.err
     data = json.loads(dry.out)
     assert data["counts"] == {"ready": 5, "invalid": 11, "refused": 8}
     assert "xborder: error: 19 of 24 rows were not recorded (11 invalid, 8 refused): see the report" in dry.err
     assert world.service.exposure(BORROWER_X).loan_count == 1
 
-    sent = xborder("loan", "import", str(path), "--yes", "--json", env=env)
+    sent = xborder("loan", "import", str(path), "--yes", "--json", "--allow-plaintext", env=env)
     assert sent.code == 2, sent.err
     rows = {r["row"]: r for r in json.loads(sent.out)["rows"]}
     assert sorted(r for r, v in rows.items() if v["status"] == RECORDED) == [2, 3, 4, 5, 17]
@@ -204,10 +204,10 @@ def test_example_csv_matches_the_example_roster(anvil: LocalNode, tmp_path: Path
                      "--wallet", "regulator").code == 0
     assert chain.run("policy", "fx", "set", "USD", "7.1", "EUR", "7.8", "--wallet", "regulator").code == 0
     csv_path = str(PROJECT_ROOT / "examples" / "loans.csv")
-    first = chain.run("loan", "import", csv_path, "--yes", "--json")
+    first = chain.run("loan", "import", csv_path, "--yes", "--json", "--allow-plaintext")
     assert first.code == 0, first.err
     assert first.json()["counts"] == {"recorded": 7}
-    again = chain.run("loan", "import", csv_path, "--yes", "--json")
+    again = chain.run("loan", "import", csv_path, "--yes", "--json", "--allow-plaintext")
     assert again.code == 0 and again.json()["counts"] == {"already recorded": 7}
 
     keystore = Keystore(tmp_path / "keystores", scrypt_n=LIGHT_SCRYPT)
@@ -216,7 +216,7 @@ def test_example_csv_matches_the_example_roster(anvil: LocalNode, tmp_path: Path
     recorded = chain.run("loan", "record", "--borrower", "91440300MA5F7KQ038", "--creditor", "2", "--currency", "USD",
                          "--principal", "2,000,000.00", "--value-date", "2025-07-01", "--maturity-date", "2026-07-01",
                          "--document", "PENGCHENG-BOZ-CLI-1", "--draw", "500,000.00", "--interest-rate", "4.8",
-                         "--borrower-wallet", "pengcheng", "--wallet", "boz", "--json")
+                         "--borrower-wallet", "pengcheng", "--wallet", "boz", "--json", "--allow-plaintext")
     assert recorded.code == 0, recorded.err
     loan = recorded.json()
     assert loan["status"] == "Active" and loan["loan"].endswith("(8:3)")
