@@ -25,7 +25,7 @@ deps: $(VENV)/.installed node_modules/.installed
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "xborder needs Python 3.11 ($(PYTHON) not found)" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip==24.3.1
+	$(BIN)/python -m pip install --quiet pip==24.3.1 setuptools==80.9.0
 	$(BIN)/pip install --quiet --no-deps -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/pip check
@@ -45,7 +45,7 @@ lint: deps
 	$(BIN)/mypy
 
 lock:
-	$(BIN)/pip freeze --exclude-editable | grep -v '^xborder' > requirements.lock.new
+	$(BIN)/pip freeze --all --exclude-editable | grep -v '^xborder\|^pip==' > requirements.lock.new
 	{ echo "# Exact versions of the whole Python environment (eth-brownie 1.22.2 pins its tree; nothing may move them)."; echo "# Regenerate with: make lock"; cat requirements.lock.new; } > requirements.lock
 	rm requirements.lock.new
 
