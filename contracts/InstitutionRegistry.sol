@@ -155,9 +155,8 @@ contract InstitutionRegistry is IInstitutionRegistry, AccessControl, Pausable {
             _managed(institutionId);
         }
         if (publicKey == bytes32(0)) revert InvalidEncryptionKey(publicKey);
-        bytes32[] storage keys = _encryptionKeys[institutionId];
-        keys.push(publicKey);
-        version = uint32(keys.length);
+        _encryptionKeys[institutionId].push(publicKey);
+        version = uint32(_encryptionKeys[institutionId].length);
         emit EncryptionKeyRegistered(institutionId, version, publicKey, _msgSender());
     }
 
