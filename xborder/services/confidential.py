@@ -12,7 +12,7 @@ Format and rationale: docs/confidential-terms.md; framing in `xborder.services.e
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ from xborder.errors import ValidationError
 from xborder.services import envelope as env
 from xborder.services import terms as terms_codec
 from xborder.services.envelope import REGULATOR, Binding, Recipient
-from xborder.wallets.encryption import KeyRing, public_bytes
+from xborder.wallets.encryption import KeyRing, derive_key, public_bytes
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +211,25 @@ class TermsReader:
         if not opened.commitment_ok or opened.plaintext is None:
             raise ValidationError(f"terms: the envelope is not authentic: {opened.error}", field="terms")
         return opened.plaintext
+
+
+def register_derived_keys(client: XborderClient, admins: Mapping[int, LocalAccount],
+                          regulator: LocalAccount | None = None) -> KeyRing:
+    """DEMO-ONLY / benchmarks: give every institution of `admins` (id -> admin wallet) and, with
+    `regulator`, the regulator (id 0) the key v1 derived from its wallet (`derive_key`), registering
+    it where none is registered yet. Returns the ring of all those keys (what an all-seeing
+    indexer, e.g. the regulator's plus the banks', would hold)."""
+    keys = EncryptionKeys(client)
+    owners: dict[int, LocalAccount] = dict(admins)
+    if regulator is not None:
+        owners[REGULATOR] = regulator
+    ring = KeyRing()
+    for institution, account in sorted(owners.items()):
+        key = derive_key(bytes(account.key), institution, 1)
+        ring.add(institution, 1, key)
+        if keys.current(institution)[1] == 0:
+            keys.register(account, institution, public_bytes(key))
+    return ring
 
 
 def public_hex(ring: KeyRing) -> dict[str, str]:

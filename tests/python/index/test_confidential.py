@@ -28,7 +28,12 @@ from xborder.index import index_events, open_database
 from xborder.index.projection import XborderProjection
 from xborder.services import envelope as env
 from xborder.services import terms as T
-from xborder.services.confidential import EncryptionKeys, MissingEncryptionKey, TermsSealer
+from xborder.services.confidential import (
+    EncryptionKeys,
+    MissingEncryptionKey,
+    TermsSealer,
+    register_derived_keys,
+)
 from xborder.services.deploy import deploy
 from xborder.services.loan_import import RECORDED, LoanBatch, LoanItem
 from xborder.services.loans import LoanRequest, LoanService, document_hash, parse_date
@@ -244,6 +249,14 @@ def test_sealing_refuses_a_party_without_key(anvil: LocalNode, tmp_path: Path) -
     with pytest.raises(MissingEncryptionKey, match=r"institution 6 registered no encryption key.*set-key"):
         TermsSealer(cast.client).seal(T.seal(TERMS_1), document_hash=document_hash("D"), borrower=6,
                                       creditor=BANK_A, recorder=BANK_A)
+    # what the demo / bench do: derived keys for whoever has none (existing keys are left alone)
+    ring = register_derived_keys(cast.client, {6: wallet, BANK_A: cast.wallets[BANK_A]}, cast.regulator)
+    assert cast.keys.current(6, refresh=True)[1] == 1 and cast.keys.current(BANK_A, refresh=True)[1] == 1
+    sealed = TermsSealer(cast.client).seal(T.seal(TERMS_1), document_hash=document_hash("D"), borrower=6,
+                                           creditor=BANK_A, recorder=BANK_A)
+    opened = env.open_envelope(sealed.data, {(6, 1): ring.keys[(6, 1)]}, TermsSealer(cast.client).binding(
+        document_hash("D"), sealed.terms_hash))
+    assert opened.commitment_ok
 
 
 def test_key_ring_file(tmp_path: Path) -> None:
