@@ -42,10 +42,13 @@ from xborder.index import queries
 from xborder.index.service import index_events, open_index
 from xborder.services import terms as terms_codec
 from xborder.services.actions import DONE, FAILED, REFUSED, Action, ActionBatch
+from xborder.services.confidential import TermsSealer
 from xborder.services.deploy import deploy
+from xborder.services.envelope import REGULATOR
 from xborder.services.loan_import import ALREADY, RECORDED, LoanBatch, LoanItem
 from xborder.services.workload import Workload, WorkloadLoan, generate
 from xborder.wallets.demo import DemoWallets
+from xborder.wallets.encryption import KeyRing, derive_key, public_bytes
 from xborder.wallets.keystore import Keystore
 
 log = logging.getLogger(__name__)
@@ -54,7 +57,7 @@ ADJUSTMENT_ENTERPRISE = 4  # Parameter enum (docs/contracts.md)
 # Gas limits declared per kind of call: anvil fills a block by declared gas, so these sit just
 # above the measured use (docs/contracts.md) rather than at a round "safe" figure.
 GAS = {"register": 220_000, "rates": 400_000, "confirm": 80_000, "draw": 100_000,
-       "repay": 100_000, "parameter": 120_000, "fund": 21_000}
+       "repay": 100_000, "parameter": 120_000, "fund": 21_000, "key": 110_000}
 #: Block gas limit of the demo chain: 0.2 s blocks of 300M gas hold ~1,900 co-signed loans each.
 DEMO_GAS_LIMIT = 300_000_000
 FUNDING_WEI = 10**18
@@ -119,6 +122,7 @@ class DemoResult:
     indexed_loan_count: int
     indexed_events: int
     timings: dict[str, float]
+    confidential_terms: dict[str, int] = field(default_factory=dict)
     dashboard: str | None = None
     wallets: dict[str, str] = field(default_factory=dict)
     password_file: str | None = None
@@ -225,7 +229,8 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
     lap("deploy")
 
     # -- fund: the regulator and every wallet that sends transactions -------------------------
-    senders = {workload.regulator_index} | set(workload.bank_indices) | {ln.borrower for ln in workload.loans}
+    # Every institution sends at least one transaction: registering its encryption key.
+    senders = {inst.index for inst in workload.institutions}
     fund = [Action(dev, regulator.address, b"", GAS["fund"], "fund regulator", value=10 * FUNDING_WEI)]
     fund += [Action(dev, wallets.address(i), b"", GAS["fund"], f"fund {i}", value=FUNDING_WEI)
              for i in sorted(senders)]
@@ -241,6 +246,21 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
     ActionBatch(client, register).run(say.phase("onboarding institutions", len(register)))
     onboarded = sum(1 for a in register if a.status == DONE)
     lap("onboard")
+
+    # -- encryption keys: each institution registers its X25519 key from its admin wallet; the
+    # regulator registers its own (id 0). DEMO-ONLY: derived from the wallet keys.
+    regulator_key = derive_key(bytes(regulator.key), REGULATOR, 1)
+    ring = KeyRing()  # the regulator's indexer: its own key opens every envelope
+    ring.add(REGULATOR, 1, regulator_key)
+    key_actions = [Action(regulator, client.registry.address, _calldata(registry.setEncryptionKey(
+        REGULATOR, public_bytes(regulator_key))), GAS["key"], "regulator key")]
+    key_actions += [Action(wallets.account(inst.index), client.registry.address, _calldata(registry.setEncryptionKey(
+        inst.institution_id, public_bytes(derive_key(wallets.private_key(inst.index), inst.institution_id, 1)))),
+        GAS["key"], f"key {inst.institution_id}") for inst in workload.institutions]
+    ActionBatch(client, key_actions).run(say.phase("registering encryption keys", len(key_actions)))
+    keys_registered = sum(1 for a in key_actions if a.status == DONE)
+    sealer = TermsSealer(client)
+    lap("keys")
 
     # -- policy: today's parameters are the constructor defaults (1.75 ...); publish FX rates --
     rates = Action(regulator, client.policy.address, _rates_calldata(client, workload.rates), GAS["rates"],
@@ -268,7 +288,7 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
                 financing_type=loan.financing_type, document=keccak(text=loan.document),
                 terms=_terms(loan), recorder=accounts[loan.recorder],
                 borrower_account=accounts[loan.borrower] if loan.co_signed else None,
-                draw=loan.first_draw if loan.co_signed else 0, ref=f"loan {loan.number}"))
+                draw=loan.first_draw if loan.co_signed else 0, ref=f"loan {loan.number}", sealer=sealer))
         loans_batch = LoanBatch(client, items, gas_mode="sample", max_in_flight=4000)
         loans_batch.preflight()
         report = loans_batch.submit(say.phase(f"recording loans ({label})", len(items)))
@@ -334,7 +354,7 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
 
     # -- index -------------------------------------------------------------------------------
     progress = say.phase("indexing events", 1)
-    stats = index_events(settings, w3=w3)
+    stats = index_events(settings, w3=w3, decryption_keys=ring)
     progress(1, 1)
     lap("index")
 
@@ -365,6 +385,10 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
                 "risk_weighted_balance": e.risk_weighted_balance, "limit": e.limit,
                 "headroom": e.headroom, "utilisation": round(float(e.utilisation or 0), 4)}
                for e in exposures[:10]]
+        terms_row = db.query_one("SELECT COUNT(*), SUM(CASE WHEN readable = 1 AND commitment_ok = 1 THEN 1 ELSE 0 END), "
+                                 "SUM(CASE WHEN commitment_ok = 0 THEN 1 ELSE 0 END) FROM loan_terms")
+        terms_seen = {"envelopes": int(terms_row[0] or 0), "opened_and_verified": int(terms_row[1] or 0),
+                      "flagged": int(terms_row[2] or 0)} if terms_row else {}
         consistency = queries.check_consistency(db, w3, client.ledger.address, list(client.ledger.abi))  # type: ignore[arg-type]
         dashboard = None
         try:
@@ -389,6 +413,7 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
         top_utilisation=top, consistency_ok=consistency.ok, consistency_borrowers=consistency.checked,
         chain_loan_count=chain_loans, indexed_loan_count=indexed_loans, indexed_events=stats.events,
         timings=timings, dashboard=dashboard, wallets=addresses,
+        confidential_terms={"keys_registered": keys_registered, **terms_seen},
         password_file=str(password_file) if password_file else None)
 
 
@@ -459,6 +484,12 @@ def summary_lines(result: DemoResult) -> list[str]:
     for row in result.top_utilisation:
         lines.append(f"  {row['name']}: {row['utilisation']:.1%} — "
                      f"{format_amount(row['risk_weighted_balance'], 'CNY')} of {format_amount(row['limit'], 'CNY')}")
+    ct = result.confidential_terms
+    if ct:
+        lines.append(f"confidential terms: {ct.get('keys_registered', 0):,} encryption keys registered; "
+                     f"{ct.get('envelopes', 0):,} envelopes on chain (terms encrypted for borrower, creditor side and "
+                     f"regulator), {ct.get('opened_and_verified', 0):,} opened by the regulator's indexer and matched "
+                     f"their commitments, {ct.get('flagged', 0):,} flagged")
     lines.append(f"index: {result.indexed_events:,} events, {result.indexed_loan_count:,} loans "
                  f"(chain counts {result.chain_loan_count:,}); consistency check "
                  f"{'passed' if result.consistency_ok else 'FAILED'} for {result.consistency_borrowers:,} borrowers")
