@@ -486,6 +486,37 @@ class TxSender:
         return TransactionRejected(f"the node rejected {what}: {message}", revert_data=data)
 
 
+@dataclass
+class SenderPool:
+    """One TxSender per wallet for a whole run: every batch of the run reuses them, and the
+    wallets' nonces (and the chain id) are asked once, in JSON-RPC batches — one `eth_chainId`
+    and one `eth_getTransactionCount` per new sender would otherwise cost a round trip each."""
+
+    w3: Web3
+    batch_size: int = DEFAULT_BATCH
+    _senders: dict[str, TxSender] = field(default_factory=dict, repr=False)
+    _chain_id: int | None = field(default=None, repr=False)
+
+    def get(self, account: LocalAccount) -> TxSender:
+        sender = self._senders.get(account.address)
+        if sender is None:
+            sender = self._senders[account.address] = TxSender(self.w3, account, batch_size=self.batch_size)
+            if self._chain_id is None:
+                self._chain_id = int(rpc(self.w3, "eth_chainId"), 16)
+            sender._chain_id = self._chain_id
+        return sender
+
+    def prepare(self, accounts: Iterable[LocalAccount]) -> None:
+        """Create the senders of `accounts` and learn their pending nonces in one batch."""
+        fresh = [self.get(a) for a in accounts]
+        unknown = list({s.address: s for s in fresh if s._nonce is None}.values())
+        answers = rpc_batch(self.w3, [("eth_getTransactionCount", [s.address, "pending"]) for s in unknown],
+                            self.batch_size)
+        for sender, answer in zip(unknown, answers, strict=True):
+            if "result" in answer:
+                sender._nonce = int(str(answer["result"]), 16)
+
+
 def submit(w3: Web3, signed: Sequence[SignedTx], batch_size: int = DEFAULT_BATCH) -> list[dict[str, Any]]:
     """`eth_sendRawTransaction` for each, in batches; the node's response objects in order."""
     return rpc_batch(w3, [("eth_sendRawTransaction", ["0x" + s.raw.hex()]) for s in signed], batch_size)

@@ -16,7 +16,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from xborder.bindings.client import XborderClient
-from xborder.chain.sender import Call, TxSender, reverted, rpc_batch, send_all
+from xborder.chain.sender import Call, SenderPool, TxSender, reverted, rpc_batch, send_all
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +47,16 @@ class ActionBatch:
     actions: list[Action]
     batch_size: int = 500
     window_blocks: float = 4.0
-    _senders: dict[str, TxSender] = field(default_factory=dict, repr=False)
+    #: Share one pool between the batches of a run so each wallet's nonce is asked once.
+    pool: SenderPool | None = None
+
+    def __post_init__(self) -> None:
+        if self.pool is None:
+            self.pool = SenderPool(self.client.w3, self.batch_size)
 
     def _sender(self, account: LocalAccount) -> TxSender:
-        sender = self._senders.get(account.address)
-        if sender is None:
-            sender = self._senders[account.address] = TxSender(self.client.w3, account, batch_size=self.batch_size)
-        return sender
+        assert self.pool is not None
+        return self.pool.get(account)
 
     def preflight(self) -> list[Action]:
         """eth_call every action from its own wallet on the latest state; refusals are decoded.
@@ -81,6 +84,8 @@ class ActionBatch:
         by_wallet: dict[str, list[Action]] = {}
         for action in ready:
             by_wallet.setdefault(action.account.address, []).append(action)
+        assert self.pool is not None
+        self.pool.prepare(group[0].account for group in by_wallet.values())
         jobs = [(self._sender(group[0].account),
                  [Call(to=Web3.to_checksum_address(a.to), data=a.data, value=a.value, gas=a.gas) for a in group])
                 for group in by_wallet.values()]

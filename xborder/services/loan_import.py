@@ -37,7 +37,16 @@ from web3 import Web3
 
 from xborder.bindings.client import XborderClient
 from xborder.bindings.units import format_amount, parse_amount, parse_currency
-from xborder.chain.sender import Call, Receipt, TxSender, reverted, rpc, rpc_batch, send_interleaved
+from xborder.chain.sender import (
+    Call,
+    Receipt,
+    SenderPool,
+    TxSender,
+    reverted,
+    rpc,
+    rpc_batch,
+    send_interleaved,
+)
 from xborder.errors import ChainError, ValidationError, XborderError
 from xborder.services import terms as terms_codec
 from xborder.services.confidential import TermsSealer
@@ -233,7 +242,8 @@ class LoanBatch:
     receipt_timeout: float = 600.0
     outcomes: list[Outcome] = field(default_factory=list)
     _positions: dict[int, tuple[int, int, int]] = field(default_factory=dict, repr=False)
-    _senders: dict[str, TxSender] = field(default_factory=dict, repr=False)
+    #: Senders shared with the other batches of a run (each wallet's nonce asked once); own pool if None.
+    pool: SenderPool | None = None
 
     def __post_init__(self) -> None:
         self.service = LoanService(self.client)
@@ -464,11 +474,9 @@ class LoanBatch:
 
     # -- sending ----------------------------------------------------------------------------
     def _sender(self, account: LocalAccount) -> TxSender:
-        sender = self._senders.get(account.address)
-        if sender is None:
-            sender = TxSender(self.w3, account, batch_size=self.batch_size)
-            self._senders[account.address] = sender
-        return sender
+        if self.pool is None:
+            self.pool = SenderPool(self.w3, self.batch_size)
+        return self.pool.get(account)
 
     def submit(self, progress: Progress | None = None) -> BatchReport:
         """Send every item that passed `preflight()` (run now if it was not) and collect receipts.
@@ -567,6 +575,9 @@ class LoanBatch:
             while len(waves) <= wave:
                 waves.append([])
             waves[wave].append(i)
+        if self.pool is None:
+            self.pool = SenderPool(self.w3, self.batch_size)
+        self.pool.prepare(items[i].recorder for i in indices)
         gas = self._gas(indices, calldata, probes)
         # Waves in order, cut into chunks of at most `max_in_flight` transactions; a chunk's receipts
         # are collected before the next chunk is sent (anvil in automine mode slows down badly with
