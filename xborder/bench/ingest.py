@@ -28,6 +28,8 @@ from xborder.bench.loans import make_items
 from xborder.bench.results import Results, Row, load
 from xborder.bench.world import World
 from xborder.chain.sender import Call, Receipt, TxSender, check_receipts, rpc, rpc_batch, send_all
+from xborder.services.confidential import TermsSealer
+from xborder.services.envelope import REGULATOR
 from xborder.services.loan_import import RECORDED, LoanBatch, LoanItem
 from xborder.services.loans import (
     LOAN_RECORDED_TOPIC,
@@ -36,6 +38,7 @@ from xborder.services.loans import (
     selector,
     sign_consent,
 )
+from xborder.wallets.encryption import derive_key, public_bytes
 
 SECTION = "ingest"
 _SEL_POSITION = selector("borrowerPosition(uint32)")
@@ -62,7 +65,8 @@ def _loan_ids(receipts: Sequence[Receipt]) -> list[int]:
     return out
 
 
-def with_loan_batch(world: World, items: list[LoanItem], results: Results, state: IngestState) -> float:
+def with_loan_batch(world: World, items: list[LoanItem], results: Results, state: IngestState,
+                    label: str = "") -> float:
     batch = LoanBatch(world.client, items, gas_mode="sample", max_in_flight=5_000, batch_size=500)
     started = time.perf_counter()
     pre_counts = batch.preflight().counts
@@ -75,13 +79,32 @@ def with_loan_batch(world: World, items: list[LoanItem], results: Results, state
                            f"first problem: {next((o.reason for o in report.outcomes if o.status != RECORDED), '')}")
     state.landed += [Landed(o.loan_id or 0, items[o.index]) for o in landed]
     rate = len(landed) / total_s
-    results.add(Row(SECTION, "LoanBatch preflight (dry run)", len(items) / pre_s, "loans/s",
+    results.add(Row(SECTION, f"LoanBatch preflight (dry run){label}", len(items) / pre_s, "loans/s",
                     note=f"{len(items):,} loans in {pre_s:.2f}s ({pre_counts})"))
-    results.add(Row(SECTION, "LoanBatch submit only", len(landed) / report.seconds, "loans/s",
+    results.add(Row(SECTION, f"LoanBatch submit only{label}", len(landed) / report.seconds, "loans/s",
                     note=f"{len(landed):,} in {report.seconds:.2f}s"))
-    results.add(Row(SECTION, "LoanBatch preflight + submit (end to end)", rate, "loans/s",
+    results.add(Row(SECTION, f"LoanBatch preflight + submit (end to end){label}", rate, "loans/s",
                     note=f"{len(landed):,} loans in {total_s:.2f}s; preflight {pre_s / total_s:.0%} of the time"))
     return rate
+
+
+def register_keys(world: World) -> TermsSealer:
+    """Every party and the regulator register an X25519 key (DEMO-ONLY: derived from the wallet);
+    returns a sealer with all current keys prefetched."""
+    registry = world.client.registry
+    parties = [*world.banks, *world.creditors, *world.borrowers]
+    jobs = [(TxSender(world.w3, world.regulator), [Call(registry.address, bytes.fromhex(
+        registry.functions.setEncryptionKey(REGULATOR, public_bytes(derive_key(bytes(world.regulator.key), REGULATOR, 1)))
+        ._encode_transaction_data()[2:]), 0, 120_000)])]
+    jobs += [(TxSender(world.w3, p.account), [Call(registry.address, bytes.fromhex(
+        registry.functions.setEncryptionKey(p.institution_id, public_bytes(derive_key(bytes(p.account.key),
+                                                                                        p.institution_id, 1)))
+        ._encode_transaction_data()[2:]), 0, 120_000)]) for p in parties]
+    check_receipts(world.w3, [r for group in send_all(jobs, timeout=600) for r in group])
+    sealer = TermsSealer(world.client)
+    assert sealer.keys is not None
+    sealer.keys.prefetch([REGULATOR] + [p.institution_id for p in parties])
+    return sealer
 
 
 def with_sender(world: World, items: list[LoanItem], results: Results, state: IngestState) -> float:
@@ -185,6 +208,11 @@ def run(world: World, results: Results, *, loans: int, plain: int) -> IngestStat
     plain_items = make_items(world, plain, borrowers=pool, tag="PLAIN", seed=23)
     batch_rate = with_loan_batch(world, batch_items, results, state)
     direct_rate = with_sender(world, direct_items, results, state)
+    # The same LoanBatch path with confidential terms (#7): every institution registers its
+    # encryption key, terms travel as envelopes for borrower, creditor side and regulator.
+    sealer = register_keys(world)
+    sealed_items = make_items(world, loans, borrowers=pool, tag="SEALED", seed=24, sealer=sealer)
+    with_loan_batch(world, sealed_items, results, state, label=", confidential terms on")
     results.sections.setdefault(SECTION, {})["load_after_xborder"] = load()
     lifecycle(world, state, results)
     state.plain_rate = plain_loop(world, plain_items, results)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from eth_hash.auto import keccak
 
 from xborder.bench.world import Party, World
+from xborder.services.confidential import TermsSealer
 from xborder.services.loan_import import LoanItem
 from xborder.services.terms import LoanTerms
 from xborder.services.workload import CURRENCY_MIX, DAY, REFERENCE_RATES
@@ -27,7 +28,7 @@ def _pick(rng: random.Random, mix: Sequence[tuple[str, float]]) -> str:
 
 
 def make_items(world: World, count: int, *, borrowers: Sequence[Party], tag: str, seed: int,
-               draw_half: bool = True) -> list[LoanItem]:
+               draw_half: bool = True, sealer: TermsSealer | None = None) -> list[LoanItem]:
     """`count` co-signed loans (recorded Active with a first drawdown in one transaction)."""
     rng = random.Random(seed)
     items = []
@@ -49,5 +50,5 @@ def make_items(world: World, count: int, *, borrowers: Sequence[Party], tag: str
             borrower=borrower.institution_id, creditor=creditor.institution_id, currency=currency,
             principal=principal, value_date=value, maturity_date=value + term * DAY, financing_type=1,
             document=bytes(keccak(doc)), terms=terms, recorder=bank.account, borrower_account=borrower.account,
-            draw=principal // 2 if draw_half else principal, ref=doc.decode()))
+            draw=principal // 2 if draw_half else principal, ref=doc.decode(), sealer=sealer))
     return items
