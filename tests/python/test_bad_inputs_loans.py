@@ -52,7 +52,7 @@ def unpause(world: World) -> None:
     world.client.transact(world.regulator, world.client.ledger.functions.unpause(), "unpause")
 
 
-OUTSIDER = dev_account(8).address.lower()  # the decoded error shows the raw (lower-case) address
+OUTSIDER = dev_account(8).address  # decoded errors show checksummed addresses
 CASES = [
     Case("negative principal", record(principal="-5"),
          "--principal: '-5' must be greater than zero (a positive amount with at most 2 decimals)", 2),
@@ -144,7 +144,7 @@ def _state(w: World) -> tuple[int, int, tuple[int, int, int]]:
 def test_bad_input(world: tuple[World, Path, dict[str, str]], case: Case) -> None:
     w, root, env = world
     values = {"dir": str(root), "doc1": document_hash("DOC-1").hex()[:12], "loan1": str(BORROWER_X << 32 | 1),
-              "borrower_x": dev_account(3).address.lower()}
+              "borrower_x": dev_account(3).address}
     for name, content in case.files.items():
         (root / name).write_bytes(content)
     if case.setup:

@@ -12,6 +12,7 @@ from web3 import Web3
 
 from xborder.chain import LocalNode, start_anvil
 from xborder.config import PROJECT_ROOT
+from xborder.domain.identifiers import uscc_with_check
 from xborder.errors import TransactionRejected, ValidationError
 from xborder.services import funding, onboarding
 from xborder.services.onboarding import Kind, RosterInvalid
@@ -46,7 +47,7 @@ def test_lei_check_digits_are_computed_and_checked() -> None:
 
 
 def test_uscc() -> None:
-    assert onboarding.uscc_with_check("91350100M000100Y4") == "91350100M000100Y43"  # GB 32100 example
+    assert uscc_with_check("91350100M000100Y4") == "91350100M000100Y43"  # GB 32100 example
     ident = onboarding.parse_identifier("91100000100005101J")
     assert onboarding.identifier_bytes(ident) == b"91100000100005101J\0\0"
     assert onboarding.identifier_text(onboarding.identifier_bytes(ident)) == ident
