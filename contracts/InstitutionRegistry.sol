@@ -227,6 +227,19 @@ contract InstitutionRegistry is IInstitutionRegistry, AccessControl, Pausable {
     }
 
     /// @inheritdoc IInstitutionRegistry
+    function coreWords(address wallet, uint32 a, uint32 b)
+        external
+        view
+        returns (uint32 walletInstitution, uint256 walletCore, uint256 coreA, uint256 coreB)
+    {
+        walletInstitution = _walletInstitution[wallet];
+        // Each institution slot is read at most once.
+        if (walletInstitution != 0) walletCore = _coreWord(walletInstitution);
+        if (a != 0) coreA = a == walletInstitution ? walletCore : _coreWord(a);
+        if (b != 0) coreB = b == a ? coreA : (b == walletInstitution ? walletCore : _coreWord(b));
+    }
+
+    /// @inheritdoc IInstitutionRegistry
     function isValidIdentifier(bytes20 identifier) external pure returns (bool) {
         return _isValidIdentifier(identifier);
     }
@@ -239,6 +252,15 @@ contract InstitutionRegistry is IInstitutionRegistry, AccessControl, Pausable {
         core.status = inst.status;
         core.capitalBase = inst.capitalBase;
         core.admin = inst.admin;
+    }
+
+    /// @dev Slot 0 of the record as one word (layout in {IInstitutionRegistry-coreWords}).
+    function _coreWord(uint32 institutionId) private view returns (uint256 word) {
+        InstitutionRecord storage inst = _institutions[institutionId];
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            word := sload(inst.slot)
+        }
     }
 
     function _existing(uint32 institutionId) private view returns (InstitutionRecord storage inst) {

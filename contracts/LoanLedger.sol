@@ -49,6 +49,24 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
     IInstitutionRegistry private immutable _registry;
     IMacroPrudentialPolicy private immutable _policy;
 
+    // Bit offsets of the fields in the two packed loan words (see {ILoanLedger-Loan}): the hot paths
+    // read each loan slot once as a word instead of decoding the whole struct into memory.
+    uint256 private constant _CREDITOR = 32;
+    uint256 private constant _RECORDER = 64;
+    uint256 private constant _CURRENCY = 96;
+    uint256 private constant _FINANCING_TYPE = 120;
+    uint256 private constant _STATUS = 128;
+    uint256 private constant _WEIGHT = 136;
+    uint256 private constant _VALUE_DATE = 168;
+    uint256 private constant _MATURITY = 200;
+    uint256 private constant _DRAWN = 64; // slot 1; principal is bits 0-63
+    uint256 private constant _OUTSTANDING = 128;
+    uint256 private constant _RATE = 192;
+    // Registry core word (see {IInstitutionRegistry-coreWords}): admin | kind | status | capitalBase.
+    uint256 private constant _KIND = 160;
+    uint256 private constant _INST_STATUS = 168;
+    uint256 private constant _CAPITAL = 176;
+
     mapping(uint64 loanId => Loan) private _loans;
     mapping(uint32 borrower => BorrowerPosition) private _positions;
     mapping(bytes32 documentHash => uint64 loanId) private _documentLoan;
@@ -69,8 +87,8 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
     /// @inheritdoc ILoanLedger
     function recordLoan(LoanRequest calldata request, bytes calldata terms) external returns (uint64 loanId) {
         _requireNotPaused();
-        (uint32 recorder, IInstitutionRegistry.InstitutionCore memory bc) = _checkRequest(request);
-        IMacroPrudentialPolicy.Quote memory q = _quote(request, bc.kind);
+        (uint32 recorder, uint256 bc) = _checkRequest(request);
+        IMacroPrudentialPolicy.Quote memory q = _quote(request, _kind(bc));
         BorrowerPosition memory pos = _positions[request.borrower];
         loanId = _newLoanId(request.borrower, ++pos.loanCount);
         _claimDocument(request.documentHash, loanId);
@@ -89,9 +107,9 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
     ) external returns (uint64 loanId) {
         _requireNotPaused();
         if (block.timestamp > deadline) revert SignatureExpired(deadline, block.timestamp);
-        (uint32 recorder, IInstitutionRegistry.InstitutionCore memory bc) = _checkRequest(request);
+        (uint32 recorder, uint256 bc) = _checkRequest(request);
         BorrowerPosition memory pos = _positions[request.borrower];
-        _checkConsent(request, bc.admin, drawAmount, pos.nonce, deadline, signature);
+        _checkConsent(request, address(uint160(bc)), drawAmount, pos.nonce, deadline, signature);
         loanId = _recordActive(request, recorder, bc, pos, drawAmount, terms);
     }
 
@@ -99,13 +117,13 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
     function confirmLoan(uint64 loanId) external {
         _requireNotPaused();
         Loan storage loan = _loans[loanId];
-        (LoanStatus status, uint32 borrower) = (loan.status, loan.borrower);
-        if (status != LoanStatus.Recorded) revert InvalidLoanStatus(loanId, status);
+        uint256 w0 = _loanWord0(loanId, LoanStatus.Recorded);
+        uint32 borrower = uint32(w0);
         // Unused cores are zeroed placeholders (ids 0): ignoring them is intended.
         // slither-disable-next-line unused-return
-        (uint32 caller, IInstitutionRegistry.InstitutionCore memory cc,,) = _registry.lookup(msg.sender, 0, 0);
+        (uint32 caller, uint256 cc,,) = _registry.coreWords(msg.sender, 0, 0);
         if (caller != borrower) revert UnauthorizedWallet(msg.sender, caller);
-        if (cc.status != IInstitutionRegistry.InstitutionStatus.Active) revert InstitutionNotActive(caller, cc.status);
+        _requireActive(caller, cc);
         loan.status = LoanStatus.Active;
         emit LoanConfirmed(loanId, borrower, msg.sender, _positions[borrower].balance);
     }
@@ -115,66 +133,80 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
     /// @inheritdoc ILoanLedger
     function drawdown(uint64 loanId, uint64 amount) external {
         _requireNotPaused();
-        Loan memory ln = _activeLoan(loanId, amount);
-        uint64 available = ln.principal - ln.drawn;
-        if (amount > available) revert DrawdownExceedsAvailable(loanId, amount, available);
-        // Unused cores are zeroed placeholders (ids 0): ignoring them is intended.
-        // slither-disable-next-line unused-return
-        (uint32 caller, IInstitutionRegistry.InstitutionCore memory cc, IInstitutionRegistry.InstitutionCore memory bc,) =
-            _registry.lookup(msg.sender, ln.borrower, 0);
-        _requireParty(caller, cc, ln, false);
-        _requireActive(ln.borrower, bc.status);
-        uint64 outstanding = ln.outstanding + amount;
-        (uint256 balanceAfter, uint256 limit) = _balanceAfter(ln, outstanding, ln.weightBps, bc);
-        if (balanceAfter > limit) revert BorrowingLimitExceeded(ln.borrower, balanceAfter, limit);
-        Loan storage loan = _loans[loanId];
-        loan.drawn = ln.drawn + amount;
-        loan.outstanding = outstanding;
-        _positions[ln.borrower].balance = uint128(balanceAfter);
-        emit LoanDrawn(loanId, ln.borrower, amount, ln.drawn + amount, outstanding, balanceAfter);
+        (uint256 w0, uint256 w1) = _activeLoan(loanId, amount);
+        {
+            uint64 available;
+            unchecked {
+                available = uint64(w1) - uint64(w1 >> _DRAWN); // drawn <= principal always
+            }
+            if (amount > available) revert DrawdownExceedsAvailable(loanId, amount, available);
+        }
+        uint256 limit = _limitOf(_requirePartyAndBorrower(w0, false));
+        uint64 outstanding = uint64(w1 >> _OUTSTANDING);
+        unchecked {
+            // amount <= principal - drawn and outstanding <= drawn: both stay <= principal < 2^64,
+            // so adding amount to the two packed fields cannot carry into the next field.
+            w1 += (uint256(amount) << _DRAWN) + (uint256(amount) << _OUTSTANDING);
+        }
+        uint32 borrower = uint32(w0);
+        BorrowerPosition storage pos = _positions[borrower];
+        uint256 balanceAfter = pos.balance + _delta(w0, w1, outstanding, outstanding + amount);
+        if (balanceAfter > limit) revert BorrowingLimitExceeded(borrower, balanceAfter, limit);
+        _setLoanWord1(loanId, w1);
+        pos.balance = uint128(balanceAfter);
+        emit LoanDrawn(loanId, borrower, amount, uint64(w1 >> _DRAWN), uint64(w1 >> _OUTSTANDING), balanceAfter);
     }
 
     /// @inheritdoc ILoanLedger
     function repay(uint64 loanId, uint64 amount) external {
         _requireNotPaused();
-        Loan memory ln = _activeLoan(loanId, amount);
-        if (amount > ln.outstanding) revert RepaymentExceedsOutstanding(loanId, amount, ln.outstanding);
+        (uint256 w0, uint256 w1) = _activeLoan(loanId, amount);
+        uint64 outstanding = uint64(w1 >> _OUTSTANDING);
+        if (amount > outstanding) revert RepaymentExceedsOutstanding(loanId, amount, outstanding);
         // Unused cores are zeroed placeholders (ids 0): ignoring them is intended.
         // slither-disable-next-line unused-return
-        (uint32 caller, IInstitutionRegistry.InstitutionCore memory cc,,) = _registry.lookup(msg.sender, 0, 0);
-        _requireParty(caller, cc, ln, false);
-        uint64 outstanding = ln.outstanding - amount;
-        BorrowerPosition storage pos = _positions[ln.borrower];
-        uint256 balanceAfter = pos.balance - _contribution(ln.outstanding, ln.rate, ln.weightBps)
-            + _contribution(outstanding, ln.rate, ln.weightBps);
-        Loan storage loan = _loans[loanId];
-        loan.outstanding = outstanding;
-        bool closes = outstanding == 0 && ln.drawn == ln.principal;
-        if (closes) loan.status = LoanStatus.Closed;
+        (uint32 caller, uint256 cc,,) = _registry.coreWords(msg.sender, 0, 0);
+        _requireParty(caller, cc, w0, false);
+        uint32 borrower = uint32(w0);
+        uint64 outstandingAfter;
+        unchecked {
+            outstandingAfter = outstanding - amount; // amount <= outstanding (checked above)
+            w1 -= uint256(amount) << _OUTSTANDING; // no borrow out of the field: same reason
+        }
+        BorrowerPosition storage pos = _positions[borrower];
+        // A repayment never raises the balance: no limit (and no policy call) is needed.
+        uint256 balanceAfter = pos.balance - _delta(w0, w1, outstandingAfter, outstanding);
+        _setLoanWord1(loanId, w1);
+        // Closes when fully drawn (drawn == principal) and fully repaid.
+        bool closes = outstandingAfter == 0 && uint64(w1 >> _DRAWN) == uint64(w1);
+        if (closes) _loans[loanId].status = LoanStatus.Closed;
         pos.balance = uint128(balanceAfter);
-        emit LoanRepaid(loanId, ln.borrower, amount, outstanding, balanceAfter);
-        if (closes) emit LoanClosed(loanId, ln.borrower, balanceAfter);
+        emit LoanRepaid(loanId, borrower, amount, outstandingAfter, balanceAfter);
+        if (closes) emit LoanClosed(loanId, borrower, balanceAfter);
     }
 
     /// @inheritdoc ILoanLedger
     function extendMaturity(uint64 loanId, uint32 newMaturityDate) external {
         _requireNotPaused();
-        Loan memory ln = _loanIn(loanId, LoanStatus.Active);
-        if (newMaturityDate <= ln.maturityDate) revert InvalidExtension(loanId, ln.maturityDate, newMaturityDate);
-        // Unused cores are zeroed placeholders (ids 0): ignoring them is intended.
-        // slither-disable-next-line unused-return
-        (uint32 caller, IInstitutionRegistry.InstitutionCore memory cc, IInstitutionRegistry.InstitutionCore memory bc,) =
-            _registry.lookup(msg.sender, ln.borrower, 0);
-        _requireParty(caller, cc, ln, true);
-        _requireActive(ln.borrower, bc.status);
-        uint32 newWeight = _policy.combinedWeight(ln.currency, ln.financingType, newMaturityDate - ln.valueDate);
-        (uint256 balanceAfter, uint256 limit) = _balanceAfter(ln, ln.outstanding, newWeight, bc);
-        if (balanceAfter > limit) revert BorrowingLimitExceeded(ln.borrower, balanceAfter, limit);
+        (uint256 w0, uint256 w1) = _loanWords(loanId, LoanStatus.Active);
+        uint32 maturityDate = uint32(w0 >> _MATURITY);
+        if (newMaturityDate <= maturityDate) revert InvalidExtension(loanId, maturityDate, newMaturityDate);
+        uint256 bc = _requirePartyAndBorrower(w0, true);
+        uint32 borrower = uint32(w0);
+        // newMaturityDate > maturityDate > valueDate: the term cannot underflow.
+        uint32 newWeight = _policy.combinedWeight(
+            bytes3(uint24(w0 >> _CURRENCY)), uint8(w0 >> _FINANCING_TYPE), newMaturityDate - uint32(w0 >> _VALUE_DATE)
+        );
+        uint256 balanceAfter = _positions[borrower].balance
+            - _contribution(uint64(w1 >> _OUTSTANDING), uint64(w1 >> _RATE), uint32(w0 >> _WEIGHT))
+            + _contribution(uint64(w1 >> _OUTSTANDING), uint64(w1 >> _RATE), newWeight);
+        uint256 limit = _limitOf(bc);
+        if (balanceAfter > limit) revert BorrowingLimitExceeded(borrower, balanceAfter, limit);
         Loan storage loan = _loans[loanId];
         loan.maturityDate = newMaturityDate;
         loan.weightBps = newWeight;
-        _positions[ln.borrower].balance = uint128(balanceAfter);
-        emit LoanExtended(loanId, ln.borrower, ln.maturityDate, newMaturityDate, ln.weightBps, newWeight, balanceAfter);
+        _positions[borrower].balance = uint128(balanceAfter);
+        emit LoanExtended(loanId, borrower, maturityDate, newMaturityDate, uint32(w0 >> _WEIGHT), newWeight, balanceAfter);
     }
 
     // ------------------------------------------------------------------ endings
@@ -182,43 +214,48 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
     /// @inheritdoc ILoanLedger
     function cancelLoan(uint64 loanId) external {
         _requireNotPaused();
-        Loan memory ln = _loans[loanId];
-        if (ln.status != LoanStatus.Recorded && ln.status != LoanStatus.Active) revert InvalidLoanStatus(loanId, ln.status);
-        if (ln.drawn != 0) revert LoanAlreadyDrawn(loanId, ln.drawn);
+        (uint256 w0, uint256 w1) = _loanWords(loanId);
+        LoanStatus status = _loanStatus(w0);
+        if (status != LoanStatus.Recorded && status != LoanStatus.Active) revert InvalidLoanStatus(loanId, status);
+        uint64 drawn = uint64(w1 >> _DRAWN);
+        if (drawn != 0) revert LoanAlreadyDrawn(loanId, drawn);
         // Unused cores are zeroed placeholders (ids 0): ignoring them is intended.
         // slither-disable-next-line unused-return
-        (uint32 caller, IInstitutionRegistry.InstitutionCore memory cc,,) = _registry.lookup(msg.sender, 0, 0);
-        _requireParty(caller, cc, ln, false);
+        (uint32 caller, uint256 cc,,) = _registry.coreWords(msg.sender, 0, 0);
+        _requireParty(caller, cc, w0, false);
         _loans[loanId].status = LoanStatus.Cancelled;
-        emit LoanCancelled(loanId, ln.borrower, caller, _positions[ln.borrower].balance);
+        emit LoanCancelled(loanId, uint32(w0), caller, _positions[uint32(w0)].balance);
     }
 
     /// @inheritdoc ILoanLedger
     function closeLoan(uint64 loanId) external {
         _requireNotPaused();
-        Loan memory ln = _loanIn(loanId, LoanStatus.Active);
-        if (ln.outstanding != 0) revert OutstandingNotZero(loanId, ln.outstanding);
+        (uint256 w0, uint256 w1) = _loanWords(loanId, LoanStatus.Active);
+        uint64 outstanding = uint64(w1 >> _OUTSTANDING);
+        if (outstanding != 0) revert OutstandingNotZero(loanId, outstanding);
         // Unused cores are zeroed placeholders (ids 0): ignoring them is intended.
         // slither-disable-next-line unused-return
-        (uint32 caller, IInstitutionRegistry.InstitutionCore memory cc,,) = _registry.lookup(msg.sender, 0, 0);
-        _requireParty(caller, cc, ln, true);
+        (uint32 caller, uint256 cc,,) = _registry.coreWords(msg.sender, 0, 0);
+        _requireParty(caller, cc, w0, true);
         _loans[loanId].status = LoanStatus.Closed;
-        emit LoanClosed(loanId, ln.borrower, _positions[ln.borrower].balance);
+        emit LoanClosed(loanId, uint32(w0), _positions[uint32(w0)].balance);
     }
 
     /// @inheritdoc ILoanLedger
     function declareDefault(uint64 loanId) external {
         _requireNotPaused();
-        Loan memory ln = _loanIn(loanId, LoanStatus.Active);
+        (uint256 w0, uint256 w1) = _loanWords(loanId, LoanStatus.Active);
         // Unused cores are zeroed placeholders (ids 0): ignoring them is intended.
         // slither-disable-next-line unused-return
-        (uint32 caller, IInstitutionRegistry.InstitutionCore memory cc,,) = _registry.lookup(msg.sender, 0, 0);
-        _requireParty(caller, cc, ln, true);
-        BorrowerPosition storage pos = _positions[ln.borrower];
-        uint256 balanceAfter = pos.balance - _contribution(ln.outstanding, ln.rate, ln.weightBps);
+        (uint32 caller, uint256 cc,,) = _registry.coreWords(msg.sender, 0, 0);
+        _requireParty(caller, cc, w0, true);
+        uint32 borrower = uint32(w0);
+        uint64 outstanding = uint64(w1 >> _OUTSTANDING);
+        BorrowerPosition storage pos = _positions[borrower];
+        uint256 balanceAfter = pos.balance - _contribution(outstanding, uint64(w1 >> _RATE), uint32(w0 >> _WEIGHT));
         _loans[loanId].status = LoanStatus.Defaulted;
         pos.balance = uint128(balanceAfter);
-        emit LoanDefaulted(loanId, ln.borrower, caller, ln.outstanding, balanceAfter);
+        emit LoanDefaulted(loanId, borrower, caller, outstanding, balanceAfter);
     }
 
     // ------------------------------------------------------------------ confidential terms
@@ -226,14 +263,14 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
     /// @inheritdoc ILoanLedger
     function shareTerms(uint64 loanId, bytes calldata envelope) external {
         _requireNotPaused();
-        Loan memory ln = _loans[loanId];
-        if (ln.status == LoanStatus.None) revert InvalidLoanStatus(loanId, ln.status);
+        (uint256 w0,) = _loanWords(loanId);
+        if (_loanStatus(w0) == LoanStatus.None) revert InvalidLoanStatus(loanId, LoanStatus.None);
         if (envelope.length == 0) revert EmptyEnvelope(loanId);
         // Unused cores are zeroed placeholders (ids 0): ignoring them is intended.
         // slither-disable-next-line unused-return
-        (uint32 caller, IInstitutionRegistry.InstitutionCore memory cc,,) = _registry.lookup(msg.sender, 0, 0);
-        _requireParty(caller, cc, ln, false);
-        emit TermsShared(loanId, ln.borrower, caller, envelope);
+        (uint32 caller, uint256 cc,,) = _registry.coreWords(msg.sender, 0, 0);
+        _requireParty(caller, cc, w0, false);
+        emit TermsShared(loanId, uint32(w0), caller, envelope);
     }
 
     // ------------------------------------------------------------------ pause
@@ -303,11 +340,12 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
         view
         returns (uint256 balanceAfter, uint256 limit, bool fits)
     {
-        Loan memory ln = _activeLoan(loanId, amount);
-        uint64 available = ln.principal - ln.drawn;
+        (uint256 w0, uint256 w1) = _activeLoan(loanId, amount);
+        uint64 available = uint64(w1) - uint64(w1 >> _DRAWN);
         if (amount > available) revert DrawdownExceedsAvailable(loanId, amount, available);
-        IInstitutionRegistry.InstitutionCore memory bc = _registry.institutionCore(ln.borrower);
-        (balanceAfter, limit) = _balanceAfter(ln, ln.outstanding + amount, ln.weightBps, bc);
+        uint64 outstanding = uint64(w1 >> _OUTSTANDING);
+        balanceAfter = _positions[uint32(w0)].balance + _delta(w0, w1, outstanding, outstanding + amount);
+        limit = _limitOf(_coreOf(uint32(w0)));
         fits = balanceAfter <= limit;
     }
 
@@ -318,12 +356,12 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
         returns (uint256 balanceAfter, uint256 limit, bool fits)
     {
         _checkRequestData(request);
-        IInstitutionRegistry.InstitutionCore memory bc = _registry.institutionCore(request.borrower);
+        uint256 bc = _coreOf(request.borrower);
         _checkBorrower(request.borrower, bc);
-        IMacroPrudentialPolicy.Quote memory q = _quote(request, bc.kind);
+        IMacroPrudentialPolicy.Quote memory q = _quote(request, _kind(bc));
         if (drawAmount > request.principal) revert DrawdownExceedsAvailable(0, drawAmount, request.principal);
         balanceAfter = _positions[request.borrower].balance + _contribution(drawAmount, q.rate, q.weightBps);
-        limit = _limit(bc.capitalBase, q.leverageBps, q.adjustmentBps);
+        limit = _limit(_capital(bc), q.leverageBps, q.adjustmentBps);
         fits = balanceAfter <= limit;
     }
 
@@ -370,8 +408,22 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
     /// a CNY minor unit first (as the Python model and the regulator's reports do), then weighted.
     // slither-disable-next-line divide-before-multiply
     function _contribution(uint64 amount, uint64 rate, uint32 weightBps) private pure returns (uint256) {
-        uint256 base = (uint256(amount) * rate + 1e8 - 1) / 1e8;
-        return (base * weightBps + 1e4 - 1) / 1e4;
+        unchecked {
+            uint256 base = (uint256(amount) * rate + 1e8 - 1) / 1e8;
+            return (base * weightBps + 1e4 - 1) / 1e4;
+        }
+    }
+
+    /// @dev contribution(hi) - contribution(lo) at the loan's snapshotted rate and weight, hi >= lo.
+    /// The contribution is monotone in the amount, so the difference cannot underflow.
+    function _delta(uint256 w0, uint256 w1, uint64 lo, uint64 hi) private pure returns (uint256) {
+        uint64 rate = uint64(w1 >> _RATE);
+        uint32 weight = uint32(w0 >> _WEIGHT);
+        uint256 high = _contribution(hi, rate, weight);
+        uint256 low = _contribution(lo, rate, weight);
+        unchecked {
+            return high - low;
+        }
     }
 
     function _limit(uint64 capitalBase, uint16 leverage, uint16 adjustment) private pure returns (uint256) {
@@ -382,44 +434,96 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
         return s == LoanStatus.Recorded || s == LoanStatus.Active;
     }
 
-    /// @dev Balance after replacing `ln`'s contribution by one for (`outstanding`, `weight`), and the limit.
-    function _balanceAfter(
-        Loan memory ln,
-        uint64 outstanding,
-        uint32 weight,
-        IInstitutionRegistry.InstitutionCore memory bc
-    ) private view returns (uint256 balanceAfter, uint256 limit) {
-        (uint16 leverage, uint16 adjustment) = _policy.limitFactors(bc.kind);
-        balanceAfter = _positions[ln.borrower].balance - _contribution(ln.outstanding, ln.rate, ln.weightBps)
-            + _contribution(outstanding, ln.rate, weight);
-        limit = _limit(bc.capitalBase, leverage, adjustment);
+    /// @dev The two loan slots as words (layout in {ILoanLedger-Loan}); a missing loan reads as zeros.
+    function _loanWords(uint64 loanId) private view returns (uint256 w0, uint256 w1) {
+        Loan storage loan = _loans[loanId];
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            w0 := sload(loan.slot)
+            w1 := sload(add(loan.slot, 1))
+        }
     }
 
-    function _loanIn(uint64 loanId, LoanStatus status) private view returns (Loan memory ln) {
-        ln = _loans[loanId];
-        if (ln.status != status) revert InvalidLoanStatus(loanId, ln.status);
+    function _loanWords(uint64 loanId, LoanStatus status) private view returns (uint256 w0, uint256 w1) {
+        (w0, w1) = _loanWords(loanId);
+        LoanStatus actual = _loanStatus(w0);
+        if (actual != status) revert InvalidLoanStatus(loanId, actual);
     }
 
-    function _activeLoan(uint64 loanId, uint64 amount) private view returns (Loan memory ln) {
+    function _loanWord0(uint64 loanId, LoanStatus status) private view returns (uint256 w0) {
+        Loan storage loan = _loans[loanId];
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            w0 := sload(loan.slot)
+        }
+        LoanStatus actual = _loanStatus(w0);
+        if (actual != status) revert InvalidLoanStatus(loanId, actual);
+    }
+
+    /// @dev Writes loan slot 1 (principal | drawn | outstanding | rate) in one store.
+    function _setLoanWord1(uint64 loanId, uint256 w1) private {
+        Loan storage loan = _loans[loanId];
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            sstore(add(loan.slot, 1), w1)
+        }
+    }
+
+    function _loanStatus(uint256 w0) private pure returns (LoanStatus) {
+        return LoanStatus(uint8(w0 >> _STATUS));
+    }
+
+    function _activeLoan(uint64 loanId, uint64 amount) private view returns (uint256 w0, uint256 w1) {
         if (amount == 0) revert ZeroAmount();
-        ln = _loanIn(loanId, LoanStatus.Active);
+        (w0, w1) = _loanWords(loanId, LoanStatus.Active);
     }
 
-    function _requireActive(uint32 institutionId, IInstitutionRegistry.InstitutionStatus status) private pure {
-        if (status != IInstitutionRegistry.InstitutionStatus.Active) revert InstitutionNotActive(institutionId, status);
+    /// @dev Core word of one institution (zero if unregistered).
+    function _coreOf(uint32 institutionId) private view returns (uint256 core) {
+        // Wallet 0 is never registered; the other outputs are unused placeholders.
+        // slither-disable-next-line unused-return
+        (,, core,) = _registry.coreWords(address(0), institutionId, 0);
+    }
+
+    function _kind(uint256 core) private pure returns (IInstitutionRegistry.InstitutionKind) {
+        return IInstitutionRegistry.InstitutionKind(uint8(core >> _KIND));
+    }
+
+    function _capital(uint256 core) private pure returns (uint64) {
+        return uint64(core >> _CAPITAL);
+    }
+
+    /// @dev The borrower's current upper limit (current policy parameters, one policy slot).
+    function _limitOf(uint256 core) private view returns (uint256) {
+        return _policy.borrowingLimit(_kind(core), _capital(core));
+    }
+
+    /// @dev {_requireParty} for the caller, and the borrower Active; returns the borrower's core word.
+    function _requirePartyAndBorrower(uint256 w0, bool lenderOnly) private view returns (uint256 bc) {
+        // Unused core is a zeroed placeholder (id 0): ignoring it is intended.
+        // slither-disable-next-line unused-return
+        (uint32 caller, uint256 cc, uint256 core,) = _registry.coreWords(msg.sender, uint32(w0), 0);
+        _requireParty(caller, cc, w0, lenderOnly);
+        _requireActive(uint32(w0), core);
+        return core;
+    }
+
+    function _requireActive(uint32 institutionId, uint256 core) private pure {
+        uint8 status = uint8(core >> _INST_STATUS);
+        if (status != uint8(IInstitutionRegistry.InstitutionStatus.Active)) {
+            revert InstitutionNotActive(institutionId, IInstitutionRegistry.InstitutionStatus(status));
+        }
     }
 
     /// @dev Caller's institution must be a party (lender side only if `lenderOnly`) and Active.
-    function _requireParty(
-        uint32 caller,
-        IInstitutionRegistry.InstitutionCore memory cc,
-        Loan memory ln,
-        bool lenderOnly
-    ) private view {
+    function _requireParty(uint32 caller, uint256 cc, uint256 w0, bool lenderOnly) private view {
         bool party = caller != 0
-            && (caller == ln.creditor || caller == ln.recorder || (!lenderOnly && caller == ln.borrower));
+            && (
+                caller == uint32(w0 >> _CREDITOR) || caller == uint32(w0 >> _RECORDER)
+                    || (!lenderOnly && caller == uint32(w0))
+            );
         if (!party) revert UnauthorizedWallet(msg.sender, caller);
-        _requireActive(caller, cc.status);
+        _requireActive(caller, cc);
     }
 
     function _checkRequestData(LoanRequest calldata r) private pure {
@@ -428,35 +532,36 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
         if (r.documentHash == bytes32(0)) revert ZeroDocumentHash();
     }
 
-    function _checkBorrower(uint32 borrower, IInstitutionRegistry.InstitutionCore memory bc) private pure {
-        _requireActive(borrower, bc.status);
+    function _checkBorrower(uint32 borrower, uint256 bc) private pure {
+        _requireActive(borrower, bc);
+        IInstitutionRegistry.InstitutionKind kind = _kind(bc);
         if (
-            bc.kind == IInstitutionRegistry.InstitutionKind.ForeignCreditor
-                || bc.kind == IInstitutionRegistry.InstitutionKind.Observer
-        ) revert InvalidBorrowerKind(borrower, bc.kind);
+            kind == IInstitutionRegistry.InstitutionKind.ForeignCreditor
+                || kind == IInstitutionRegistry.InstitutionKind.Observer
+        ) revert InvalidBorrowerKind(borrower, kind);
     }
 
     /// @dev Validates request data, the caller (recorder), the borrower and the creditor.
     function _checkRequest(LoanRequest calldata r)
         private
         view
-        returns (uint32 recorder, IInstitutionRegistry.InstitutionCore memory bc)
+        returns (uint32 recorder, uint256 bc)
     {
         _checkRequestData(r);
-        IInstitutionRegistry.InstitutionCore memory rc;
-        IInstitutionRegistry.InstitutionCore memory cc;
-        (recorder, rc, bc, cc) = _registry.lookup(msg.sender, r.borrower, r.creditor);
+        uint256 rc;
+        uint256 cc;
+        (recorder, rc, bc, cc) = _registry.coreWords(msg.sender, r.borrower, r.creditor);
         if (recorder == 0) revert UnauthorizedWallet(msg.sender, 0);
         if (
-            recorder != r.creditor && rc.kind != IInstitutionRegistry.InstitutionKind.DomesticBank
-                && rc.kind != IInstitutionRegistry.InstitutionKind.ForeignBankBranch
+            recorder != r.creditor && _kind(rc) != IInstitutionRegistry.InstitutionKind.DomesticBank
+                && _kind(rc) != IInstitutionRegistry.InstitutionKind.ForeignBankBranch
         ) revert UnauthorizedWallet(msg.sender, recorder);
-        _requireActive(recorder, rc.status);
+        _requireActive(recorder, rc);
         _checkBorrower(r.borrower, bc);
-        if (r.creditor == r.borrower || cc.kind == IInstitutionRegistry.InstitutionKind.Observer) {
+        if (r.creditor == r.borrower || _kind(cc) == IInstitutionRegistry.InstitutionKind.Observer) {
             revert InvalidCreditor(r.creditor);
         }
-        _requireActive(r.creditor, cc.status);
+        _requireActive(r.creditor, cc);
     }
 
     function _quote(LoanRequest calldata r, IInstitutionRegistry.InstitutionKind kind)
@@ -497,18 +602,18 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable {
     function _recordActive(
         LoanRequest calldata request,
         uint32 recorder,
-        IInstitutionRegistry.InstitutionCore memory bc,
+        uint256 bc,
         BorrowerPosition memory pos,
         uint64 drawAmount,
         bytes calldata terms
     ) private returns (uint64 loanId) {
-        IMacroPrudentialPolicy.Quote memory q = _quote(request, bc.kind);
+        IMacroPrudentialPolicy.Quote memory q = _quote(request, _kind(bc));
         loanId = _newLoanId(request.borrower, ++pos.loanCount);
         uint256 balanceAfter = pos.balance;
         if (drawAmount != 0) {
             if (drawAmount > request.principal) revert DrawdownExceedsAvailable(loanId, drawAmount, request.principal);
             balanceAfter += _contribution(drawAmount, q.rate, q.weightBps);
-            uint256 limit = _limit(bc.capitalBase, q.leverageBps, q.adjustmentBps);
+            uint256 limit = _limit(_capital(bc), q.leverageBps, q.adjustmentBps);
             if (balanceAfter > limit) revert BorrowingLimitExceeded(request.borrower, balanceAfter, limit);
         }
         _claimDocument(request.documentHash, loanId);

@@ -161,7 +161,25 @@ contract MacroPrudentialPolicy is IMacroPrudentialPolicy, AccessControl {
         view
         returns (uint256)
     {
-        (uint16 leverage, uint16 adjustment) = _limitFactors(_params, kind);
+        // The ledger's hot path (every drawdown): read the parameter slot once, no struct copy.
+        Parameters storage ps = _params;
+        uint256 word;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            word := sload(ps.slot)
+        }
+        // Parameters packs 11 x uint16 from the low bits in declaration order (see {Parameters}).
+        uint256 leverage;
+        uint256 adjustment = uint16(word >> 80); // adjustmentFinancial
+        if (kind == IInstitutionRegistry.InstitutionKind.Enterprise) {
+            (leverage, adjustment) = (uint16(word >> 48), uint16(word >> 64));
+        } else if (kind == IInstitutionRegistry.InstitutionKind.DomesticBank) {
+            leverage = uint16(word);
+        } else if (kind == IInstitutionRegistry.InstitutionKind.ForeignBankBranch) {
+            leverage = uint16(word >> 16);
+        } else if (kind == IInstitutionRegistry.InstitutionKind.NonBankFinancialInstitution) {
+            leverage = uint16(word >> 32);
+        }
         return uint256(capitalBase) * leverage * adjustment / 1e8;
     }
 

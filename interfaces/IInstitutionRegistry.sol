@@ -259,6 +259,17 @@ interface IInstitutionRegistry {
         view
         returns (uint32 walletInstitution, InstitutionCore memory walletCore, InstitutionCore memory coreA, InstitutionCore memory coreB);
 
+    /**
+     * @notice {lookup} with each core returned as the raw storage word of the institution's slot 0
+     * (no struct ABI encoding: the ledger's hot path). Word layout, from the low bits:
+     * admin (address, bits 0-159) | kind (uint8, 160-167) | status (uint8, 168-175) |
+     * capitalBase (uint64, 176-239). A zero word = id 0 or unregistered (status None).
+     */
+    function coreWords(address wallet, uint32 a, uint32 b)
+        external
+        view
+        returns (uint32 walletInstitution, uint256 walletCore, uint256 coreA, uint256 coreB);
+
     /// @notice True when `identifier` is a syntactically valid LEI (with check digits) or USCC.
     function isValidIdentifier(bytes20 identifier) external pure returns (bool);
 }
