@@ -6,18 +6,18 @@ import model
 from conftest import TERMS, lei, make_request, sign_consent
 
 BOUNDS = {  # measured on anvil and Ganache (same EVM gas schedule), rounded up
-    "registerInstitution": 160_000,
+    "registerInstitution": 143_000,
     "addWallet": 60_000,
-    "recordLoan (pending, borrower's first loan)": 190_000,  # +22,100: the terms commitment slot
-    "confirmLoan": 48_000,
-    "recordLoanWithConsent+draw (borrower's first loan)": 200_000,
-    "recordLoanWithConsent+draw (borrower has a loan)": 185_000,
-    "recordLoanWithConsent+draw (CNY, has a loan)": 185_000,
-    "drawdown": 66_000,
-    "repay": 56_000,
-    "repay (final, closes)": 60_000,
-    "extendMaturity": 70_000,
-    "shareTerms (envelope, 1 recipient)": 56_000,
+    "recordLoan (pending, borrower's first loan)": 183_000,  # +22,100: the terms commitment slot
+    "confirmLoan": 43_000,
+    "recordLoanWithConsent+draw (borrower's first loan)": 195_000,
+    "recordLoanWithConsent+draw (borrower has a loan)": 178_000,
+    "recordLoanWithConsent+draw (CNY, has a loan)": 175_000,
+    "drawdown": 58_000,  # target 60,000
+    "repay": 49_000,  # target 50,000
+    "repay (final, closes)": 54_000,
+    "extendMaturity": 61_000,
+    "shareTerms (envelope, 1 recipient)": 48_500,
 }
 
 

@@ -188,3 +188,20 @@ def test_lookup(xb, registry, bank, enterprise, stranger, ids):
     assert wid == 0 and list(wcore) == list(a) == list(b) == [0, 0, 0, ZERO_ADDRESS]
     with reverts("UnknownInstitution", 77):
         registry.getInstitution(77)
+
+
+def _unpack_core(word):
+    """coreWords layout: admin (bits 0-159) | kind (160-167) | status (168-175) | capitalBase (176-239)."""
+    return [(word >> 160) & 0xFF, (word >> 168) & 0xFF, (word >> 176) & (2**64 - 1), word & (2**160 - 1)]
+
+
+def test_core_words_match_lookup(xb, registry, bank, enterprise, stranger, ids):
+    for wallet, a, b in ((bank, ids["enterprise"], ids["creditor"]), (enterprise, ids["enterprise"], ids["bank"]),
+                         (bank, ids["bank"], ids["bank"]), (stranger, 0, 0), (bank, 77, 0)):
+        wid, *words = registry.coreWords(wallet, a, b)
+        lwid, *cores = registry.lookup(wallet, a, b)
+        assert wid == lwid
+        for w, c in zip(words, cores):
+            kind, status, capital, admin = _unpack_core(w)
+            assert [kind, status, capital, admin] == [c[0], c[1], c[2], int(c[3], 16)]
+    assert list(registry.coreWords(stranger, 0, 0)) == [0, 0, 0, 0]
