@@ -62,7 +62,7 @@ def status(settings: Settings) -> EmbeddedStatus:
 
 
 def start(settings: Settings, port: int | None = None, block_time: float | None = None,
-          gas_limit: int = 30_000_000) -> EmbeddedStatus:
+          gas_limit: int = 30_000_000, genesis_timestamp: int | None = None) -> EmbeddedStatus:
     """Start the embedded anvil unless it already runs; return its status.
 
     `block_time` None means automine (a block per transaction: best for interactive use);
@@ -76,6 +76,7 @@ def start(settings: Settings, port: int | None = None, block_time: float | None 
         port=port, chain_id=EMBEDDED_CHAIN_ID, state_path=_state_path(settings),
         log_path=settings.chain_state_dir / "anvil.log", detached=True,
         project_root=settings.project_root, block_time=block_time, gas_limit=gas_limit,
+        extra_args=["--timestamp", str(genesis_timestamp)] if genesis_timestamp is not None else None,
     )
     info = {"kind": NodeKind.ANVIL.value, "pid": node.pid, "rpc_url": node.rpc_url,
             "port": node.port, "chain_id": node.chain_id}

@@ -21,7 +21,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -37,7 +37,7 @@ from xborder.bindings.units import RATE_SCALE, format_amount, parse_rate
 from xborder.chain import embedded
 from xborder.chain.connect import connect
 from xborder.chain.launcher import DEV_MNEMONIC
-from xborder.chain.sender import SenderPool
+from xborder.chain.sender import SenderPool, rpc
 from xborder.config import Settings
 from xborder.domain.identifiers import identifier_bytes
 from xborder.index import queries
@@ -60,6 +60,10 @@ ADJUSTMENT_ENTERPRISE = 4  # Parameter enum (docs/contracts.md)
 # above the measured use (docs/contracts.md) rather than at a round "safe" figure.
 GAS = {"register": 220_000, "rates": 400_000, "confirm": 80_000, "draw": 100_000,
        "repay": 100_000, "parameter": 120_000, "fund": 21_000, "key": 110_000}
+#: The demo chain starts on 2 January 2019; the workload's loans have value dates Jan-Oct 2019.
+DEMO_GENESIS = 1_546_387_200
+#: Month index (0 = January 2019) in which the regulator tightens the enterprises' parameter.
+TIGHTENING_MONTH = 6
 #: Block gas limit of the demo chain: 0.2 s blocks of 300M gas hold ~1,900 co-signed loans each.
 DEMO_GAS_LIMIT = 300_000_000
 FUNDING_WEI = 10**18
@@ -211,7 +215,8 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
         rpc_url = settings.rpc_url
     else:
         _reset(settings, deployments, embedded.EMBEDDED_CHAIN_ID)
-        status = embedded.start(settings, block_time=config.block_time, gas_limit=DEMO_GAS_LIMIT)
+        status = embedded.start(settings, block_time=config.block_time, gas_limit=DEMO_GAS_LIMIT,
+                                genesis_timestamp=DEMO_GENESIS)
         assert status.rpc_url is not None
         rpc_url = status.rpc_url
     w3 = connect(rpc_url, settings.chain_id, timeout=120)
@@ -291,77 +296,114 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
         refusals[reason] += 1
         examples.setdefault(reason, message)
 
-    def run_loans(batch: Sequence[WorkloadLoan], label: str) -> None:
-        items = []
-        for loan in batch:
-            items.append(LoanItem.build(
+    # The workload runs on a calendar: the chain starts on 2 January 2019 (DEMO_GENESIS) and the
+    # demo moves chain time to each month in turn. In month m the banks record the loans whose
+    # value date falls in m (borrowers confirm those they did not co-sign); a loan's k-th later
+    # tranche (drawdown or repayment) follows in month m + 1 + k. The regulator tightens in
+    # TIGHTENING_MONTH. So the index shows volumes over time as the platform saw them in 2019.
+    def month_of(ts: int) -> int:
+        day = dt.datetime.fromtimestamp(ts, dt.UTC)
+        return (day.year - 2019) * 12 + day.month - 1
+
+    def month_start(m: int) -> int:
+        return int(dt.datetime(2019 + m // 12, m % 12 + 1, 2, tzinfo=dt.UTC).timestamp())
+
+    by_month: dict[int, list[WorkloadLoan]] = {}
+    for loan in workload.loans:
+        by_month.setdefault(month_of(loan.value_date), []).append(loan)
+    last_month = max(by_month) + max((len(ln.later) for ln in workload.loans), default=0)
+    total_tranches = sum(len(ln.later) for ln in workload.loans)
+    record_bar = say.phase("recording loans (month by month, Jan-Oct 2019)", len(workload.loans))
+    total_confirms = sum(1 for ln in workload.loans if not ln.co_signed)
+    confirm_bar = say.phase("borrowers confirming loans they did not co-sign", total_confirms)
+    tranche_bar = say.phase("drawdowns and repayments in later months", total_tranches)
+    recorded_so_far = confirmed_so_far = tranches_so_far = 0
+    live: set[int] = set()  # loans confirmed and not stopped by a refused drawdown
+    scheduled: dict[int, list[tuple[WorkloadLoan, int]]] = {}
+    old = int(client.policy.functions.parameter(ADJUSTMENT_ENTERPRISE).call())
+    before: dict[str, int] = {}
+
+    for month in range(min(by_month), last_month + 1):
+        now = int(rpc(w3, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+        if month_start(month) > now:
+            rpc(w3, "evm_increaseTime", [month_start(month) - now])
+        if month == TIGHTENING_MONTH:
+            tighten = Action(regulator, client.policy.address, _calldata(client.policy.functions.setParameter(
+                ADJUSTMENT_ENTERPRISE, workload.tightened_adjustment_bps)), GAS["parameter"], "tighten")
+            ActionBatch(client, [tighten], pool=pool).run()
+            say.say(f"{dt.datetime.fromtimestamp(month_start(month), dt.UTC):%B %Y}: the regulator lowers the "
+                    f"enterprises' adjustment parameter {old / 10_000:g} -> "
+                    f"{workload.tightened_adjustment_bps / 10_000:g}; existing loans run on, new drawdowns are "
+                    "checked against the lower limit")
+            before = dict(refusals)
+
+        batch = by_month.get(month, [])
+        if batch:
+            items = [LoanItem.build(
                 borrower=loan.borrower + 1, creditor=loan.creditor + 1, currency=loan.currency,
                 principal=loan.principal, value_date=loan.value_date, maturity_date=loan.maturity_date,
                 financing_type=loan.financing_type, document=keccak(text=loan.document),
                 terms=_terms(loan), recorder=accounts[loan.recorder],
                 borrower_account=accounts[loan.borrower] if loan.co_signed else None,
-                draw=loan.first_draw if loan.co_signed else 0, ref=f"loan {loan.number}", sealer=sealer))
-        loans_batch = LoanBatch(client, items, gas_mode="sample", max_in_flight=4000, pool=pool)
-        loans_batch.preflight()
-        report = loans_batch.submit(say.phase(f"recording loans ({label})", len(items)))
-        for loan, outcome in zip(batch, report.outcomes, strict=True):
-            if outcome.status in (RECORDED, ALREADY) and outcome.loan_id is not None:
-                loan_ids[loan.number] = outcome.loan_id
-                counters["recorded"] += 1
-                if loan.co_signed and loan.first_draw:
-                    counters["drawdowns"] += 1
-            else:
-                # LoanBatch outcomes: `error` is the contract error's name, `reason` the sentence.
-                note_refusal(outcome.error or outcome.status, outcome.reason or outcome.status)
+                draw=loan.first_draw if loan.co_signed else 0, ref=f"loan {loan.number}", sealer=sealer)
+                for loan in batch]
+            loans_batch = LoanBatch(client, items, gas_mode="sample", max_in_flight=4000, pool=pool)
+            loans_batch.preflight()
+            base = recorded_so_far
+            def advance(done: int, _total: int, base: int = base) -> None:
+                record_bar(base + done, len(workload.loans))
 
-        confirms = [Action(accounts[ln.borrower], client.ledger.address, _ledger_call("confirmLoan(uint64)", loan_ids[ln.number]),
-                           GAS["confirm"], f"confirm {ln.number}") for ln in batch
-                    if not ln.co_signed and ln.number in loan_ids]
-        ActionBatch(client, confirms, pool=pool).run(say.phase(f"borrowers confirming ({label})", len(confirms)))
-        counters["confirmations"] += sum(1 for a in confirms if a.status == DONE)
-        confirmed = {int(a.label.split()[1]) for a in confirms if a.status == DONE} | {
-            ln.number for ln in batch if ln.co_signed and ln.number in loan_ids}
-
-        rounds = max((len(ln.later) for ln in batch), default=0)
-        for k in range(rounds):
-            actions = []
+            report = loans_batch.submit(advance)
+            recorded_so_far += len(batch)
+            record_bar(recorded_so_far, len(workload.loans))
+            for loan, outcome in zip(batch, report.outcomes, strict=True):
+                if outcome.status in (RECORDED, ALREADY) and outcome.loan_id is not None:
+                    loan_ids[loan.number] = outcome.loan_id
+                    counters["recorded"] += 1
+                    if loan.co_signed:
+                        live.add(loan.number)
+                        counters["drawdowns"] += 1 if loan.first_draw else 0
+                else:
+                    # LoanBatch outcomes: `error` is the contract error's name, `reason` the sentence.
+                    note_refusal(outcome.error or outcome.status, outcome.reason or outcome.status)
+            confirms = [Action(accounts[ln.borrower], client.ledger.address,
+                               _ledger_call("confirmLoan(uint64)", loan_ids[ln.number]), GAS["confirm"],
+                               f"confirm {ln.number}") for ln in batch if not ln.co_signed and ln.number in loan_ids]
+            ActionBatch(client, confirms, pool=pool).run()
+            confirmed_so_far += sum(1 for ln in batch if not ln.co_signed)
+            confirm_bar(confirmed_so_far, total_confirms)
+            counters["confirmations"] += sum(1 for a in confirms if a.status == DONE)
+            live |= {int(a.label.split()[1]) for a in confirms if a.status == DONE}
             for ln in batch:
-                if ln.number not in confirmed or k >= len(ln.later):
-                    continue
-                tranche = ln.later[k]
-                signature = "drawdown(uint64,uint64)" if tranche.kind == "draw" else "repay(uint64,uint64)"
-                actions.append(Action(accounts[ln.recorder], client.ledger.address,
-                                      _ledger_call(signature, loan_ids[ln.number], tranche.amount),
-                                      GAS[tranche.kind], f"{tranche.kind} {ln.number}"))
-            if not actions:
-                continue
-            ActionBatch(client, actions, pool=pool).run(say.phase(f"drawdowns and repayments, round {k + 1} ({label})",
-                                                       len(actions)))
-            for a in actions:
-                kind = a.label.split()[0]
-                if a.status == DONE:
-                    counters["drawdowns" if kind == "draw" else "repayments"] += 1
-                elif a.status in (REFUSED, FAILED):
-                    note_refusal(a.reason, a.error)
-                    if kind == "draw":  # a refused tranche stops that loan's later tranches
-                        confirmed.discard(int(a.label.split()[1]))
+                for k in range(len(ln.later)):
+                    scheduled.setdefault(month + 1 + k, []).append((ln, k))
 
-    cut = workload.tightening_at
-    phase_one = workload.loans[:cut]
-    phase_two = workload.loans[cut:]
-    run_loans(phase_one, "before tightening")
-    lap("loans-1")
-    old = int(client.policy.functions.parameter(ADJUSTMENT_ENTERPRISE).call())
-    tighten = Action(regulator, client.policy.address, _calldata(client.policy.functions.setParameter(
-        ADJUSTMENT_ENTERPRISE, workload.tightened_adjustment_bps)), GAS["parameter"], "tighten")
-    ActionBatch(client, [tighten], pool=pool).run()
-    say.say(f"regulator lowers the enterprises' adjustment parameter {old / 10_000:g} -> "
-            f"{workload.tightened_adjustment_bps / 10_000:g}: existing loans run on, new drawdowns are checked "
-            "against the lower limit")
-    before = dict(refusals)
-    run_loans(phase_two, "after tightening")
+        due = scheduled.pop(month, [])
+        actions = []
+        for ln, k in due:
+            if ln.number not in live:
+                continue
+            tranche = ln.later[k]
+            signature = "drawdown(uint64,uint64)" if tranche.kind == "draw" else "repay(uint64,uint64)"
+            actions.append(Action(accounts[ln.recorder], client.ledger.address,
+                                  _ledger_call(signature, loan_ids[ln.number], tranche.amount),
+                                  GAS[tranche.kind], f"{tranche.kind} {ln.number}"))
+        if actions:
+            ActionBatch(client, actions, pool=pool).run()
+        tranches_so_far += len(due)
+        tranche_bar(tranches_so_far, total_tranches)
+        for a in actions:
+            kind = a.label.split()[0]
+            if a.status == DONE:
+                counters["drawdowns" if kind == "draw" else "repayments"] += 1
+            elif a.status in (REFUSED, FAILED):
+                note_refusal(a.reason, a.error)
+                if kind == "draw":  # a refused tranche stops that loan's later tranches
+                    live.discard(int(a.label.split()[1]))
+    tranche_bar(total_tranches, total_tranches)
+    confirm_bar(confirmed_so_far, total_confirms)
     after_tightening = {k: v - before.get(k, 0) for k, v in refusals.items() if v - before.get(k, 0)}
-    lap("loans-2")
+    lap("loans")
 
     # -- index -------------------------------------------------------------------------------
     progress = say.phase("indexing events", 1)

@@ -112,7 +112,7 @@
   function renderUtilisation(borrowers) {
     const box = document.getElementById("util-chart");
     const rows = borrowers.filter((b) => b.limit > 0 || b.risk_weighted_balance > 0).slice(0, state.top);
-    const rowH = 42, top = 24, left = 130, right = 215, width = 760;
+    const rowH = 42, top = 24, left = 190, right = 215, width = 820;
     const height = top + Math.max(rows.length, 1) * rowH + 24;
     const maxRatio = Math.max(1.1, ...rows.map((r) => r.utilisation || 0));
     const plotW = width - left - right;
@@ -130,8 +130,10 @@
       const selected = String(b.borrower) === state.borrower;
       const g = svg("g", { class: "bar-row", "data-borrower": b.borrower, "data-name": b.name, "data-band": b.band,
         "data-utilisation": ratio.toFixed(6) });
+      // Long registered names are shortened on the chart (the bar's tooltip and the tables show them whole).
+      const label = b.name.length > 26 ? b.name.slice(0, 25) + "…" : b.name;
       g.append(svg("text", { x: left - 10, y: y + rowH / 2 + 4, "text-anchor": "end", "font-size": 12.5,
-        "font-weight": selected ? 700 : 500 }, b.name));
+        "font-weight": selected ? 700 : 500 }, label));
       g.append(svg("rect", { x: left, y: y + 7, width: plotW, height: rowH - 14, rx: 3, fill: "#f2f4f7" }));
       const bar = svg("rect", { class: "bar", x: left, y: y + 7, width: Math.max(2, x(ratio) - left), height: rowH - 14, rx: 3,
         fill: BAND_COLOURS[b.band] || BAND_COLOURS.none, stroke: selected ? "#1c2430" : "none", "stroke-width": 1.5 });
