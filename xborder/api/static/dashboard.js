@@ -131,7 +131,7 @@
       const g = svg("g", { class: "bar-row", "data-borrower": b.borrower, "data-name": b.name, "data-band": b.band,
         "data-utilisation": ratio.toFixed(6) });
       // Long registered names are shortened on the chart (the bar's tooltip and the tables show them whole).
-      const label = b.name.length > 26 ? b.name.slice(0, 25) + "…" : b.name;
+      const label = b.name.length > 23 ? b.name.slice(0, 22) + "…" : b.name;
       g.append(svg("text", { x: left - 10, y: y + rowH / 2 + 4, "text-anchor": "end", "font-size": 12.5,
         "font-weight": selected ? 700 : 500 }, label));
       g.append(svg("rect", { x: left, y: y + 7, width: plotW, height: rowH - 14, rx: 3, fill: "#f2f4f7" }));
