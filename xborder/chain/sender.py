@@ -173,7 +173,7 @@ def rpc(w3: Web3, method: str, params: Sequence[Any] = ()) -> Any:
     if "error" in response:
         error = response["error"]
         message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
-        raise TransactionRejected(f"{method} failed: {message}", revert_data=_revert_data(error))
+        raise TransactionRejected(f"{method} failed: {message}", revert_data=revert_data(error))
     return response.get("result")
 
 
@@ -207,7 +207,7 @@ def rpc_batch(w3: Web3, calls: Sequence[tuple[str, Sequence[Any]]],
     return responses
 
 
-def _revert_data(error: object) -> bytes | None:
+def revert_data(error: object) -> bytes | None:
     """Revert data in a JSON-RPC error: anvil/geth put a hex string in `data`; Ganache an
     object with `result` (or a `{hash: {return}}` map in older versions)."""
     if not isinstance(error, dict):
@@ -482,7 +482,7 @@ class TxSender:
                 f"the node refused the nonce of {what}: {message}. Another program may be sending "
                 "from this wallet; xborder resyncs and retries, so if this persists stop the other sender"
             )
-        data = _revert_data(error)
+        data = revert_data(error)
         return TransactionRejected(f"the node rejected {what}: {message}", revert_data=data)
 
 

@@ -16,7 +16,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from xborder.bindings.client import XborderClient
-from xborder.chain.sender import Call, SenderPool, TxSender, reverted, rpc_batch, send_all
+from xborder.chain.sender import Call, SenderPool, TxSender, revert_data, reverted, rpc_batch, send_all
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +68,8 @@ class ActionBatch:
             error = response.get("error")
             if error is None:
                 continue
-            data = error.get("data") if isinstance(error, dict) else None
-            if isinstance(data, dict):
-                data = data.get("data")
-            decoded = self.client.decoder.decode(data) if isinstance(data, str) else None
+            data = revert_data(error)
+            decoded = self.client.decoder.decode(data) if data else None
             action.status = REFUSED
             action.reason = decoded.name if decoded else "Reverted"
             action.error = decoded.message if decoded else str(error.get("message", error))
@@ -120,11 +118,7 @@ class ActionBatch:
         call = {"from": action.account.address, "to": action.to, "data": "0x" + action.data.hex(),
                 "value": hex(action.value)}
         response = rpc_batch(self.client.w3, [("eth_call", [call, hex(block)])])[0]
-        error = response.get("error")
-        data = error.get("data") if isinstance(error, dict) else None
-        if isinstance(data, dict):
-            data = data.get("data")
-        return bytes.fromhex(data[2:]) if isinstance(data, str) and data.startswith("0x") else None
+        return revert_data(response.get("error"))
 
     def run(self, progress: Progress | None = None) -> list[Action]:
         self.preflight()

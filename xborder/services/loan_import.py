@@ -42,6 +42,7 @@ from xborder.chain.sender import (
     Receipt,
     SenderPool,
     TxSender,
+    revert_data,
     reverted,
     rpc,
     rpc_batch,
@@ -191,23 +192,6 @@ Progress = Callable[[int, int], None]
 
 # ------------------------------------------------------------------------------------- JSON-RPC helpers
 
-def _error_data(error: object) -> bytes | None:
-    if not isinstance(error, dict):
-        return None
-    data = error.get("data")
-    candidates: list[object] = [data]
-    if isinstance(data, dict):
-        candidates += [data.get("result"), data.get("data"), data.get("return")]
-        candidates += [v.get("return") for v in data.values() if isinstance(v, dict)]
-    for value in candidates:
-        if isinstance(value, str) and value.startswith("0x") and len(value) >= 10:
-            try:
-                return bytes.fromhex(value[2:])
-            except ValueError:
-                continue
-    return None
-
-
 @dataclass
 class _CallResult:
     ok: bool
@@ -262,7 +246,7 @@ class LoanBatch:
             if "error" in response:
                 error = response["error"]
                 message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
-                out.append(_CallResult(False, _error_data(error) or b"", message))
+                out.append(_CallResult(False, revert_data(error) or b"", message))
             else:
                 out.append(_CallResult(True, bytes.fromhex(str(response.get("result") or "0x")[2:])))
         return out
@@ -673,7 +657,7 @@ class LoanBatch:
             if "error" in response:
                 error = response["error"]
                 name, message = self._decode_failure(_CallResult(
-                    False, _error_data(error) or b"",
+                    False, revert_data(error) or b"",
                     error.get("message", str(error)) if isinstance(error, dict) else str(error)))
                 self._refuse(self.outcomes[i], name, message, FAILED)
             else:
