@@ -17,6 +17,7 @@ from xborder.index import analytics, queries
 from xborder.index.db import Database
 from xborder.index.indexer import index_status
 from xborder.index.projection import LOAN_STATUS_NAMES
+from xborder.services import loans
 
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
@@ -83,23 +84,8 @@ def parse_date(value: str | None, field: str, *, end_of_day: bool = False) -> in
 
 
 def parse_loan_id(value: str, field: str = "loan_id") -> int:
-    """'4294967297', '0x100000001' or '1:1' (borrower:n) -> loan id."""
-    text = value.strip()
-    allowed = "a loan id: decimal, 0x hex, or BORROWER:N"
-    try:
-        if ":" in text:
-            borrower, n = (int(p, 10) for p in text.split(":", 1))
-            if not (0 < borrower <= UINT32_MAX and 0 < n <= UINT32_MAX):
-                raise ValueError(text)
-            return borrower << 32 | n
-        loan_id = int(text, 0)
-    except ValueError:
-        raise ValidationError(f"{field}: {value!r} is not a loan id ({allowed})", field=field, value=value,
-                              allowed=allowed) from None
-    if not 0 < loan_id <= UINT64_MAX:
-        raise ValidationError(f"{field}: {value!r} is out of range ({allowed}, 1 to 2**64-1)",
-                              field=field, value=value, allowed=allowed)
-    return loan_id
+    """'4294967297', '0x100000001' or '1:1' (borrower:n) -> loan id (the CLI's rules)."""
+    return loans.parse_loan_id(value, field)
 
 
 def require_institution(db: Database, institution: int | None, field: str) -> None:
