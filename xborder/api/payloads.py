@@ -20,7 +20,6 @@ from xborder.index.projection import LOAN_STATUS_NAMES
 from xborder.services import loans
 
 UINT32_MAX = 2**32 - 1
-UINT64_MAX = 2**64 - 1
 STATUS_NAMES = [name for code, name in LOAN_STATUS_NAMES.items() if code]
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
