@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 from web3 import Web3
@@ -76,6 +77,9 @@ def test_follow_mode_survives_a_reorg_with_confirmations(w3: Web3, emitters: Emi
     thread.start()
     try:
         work.run(10)
+        # Let the follower index up to its confirmed depth first: the reorg must replace blocks it
+        # has already indexed (5 deep > 2 confirmations), however slowly its thread started.
+        _wait_for_checkpoint(db, w3.eth.block_number - 2)
         w3.provider.make_request("anvil_reorg", [5, []])  # type: ignore[arg-type]
         work.fork(seed=4).run(5)
         deadline = time.monotonic() + 20
@@ -93,3 +97,13 @@ def test_follow_mode_survives_a_reorg_with_confirmations(w3: Web3, emitters: Emi
     fresh = open_database(f"sqlite:///{tmp_path}/fresh.db")  # type: ignore[str-bytes-safe]
     Indexer(fresh, w3, emitters.contracts(), confirmations=2).run()
     assert dump(db) == dump(fresh)
+
+
+def _wait_for_checkpoint(db: Any, block: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = db.query_one("SELECT block_number FROM checkpoint")
+        if row and row[0] >= block:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the follower did not reach block {block} within {timeout:.0f}s")
