@@ -4,6 +4,8 @@ policy and institutions, accounts named by role, and helpers for exact revert st
 Every test runs in its own snapshot (autouse `fn_isolation`).
 """
 
+import socket
+
 import brownie
 import pytest
 from brownie import InstitutionRegistry, LoanLedger, MacroPrudentialPolicy, accounts, chain, web3
@@ -14,6 +16,25 @@ from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
 import model
+
+
+def _give_this_run_a_free_port():
+    """Brownie's development networks listen on the fixed port 8545, and Brownie attaches to any
+    node it finds there: a second test run on the same machine would deploy into the first run's
+    node and reset it. Runs here launch their own node on a port the kernel picks as free.
+    Brownie connects after collection, so setting the port while this conftest loads is in time."""
+    from brownie._config import CONFIG
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for network in CONFIG.networks.values():
+        settings = network.get("cmd_settings")
+        if isinstance(settings, dict) and "port" in settings and "fork" not in settings:
+            settings["port"] = port
+
+
+_give_this_run_a_free_port()
 
 # ---------------------------------------------------------------- constants
 
