@@ -38,10 +38,11 @@ def main() -> None:
     planned = onboarding.plan(client, entries, roster)
     regulator = brownie_signer("REGULATOR_ACCOUNT")
 
-    def step(item: onboarding.Planned, institution_id: int, new: bool) -> None:
-        print(f"{'registered' if new else 'already registered'} #{institution_id} {item.entry.name}")
-
-    report = onboarding.apply(client, regulator, planned, progress=step)
+    report = onboarding.apply(client, regulator, planned)
+    for entry, institution_id in report.skipped:
+        print(f"already registered #{institution_id} {entry.name}")
+    for entry, institution_id in report.registered:
+        print(f"registered #{institution_id} {entry.name}")
     if funding.is_dev_chain(w3) and os.environ.get("FUND", "1") != "0":
         funding.fund(w3, funding.dev_funder(), [p.entry.admin for p in planned])
     print(f"roster {roster}: registered {len(report.registered)}, skipped {len(report.skipped)} already registered")

@@ -14,7 +14,7 @@ from xborder.chain import embedded
 from xborder.chain.sender import rpc_batch
 from xborder.config import PROJECT_ROOT, Settings
 from xborder.index.service import open_index
-from xborder.services.demo import DemoConfig, DemoResult, run_demo, summary_lines
+from xborder.demo import DemoConfig, DemoResult, run_demo, summary_lines
 
 
 def _settings(root: Path) -> Settings:

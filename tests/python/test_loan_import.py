@@ -15,19 +15,10 @@ from loan_setup import BANK_A, BORROWER_X, BORROWER_Y, SUSPENDED_E, World, build
 from xborder.chain import LocalNode
 from xborder.errors import ValidationError, WalletError
 from xborder.services import terms as T
-from xborder.services.loan_import import (
-    ALREADY,
-    INVALID,
-    READY,
-    RECORDED,
-    REFUSED,
-    LoanBatch,
-    LoanItem,
-    merged_report,
-    prepare_import,
-    read_loan_csv,
-)
-from xborder.services.loans import LoanRequest, document_hash, parse_date
+from xborder.domain.dates import parse_date
+from xborder.domain.loans import LoanRequest, document_hash
+from xborder.services.loan_batch import ALREADY, INVALID, READY, RECORDED, REFUSED, LoanBatch, LoanItem
+from xborder.services.loan_import import merged_report, prepare_import, read_loan_csv
 
 HEADER = ("borrower,creditor,currency,principal,value_date,maturity_date,financing_type,document,draw,"
           "recorder_wallet,borrower_wallet,interest_rate,purpose\n")

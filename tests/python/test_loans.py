@@ -22,14 +22,9 @@ from loan_setup import (
 from xborder.chain import LocalNode
 from xborder.errors import TransactionRejected, ValidationError
 from xborder.services import terms as T
-from xborder.services.loans import (
-    LoanRequest,
-    consent_digest,
-    consent_typed_data,
-    document_hash,
-    parse_date,
-    parse_loan_id,
-)
+from xborder.bindings.consent import consent_digest, consent_typed_data
+from xborder.domain.dates import parse_date
+from xborder.domain.loans import LoanRequest, document_hash, parse_loan_id
 
 # ------------------------------------------------------------------------------ unit: terms
 

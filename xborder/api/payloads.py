@@ -12,12 +12,12 @@ import re
 from dataclasses import asdict
 from typing import Any
 
+from xborder.domain import loans
 from xborder.errors import ValidationError
 from xborder.index import analytics, queries
 from xborder.index.db import Database
 from xborder.index.indexer import index_status
 from xborder.index.projection import LOAN_STATUS_NAMES
-from xborder.services import loans
 
 UINT32_MAX = 2**32 - 1
 STATUS_NAMES = [name for code, name in LOAN_STATUS_NAMES.items() if code]

@@ -7,14 +7,13 @@ from eth_account.signers.local import LocalAccount
 from xborder.bench.loans import make_items
 from xborder.bench.results import Results, Row
 from xborder.bench.world import ENTERPRISE, World
-from xborder.chain.sender import Call, Receipt, TxSender
-from xborder.services.loan_import import LoanItem
-from xborder.services.loans import (
-    LOAN_RECORDED_TOPIC,
-    LoanService,
-    record_calldata,
-    record_with_consent_calldata,
-)
+from xborder.bindings.client import calldata
+from xborder.bindings.consent import record_calldata, record_with_consent_calldata
+from xborder.chain.receipts import Receipt
+from xborder.chain.sender import TxSender
+from xborder.chain.signer import Call
+from xborder.services.loan_batch import LoanItem
+from xborder.services.loans import LOAN_RECORDED_TOPIC, LoanService
 
 SECTION = "gas"
 TARGETS = {"record + co-sign + draw": "<= 130000", "drawdown": "<= 60000", "repay": "<= 50000"}
@@ -33,7 +32,7 @@ class _Gas:
 
     def call(self, account: LocalAccount, name: str, *args: object) -> Receipt:
         fn = getattr(self.ledger.functions, name)(*args)
-        return self.send(account, bytes.fromhex(fn._encode_transaction_data()[2:]))
+        return self.send(account, calldata(fn))
 
     @staticmethod
     def loan_id(receipt: Receipt) -> int:
@@ -85,7 +84,7 @@ def run(world: World, results: Results) -> None:
     add("repay (subsequent loan)", g.call(g2.account, "repay", l_next, p2 // 8), "repay")
     add("extendMaturity", g.call(items2[0].recorder, "extendMaturity", l_first,
                                  items2[0].request.maturity_date + 90 * 86_400))
-    outstanding = int(g.ledger.functions.getLoan(l_next).call()[11])
+    outstanding = g.service.loan(l_next).outstanding
     add("repay (final: outstanding to 0)", g.call(g2.account, "repay", l_next, outstanding))
     undrawn = items2[2]
     undrawn.draw = 0

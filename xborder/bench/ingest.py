@@ -20,24 +20,23 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from eth_abi import decode as abi_decode  # type: ignore[attr-defined]
-from eth_abi import encode as abi_encode  # type: ignore[attr-defined]
+from faster_eth_abi import encode as abi_encode
 from web3 import Web3
 
 from xborder.bench.loans import make_items
 from xborder.bench.results import Results, Row, load
 from xborder.bench.world import World
-from xborder.chain.sender import Call, Receipt, TxSender, check_receipts, rpc, rpc_batch, send_all
+from xborder.bindings.client import calldata
+from xborder.bindings.consent import record_with_consent_calldata, selector, sign_consent
+from xborder.chain.receipts import Receipt, check_receipts
+from xborder.chain.rpc import Rpc, rpc
+from xborder.chain.sender import TxSender, send_all
+from xborder.chain.signer import Call
+from xborder.domain.enums import REGULATOR_KEY_ID as REGULATOR
+from xborder.domain.loans import Position
 from xborder.services.confidential import TermsSealer
-from xborder.services.envelope import REGULATOR
-from xborder.services.loan_import import RECORDED, LoanBatch, LoanItem
-from xborder.services.loans import (
-    LOAN_RECORDED_TOPIC,
-    LoanService,
-    record_with_consent_calldata,
-    selector,
-    sign_consent,
-)
+from xborder.services.loan_batch import RECORDED, LoanBatch, LoanItem
+from xborder.services.loans import LOAN_RECORDED_TOPIC, LoanService
 from xborder.wallets.encryption import derive_key, public_bytes
 
 SECTION = "ingest"
@@ -67,7 +66,7 @@ def _loan_ids(receipts: Sequence[Receipt]) -> list[int]:
 
 def with_loan_batch(world: World, items: list[LoanItem], results: Results, state: IngestState,
                     label: str = "") -> float:
-    batch = LoanBatch(world.client, items, gas_mode="sample", max_in_flight=5_000, batch_size=500)
+    batch = LoanBatch(world.client, items, gas_mode="sample", batch_size=500)
     started = time.perf_counter()
     pre_counts = batch.preflight().counts
     pre_s = time.perf_counter() - started
@@ -93,13 +92,11 @@ def register_keys(world: World) -> TermsSealer:
     returns a sealer with all current keys prefetched."""
     registry = world.client.registry
     parties = [*world.banks, *world.creditors, *world.borrowers]
-    jobs = [(TxSender(world.w3, world.regulator), [Call(registry.address, bytes.fromhex(
-        registry.functions.setEncryptionKey(REGULATOR, public_bytes(derive_key(bytes(world.regulator.key), REGULATOR, 1)))
-        ._encode_transaction_data()[2:]), 0, 120_000)])]
-    jobs += [(TxSender(world.w3, p.account), [Call(registry.address, bytes.fromhex(
-        registry.functions.setEncryptionKey(p.institution_id, public_bytes(derive_key(bytes(p.account.key),
-                                                                                        p.institution_id, 1)))
-        ._encode_transaction_data()[2:]), 0, 120_000)]) for p in parties]
+    jobs = [(TxSender(world.w3, world.regulator), [Call(registry.address, calldata(registry.functions.setEncryptionKey(
+        REGULATOR, public_bytes(derive_key(bytes(world.regulator.key), REGULATOR, 1)))), 0, 120_000)])]
+    jobs += [(TxSender(world.w3, p.account), [Call(registry.address, calldata(registry.functions.setEncryptionKey(
+        p.institution_id, public_bytes(derive_key(bytes(p.account.key), p.institution_id, 1)))), 0, 120_000)])
+        for p in parties]
     check_receipts(world.w3, [r for group in send_all(jobs, timeout=600) for r in group])
     sealer = TermsSealer(world.client)
     assert sealer.keys is not None
@@ -114,10 +111,9 @@ def with_sender(world: World, items: list[LoanItem], results: Results, state: In
     chain_id, separator = world.client.deployment.chain_id, LoanService(world.client).separator
     started = time.perf_counter()
     borrowers = sorted({i.request.borrower for i in items})
-    positions = rpc_batch(w3, [("eth_call", [{"to": ledger, "data": "0x" + (_SEL_POSITION + abi_encode(
-        ["uint32"], [b])).hex()}, "latest"]) for b in borrowers], 500)
-    nonce = {b: int(abi_decode(["(uint128,uint32,uint32)"], bytes.fromhex(p["result"][2:]))[0][2])
-             for b, p in zip(borrowers, positions, strict=True)}
+    positions = Rpc(w3, batch_size=500).results([("eth_call", [{"to": ledger, "data": "0x" + (
+        _SEL_POSITION + abi_encode(["uint32"], [b])).hex()}, "latest"]) for b in borrowers], context="positions")
+    nonce = {b: Position.decode(bytes.fromhex(str(p)[2:])).nonce for b, p in zip(borrowers, positions, strict=True)}
     deadline = int(rpc(w3, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16) + 3600
     jobs: dict[str, tuple[TxSender, list[Call], list[int]]] = {}
     for k, item in enumerate(items):
@@ -159,7 +155,7 @@ def lifecycle(world: World, state: IngestState, results: Results) -> int:
         for fn, gas in ((ledger.drawdown(landed.loan_id, rest), 110_000), (ledger.repay(landed.loan_id, quarter),
                                                                               100_000),
                         (ledger.repay(landed.loan_id, quarter), 100_000)):
-            job[1].append(Call(world.ledger, bytes.fromhex(fn._encode_transaction_data()[2:]), 0, gas))
+            job[1].append(Call(world.ledger, calldata(fn), 0, gas))
     started = time.perf_counter()
     receipts = send_all(list(by_borrower.values()), timeout=900)
     elapsed = time.perf_counter() - started

@@ -11,7 +11,7 @@ from eth_hash.auto import keccak
 
 from xborder.bench.world import Party, World
 from xborder.services.confidential import TermsSealer
-from xborder.services.loan_import import LoanItem
+from xborder.services.loan_batch import LoanItem
 from xborder.services.terms import LoanTerms
 from xborder.services.workload import CURRENCY_MIX, DAY, REFERENCE_RATES
 

@@ -15,9 +15,11 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from xborder.bindings.client import XborderClient
+from xborder.bindings.client import XborderClient, calldata
 from xborder.chain.launcher import LocalNode, start_anvil
-from xborder.chain.sender import Call, Receipt, TxSender, check_receipts, send_all
+from xborder.chain.receipts import Receipt, check_receipts
+from xborder.chain.sender import TxSender, send_all
+from xborder.chain.signer import Call
 from xborder.config import PROJECT_ROOT
 from xborder.domain.identifiers import USCC_CHARSET, identifier_bytes, lei_check_digits, uscc_check_char
 from xborder.services.deploy import deploy
@@ -95,14 +97,13 @@ def build_world(*, banks: int, creditors: int, borrowers: int, block_time: float
             plan.append((ENTERPRISE, _uscc(rng), "CN", rng.randrange(10**9, 5 * 10**9) * 100,
                          f"Bench Enterprise {i + 1:05d}"))
         registry = client.registry.functions
-        calls = [Call(client.registry.address, bytes.fromhex(registry.registerInstitution(
-            kind, identifier_bytes(ident), country.encode(), capital, name,
-            demo.address(k + 1))._encode_transaction_data()[2:]), 0, 400_000)
+        calls = [Call(client.registry.address, calldata(registry.registerInstitution(
+            kind, identifier_bytes(ident), country.encode(), capital, name, demo.address(k + 1))), 0, 400_000)
             for k, (kind, ident, country, capital, name) in enumerate(plan)]
         sender = TxSender(w3, regulator)
         rates = {c: int(float(r) * 10**8) for c, r in REFERENCE_RATES.items()}
-        rate_call = Call(client.policy.address, bytes.fromhex(client.policy.functions.setReferenceRates(
-            [c.encode() for c in rates], list(rates.values()))._encode_transaction_data()[2:]), 0, 1_000_000)
+        rate_call = Call(client.policy.address, calldata(client.policy.functions.setReferenceRates(
+            [c.encode() for c in rates], list(rates.values()))), 0, 1_000_000)
         receipts = send_all([(sender, [rate_call, *calls])], timeout=600)[0]
         check_receipts(w3, receipts)
         parties = [Party(k + 1, demo.account(k + 1), kind, capital)

@@ -12,18 +12,13 @@ from eth_abi.abi import decode as abi_decode
 from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
 
-from xborder.bindings.units import currency_text, format_amount
+from xborder.domain.dates import day_text
+from xborder.domain.enums import InstitutionKind, InstitutionStatus, LoanStatus, Parameter
+from xborder.domain.loans import short_hash
+from xborder.domain.money import currency_text, format_amount
 
 InstitutionNamer = Callable[[int], str]
 
-INSTITUTION_STATUS = {0: "not registered", 1: "active", 2: "suspended", 3: "revoked"}
-INSTITUTION_KIND = {0: "domestic bank", 1: "foreign bank branch", 2: "non-bank financial institution",
-                    3: "enterprise", 4: "foreign creditor", 5: "observer"}
-LOAN_STATUS = {0: "unknown", 1: "recorded (awaiting confirmation)", 2: "active", 3: "closed",
-               4: "cancelled", 5: "defaulted"}
-PARAMETERS = ["LeverageDomesticBank", "LeverageForeignBankBranch", "LeverageNonBank",
-              "LeverageEnterprise", "AdjustmentEnterprise", "AdjustmentFinancial", "TermFactorShort",
-              "TermFactorLong", "OnBalanceFactor", "OffBalanceFactor", "FxRiskFactor", "OneYearSeconds"]
 ROLE_NAMES = {"0x" + "00" * 32: "DEFAULT_ADMIN_ROLE"} | {
     "0x" + keccak(r.encode()).hex(): r for r in ("REGULATOR_ROLE", "PAUSER_ROLE")}
 
@@ -81,10 +76,10 @@ class ErrorDecoder:
                 f"{n(a['borrower'])} would reach {format_amount(a['balanceAfter'], 'CNY')} of "
                 f"risk-weighted balance, above its limit of {format_amount(a['limit'], 'CNY')}"),
             "DocumentAlreadyBacksLoan": lambda: (
-                f"document {_h(a['documentHash'])} already backs live loan {a['loanId']}: one document "
+                f"document {short_hash(a['documentHash'])} already backs live loan {a['loanId']}: one document "
                 "can back only one live loan"),
             "InstitutionNotActive": lambda: (
-                f"{n(a['institutionId'])} is {INSTITUTION_STATUS.get(a['status'], a['status'])}: its wallets "
+                f"{n(a['institutionId'])} is {InstitutionStatus.label_of(a['status'])}: its wallets "
                 "can write nothing"),
             "UnknownInstitution": lambda: f"no institution with id {a['institutionId']} is registered",
             "UnauthorizedWallet": lambda: (
@@ -106,10 +101,10 @@ class ErrorDecoder:
                 f"wallet {a['wallet']} is the admin wallet of {n(a['institutionId'])}: set another admin first"),
             "ZeroAddress": lambda: "the zero address is not a wallet",
             "InvalidStatusTransition": lambda: (
-                f"{n(a['institutionId'])} cannot go from {INSTITUTION_STATUS.get(a['from'], a['from'])} "
-                f"to {INSTITUTION_STATUS.get(a['to'], a['to'])}"),
+                f"{n(a['institutionId'])} cannot go from {InstitutionStatus.label_of(a['from'])} "
+                f"to {InstitutionStatus.label_of(a['to'])}"),
             "ParameterOutOfRange": lambda: (
-                f"{PARAMETERS[a['parameter']] if a['parameter'] < len(PARAMETERS) else a['parameter']} "
+                f"{Parameter.name_of(a['parameter'])} "
                 f"cannot be {a['value']}"),
             "UnknownCurrency": lambda: (
                 f"no reference rate is published for currency {currency_text(a['currency'])!r}: "
@@ -119,13 +114,13 @@ class ErrorDecoder:
                 f"financing type {a['typeId']} is not in the regulator's financing-type table"),
             "LengthMismatch": lambda: f"{a['currencies']} currencies but {a['rates']} rates",
             "InvalidBorrowerKind": lambda: (
-                f"{n(a['borrower'])} is a {INSTITUTION_KIND.get(a['kind'], a['kind'])} and cannot borrow"),
+                f"{n(a['borrower'])} is a {InstitutionKind.label_of(a['kind'])} and cannot borrow"),
             "InvalidCreditor": lambda: f"{n(a['creditor'])} cannot be a creditor",
             "InvalidDates": lambda: (
-                f"maturity date {_date(a['maturityDate'])} must be after value date {_date(a['valueDate'])}"),
+                f"maturity date {day_text(a['maturityDate'])} must be after value date {day_text(a['valueDate'])}"),
             "InvalidExtension": lambda: (
-                f"loan {a['loanId']}: new maturity {_date(a['newMaturityDate'])} must be after the current "
-                f"maturity {_date(a['maturityDate'])}"),
+                f"loan {a['loanId']}: new maturity {day_text(a['newMaturityDate'])} must be after the current "
+                f"maturity {day_text(a['maturityDate'])}"),
             "DrawdownExceedsAvailable": lambda: (
                 f"loan {a['loanId']}: drawdown of {format_amount(a['amount'])} exceeds the undrawn "
                 f"{format_amount(a['available'])}"),
@@ -133,13 +128,13 @@ class ErrorDecoder:
                 f"loan {a['loanId']}: repayment of {format_amount(a['amount'])} exceeds the outstanding "
                 f"{format_amount(a['outstanding'])}"),
             "InvalidLoanStatus": lambda: (
-                f"loan {a['loanId']} is {LOAN_STATUS.get(a['status'], a['status'])}, which does not allow this"),
+                f"loan {a['loanId']} is {LoanStatus.label_of(a['status'])}, which does not allow this"),
             "LoanAlreadyDrawn": lambda: (
                 f"loan {a['loanId']} has already drawn {format_amount(a['drawn'])} and cannot be cancelled"),
             "OutstandingNotZero": lambda: (
                 f"loan {a['loanId']} still has {format_amount(a['outstanding'])} outstanding"),
             "SignatureExpired": lambda: (
-                f"the borrower's consent expired at {_date(a['deadline'])} (chain time {_date(a['timestamp'])})"),
+                f"the borrower's consent expired at {day_text(a['deadline'])} (chain time {day_text(a['timestamp'])})"),
             "InvalidBorrowerSignature": lambda: (
                 f"the consent was signed by {a['signer']}, which is not a wallet of {n(a['borrower'])}"),
             "ZeroAmount": lambda: "the amount must be greater than zero",
@@ -157,18 +152,6 @@ class ErrorDecoder:
         return render()
 
 
-def revert_data_of(exc: BaseException) -> bytes | None:
-    """The revert data carried by a web3/node exception, wherever this node put it."""
-    for candidate in (getattr(exc, "data", None), *getattr(exc, "args", ())):
-        if isinstance(candidate, dict):
-            candidate = candidate.get("data") or candidate.get("message")
-        raw = _as_bytes(candidate)
-        if raw is not None and len(raw) >= 4:
-            return raw
-    match = _HEX.search(str(exc))
-    return bytes.fromhex(match.group(0)[2:]) if match and len(match.group(0)) % 2 == 0 else None
-
-
 def _as_bytes(data: object) -> bytes | None:
     if isinstance(data, (bytes, bytearray)):
         return bytes(data)
@@ -180,17 +163,8 @@ def _as_bytes(data: object) -> bytes | None:
     return None
 
 
-def _h(value: bytes) -> str:
-    return "0x" + value.hex()[:12] + "…"
-
-
 def _text(value: bytes) -> str:
     return value.rstrip(b"\0").decode("ascii", "replace")
-
-
-def _date(ts: int) -> str:
-    import datetime as dt
-    return dt.datetime.fromtimestamp(int(ts), dt.UTC).strftime("%Y-%m-%d")
 
 
 def _plain(value: object) -> str:

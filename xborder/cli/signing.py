@@ -36,19 +36,27 @@ def password_source(password_file: Path | None, password_env: str | None) -> Pas
                                        use_env=use_env)
 
 
-def wallet_options(func: F) -> F:
-    """Adds --wallet plus the password options; the command receives `signer: LocalAccount`
-    (decrypted only when the command runs)."""
+Signer = Callable[[], LocalAccount]
+
+
+def signer_options(func: F) -> F:
+    """--wallet NAME (+ password options); the command receives `sign()`, which unlocks the wallet
+    only when called, i.e. after the input has been validated."""
 
     @click.option("--wallet", "wallet_name", required=True, metavar="NAME",
-                  help="keystore wallet that signs (see `xborder wallet list`)")
+                  help="keystore wallet that signs (the regulator's, or the institution admin's)")
     @password_options
     @functools.wraps(func)
     def wrapper(app: App, *args: Any, wallet_name: str, password_file: Path | None,
                 password_env: str | None, **kwargs: Any) -> Any:
-        source = password_source(password_file, password_env)
-        signer = load_signer(app, wallet_name, source)
-        return func(app, *args, signer=signer, **kwargs)
+        cache: list[LocalAccount] = []
+
+        def sign() -> LocalAccount:
+            if not cache:
+                cache.append(load_signer(app, wallet_name, password_source(password_file, password_env)))
+            return cache[0]
+
+        return func(app, *args, sign=sign, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 

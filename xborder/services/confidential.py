@@ -19,7 +19,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from xborder.bindings.client import XborderClient
+from xborder.bindings.client import XborderClient, calldata, decode_logs
 from xborder.errors import ValidationError
 from xborder.services import envelope as env
 from xborder.services import terms as terms_codec
@@ -64,15 +64,14 @@ class EncryptionKeys:
     def prefetch(self, institutions: Sequence[int]) -> None:
         """Current keys of many institutions in one JSON-RPC batch (a batch of loans names
         hundreds of parties; one call each would dominate sealing)."""
-        from xborder.chain.sender import rpc_batch
-
         wanted = sorted(set(institutions) - set(self._current))
         registry = self.client.registry
         calls = [("eth_call", [{"to": registry.address,
-                                "data": registry.functions.encryptionKey(i)._encode_transaction_data()}, "latest"])
+                                "data": "0x" + calldata(registry.functions.encryptionKey(i)).hex()}, "latest"])
                  for i in wanted]
-        for institution, answer in zip(wanted, rpc_batch(self.client.w3, calls), strict=True):
-            raw = bytes.fromhex(str(answer["result"])[2:])
+        answers = self.client.rpc.results(calls, context="reading encryption keys")
+        for institution, answer in zip(wanted, answers, strict=True):
+            raw = bytes.fromhex(str(answer)[2:])
             self._current[institution] = (raw[:32], int.from_bytes(raw[32:64], "big"))
 
     def at(self, institution: int, version: int) -> bytes:
@@ -88,13 +87,12 @@ class EncryptionKeys:
 
     def register(self, account: LocalAccount, institution: int, public_key: bytes) -> KeyVersion:
         """setEncryptionKey from `account` (the institution's admin wallet, or the regulator)."""
-        receipt = self.client.transact(account, self.client.registry.functions.setEncryptionKey(
+        outcome = self.client.transact(account, self.client.registry.functions.setEncryptionKey(
             institution, public_key), f"encryption key of {_label(institution)}")
-        events = self.client.registry.events.EncryptionKeyRegistered().process_receipt(receipt)
-        args = events[0]["args"]
+        args = decode_logs(self.client.registry, "EncryptionKeyRegistered", outcome.logs)[0]
         self._current[institution] = (public_key, int(args["version"]))
         return KeyVersion(institution, int(args["version"]), "0x" + public_key.hex(), str(args["by"]),
-                          int(receipt["blockNumber"]), "0x" + bytes(receipt["transactionHash"]).hex())
+                          int(outcome.block_number or 0), str(outcome.tx_hash))
 
     def recipients(self, institutions: Sequence[int]) -> list[Recipient]:
         """The current keys of `institutions` (deduplicated, order kept); MissingEncryptionKey names

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from faster_eth_abi import encode as abi_encode
 from web3 import Web3
 
-from xborder.bindings.client import fee_fields
+from xborder.bindings.batch import Tx, one
 from xborder.bindings.deployment import (
     CONTRACT_NAMES,
     DeployedContract,
@@ -26,8 +27,9 @@ from xborder.bindings.deployment import (
     manifest_path,
     save_deployment,
 )
-from xborder.build import compile_project, load_compiler_config
-from xborder.errors import ChainError, InsufficientFunds, TransactionRejected
+from xborder.bindings.reverts import ErrorDecoder
+from xborder.build import Artifact, compile_project, load_compiler_config
+from xborder.chain.rpc import Rpc
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,15 @@ def _constructor_args(name: str, regulator: str, done: dict[str, DeployedContrac
     return [regulator]
 
 
+def _init_code(artifact: Artifact, args: list[Any]) -> bytes:
+    """Creation bytecode + ABI-encoded constructor arguments."""
+    inputs: list[dict[str, Any]] = next(
+        (item["inputs"] for item in artifact.abi if item.get("type") == "constructor"), [])
+    return bytes.fromhex(artifact.bytecode.removeprefix("0x")) + abi_encode([i["type"] for i in inputs], args)
+
+
 def _code_matches(w3: Web3, address: str, deployed_bytecode: str) -> bool:
-    code = bytes(w3.eth.get_code(Web3.to_checksum_address(address)))
+    code = bytes.fromhex(str(Rpc(w3).call("eth_getCode", [Web3.to_checksum_address(address), "latest"]))[2:])
     expected = bytes.fromhex(deployed_bytecode)
     # Immutables (the ledger's registry/policy addresses, EIP-712 cache) differ per deployment;
     # compare length and the metadata trailer, which hashes the source.
@@ -64,8 +73,9 @@ def deploy(w3: Web3, deployer: LocalAccount, regulator: str, deployments_dir: Pa
     """
     say = progress or (lambda message: log.info("%s", message))
     regulator = Web3.to_checksum_address(regulator)
-    chain_id = w3.eth.chain_id
+    chain_id = Rpc(w3).chain_id()
     artifacts = compile_project(project_root)
+    decoder = ErrorDecoder([artifacts[n].abi for n in CONTRACT_NAMES])
     config = load_compiler_config(project_root)
     path = manifest_path(deployments_dir, chain_id)
 
@@ -93,29 +103,14 @@ def deploy(w3: Web3, deployer: LocalAccount, regulator: str, deployments_dir: Pa
             say(f"{name} already deployed at {done[name].address}")
             continue
         artifact = artifacts[name]
-        factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        constructor = factory.constructor(*_constructor_args(name, regulator, done))
-        tx = constructor.build_transaction({
-            "from": deployer.address, "chainId": chain_id,
-            "nonce": w3.eth.get_transaction_count(deployer.address, "pending"), **fee_fields(w3)})
-        signed = deployer.sign_transaction(tx)
-        try:
-            tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-        except ValueError as exc:
-            if "insufficient funds" in str(exc).lower():
-                raise InsufficientFunds(
-                    f"deployer {deployer.address} cannot pay for deploying {name}: fund it") from None
-            raise ChainError(f"deploying {name} failed: {exc}") from None
-        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
-        if receipt["status"] != 1 or not receipt.get("contractAddress"):
-            raise TransactionRejected(f"deploying {name} failed in block {receipt['blockNumber']}")
-        done[name] = DeployedContract(name=name, address=str(receipt["contractAddress"]),
-                                      block_number=int(receipt["blockNumber"]),
-                                      transaction_hash="0x" + bytes(tx_hash).hex(),
+        outcome = one(w3, decoder, Tx(deployer, None, _init_code(artifact, _constructor_args(name, regulator, done)),
+                                      label=f"deploying {name}"), f"deploying {name}")
+        assert outcome.contract_address is not None and outcome.block_number is not None
+        done[name] = DeployedContract(name=name, address=Web3.to_checksum_address(outcome.contract_address),
+                                      block_number=outcome.block_number, transaction_hash=str(outcome.tx_hash),
                                       abi_file=f"abi/{name}.json")
         deployed_now.append(name)
-        say(f"{name} deployed at {receipt['contractAddress']} (block {receipt['blockNumber']}, "
-            f"gas {receipt['gasUsed']:,})")
+        say(f"{name} deployed at {done[name].address} (block {outcome.block_number}, gas {outcome.gas_used:,})")
         # Record progress at once: a crash after this line resumes instead of redeploying.
         save_deployment(deployments_dir, _manifest(chain_id, done, deployer, regulator, config),
                         {n: abis[n] for n in done})

@@ -15,16 +15,15 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import TimeExhausted, Web3RPCError
 
-from xborder.bindings.client import fee_fields
+from xborder.bindings.batch import Batch, Tx
+from xborder.bindings.reverts import ErrorDecoder
 from xborder.chain.launcher import DEV_MNEMONIC
+from xborder.chain.rpc import Rpc
 from xborder.errors import ChainError, InsufficientFunds, ValidationError
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,7 @@ class Funded:
 
 
 def is_dev_chain(w3: Web3) -> bool:
-    return int(w3.eth.chain_id) in DEV_CHAIN_IDS
+    return Rpc(w3).chain_id() in DEV_CHAIN_IDS
 
 
 def dev_funder() -> LocalAccount:
@@ -89,55 +88,38 @@ def parse_ether(value: object, field: str = "--amount") -> int:
 
 def fund(w3: Web3, funder: LocalAccount, addresses: Sequence[str], amount_wei: int = DEFAULT_AMOUNT_WEI,
          progress: Callable[[Funded], None] | None = None, timeout: float = 60.0) -> list[Funded]:
-    """Top every address up to `amount_wei`. Transfers are sent back to back (consecutive
-    nonces) and then awaited, so funding many wallets costs about one block."""
-    wanted: list[tuple[str, int, int]] = []
-    seen: set[str] = set()
-    for raw in addresses:
-        if not Web3.is_address(raw):
-            raise ValidationError(f"cannot fund {raw!r}: not an address (0x followed by 40 hex digits)",
-                                  field="address", value=raw, allowed="0x + 40 hex digits")
-        address = Web3.to_checksum_address(raw)
-        if address in seen:
-            continue
-        seen.add(address)
-        balance = int(w3.eth.get_balance(address))
-        wanted.append((address, balance, max(amount_wei - balance, 0)))
-    total = sum(need for _, _, need in wanted)
-    fees = fee_fields(w3)
-    price = fees.get("maxFeePerGas", fees.get("gasPrice", 0))
-    have = int(w3.eth.get_balance(funder.address))
-    sends = sum(1 for _, _, need in wanted if need)
-    if total and have < total + sends * _TRANSFER_GAS * price:
+    """Top every address up to `amount_wei`: one batch of transfers through the engine (consecutive
+    nonces, about one block for many wallets); a funder that cannot pay for all is refused first."""
+    targets = list(dict.fromkeys(_address(a) for a in addresses))
+    rpc = Rpc(w3)
+    balances = [int(b, 16) for b in rpc.results([("eth_getBalance", [a, "latest"]) for a in targets],
+                                               context="reading balances")]
+    wanted = [(a, b, max(amount_wei - b, 0)) for a, b in zip(targets, balances, strict=True)]
+    sends = [(a, need) for a, _, need in wanted if need]
+    batch = Batch(w3, ErrorDecoder([]), [Tx(funder, a, b"", _TRANSFER_GAS, need, f"fund {a}") for a, need in sends],
+                  receipt_timeout=timeout)
+    if batch.check_funds(range(len(sends))):
+        total = sum(need for _, need in sends)
+        have = int(rpc.call("eth_getBalance", [funder.address, "latest"]), 16)
         raise InsufficientFunds(
             f"funder {funder.address} holds {Web3.from_wei(have, 'ether')} ETH, needs "
-            f"{Web3.from_wei(total, 'ether')} ETH plus gas to fund {sends} wallet(s): top the funder up")
-    nonce = int(w3.eth.get_transaction_count(funder.address, "pending"))
-    chain_id = int(w3.eth.chain_id)
-    pending: list[tuple[str, int, int, bytes | None]] = []
-    for target, balance, need in wanted:
-        if not need:
-            pending.append((target, balance, 0, None))
-            continue
-        tx: dict[str, Any] = {"to": target, "value": need, "gas": _TRANSFER_GAS, "nonce": nonce, "chainId": chain_id, **fees}
-        try:
-            tx_hash = w3.eth.send_raw_transaction(funder.sign_transaction(tx).raw_transaction)
-        except (Web3RPCError, ValueError) as exc:
-            raise ChainError(f"funding {target} from {funder.address} failed: {exc}") from None
-        nonce += 1
-        pending.append((target, balance, need, bytes(tx_hash)))
+            f"{Web3.from_wei(total, 'ether')} ETH plus gas to fund {len(sends)} wallet(s): top the funder up")
+    failed = batch.submit()
+    if failed:
+        raise ChainError(f"funding {failed[0].label.removeprefix('fund ')} failed: {failed[0].reason}")
+    sent = {a: o.tx_hash for (a, _), o in zip(sends, batch.outcomes, strict=True)}
     results: list[Funded] = []
-    for target, balance, need, sent_hash in pending:
-        if sent_hash is not None:
-            try:
-                receipt = w3.eth.wait_for_transaction_receipt(HexBytes(sent_hash), timeout=timeout)
-            except TimeExhausted:
-                raise ChainError(f"funding {target}: no receipt after {timeout:.0f}s") from None
-            if receipt["status"] != 1:
-                raise ChainError(f"funding {target} failed in block {receipt['blockNumber']}")
-        item = Funded(target, balance, need, "0x" + sent_hash.hex() if sent_hash else None)
+    for target, balance, need in wanted:
+        item = Funded(target, balance, need, sent.get(target))
         log.info("funded %s with %s wei", target, need)
         if progress is not None:
             progress(item)
         results.append(item)
     return results
+
+
+def _address(raw: str) -> str:
+    if not Web3.is_address(raw):
+        raise ValidationError(f"cannot fund {raw!r}: not an address (0x followed by 40 hex digits)",
+                              field="address", value=raw, allowed="0x + 40 hex digits")
+    return Web3.to_checksum_address(raw)

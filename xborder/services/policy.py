@@ -10,21 +10,21 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from web3.exceptions import ContractLogicError, Web3RPCError
 
 from xborder.bindings.client import XborderClient
-from xborder.bindings.units import (
+from xborder.domain.enums import Parameter
+from xborder.domain.money import (
     BASE_CURRENCY,
     currency_bytes,
     currency_text,
     format_bps,
     format_rate,
+    normalise_currency,
     parse_bps,
-    parse_currency,
     parse_rate,
 )
 from xborder.errors import ValidationError
@@ -32,31 +32,10 @@ from xborder.errors import ValidationError
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ParameterSpec:
-    index: int  # the contract's Parameter enum value
-    name: str  # CLI name
-    description: str
-    seconds: bool = False  # OneYearSeconds: an integer number of seconds, not a factor
-    zero_ok: bool = False
-
-
-PARAMETERS: tuple[ParameterSpec, ...] = (
-    ParameterSpec(0, "leverage-domestic-bank", "leverage ratio, domestic banks"),
-    ParameterSpec(1, "leverage-foreign-bank-branch", "leverage ratio, foreign bank branches"),
-    ParameterSpec(2, "leverage-non-bank", "leverage ratio, non-bank financial institutions"),
-    ParameterSpec(3, "leverage-enterprise", "leverage ratio, enterprises"),
-    ParameterSpec(4, "adjustment-enterprise", "macro-prudential adjustment parameter, enterprises"),
-    ParameterSpec(5, "adjustment-financial", "macro-prudential adjustment parameter, financial institutions"),
-    ParameterSpec(6, "term-factor-short", "term risk factor, term up to one year"),
-    ParameterSpec(7, "term-factor-long", "term risk factor, term over one year"),
-    ParameterSpec(8, "on-balance-factor", "type risk factor, on-balance-sheet financing"),
-    ParameterSpec(9, "off-balance-factor", "type risk factor, off-balance-sheet financing"),
-    ParameterSpec(10, "fx-risk-factor", "exchange-rate risk factor (foreign-currency loans)", zero_ok=True),
-    ParameterSpec(11, "one-year-seconds", "length of 'one year' for short/long term, seconds", seconds=True),
-)
-_BY_NAME = {p.name: p for p in PARAMETERS}
-PARAMETER_NAMES = ", ".join(p.name for p in PARAMETERS)
+ParameterSpec = Parameter  # a parameter: `slug` is its CLI name, `label` its meaning
+PARAMETERS: tuple[Parameter, ...] = tuple(Parameter)
+PARAMETER_NAMES = ", ".join(p.slug for p in PARAMETERS)
+_BY_NAME = {p.slug: p for p in PARAMETERS}
 UINT32_MAX = 2**32 - 1
 
 
@@ -72,49 +51,49 @@ def parameter_spec(name: str) -> ParameterSpec:
 def parse_parameter_value(spec: ParameterSpec, value: str) -> int:
     """Human value -> contract value (bps, or seconds for one-year-seconds)."""
     text = str(value).strip()
-    if spec.seconds:
+    if spec.in_seconds:
         allowed = f"whole seconds 1..{UINT32_MAX} (or days with a 'd' suffix, e.g. 365d)"
         days = text.lower().endswith("d")
         digits = text[:-1] if days else text
         if not digits.isdigit():
-            raise ValidationError(f"{spec.name}: {value!r} is not a whole number of seconds ({allowed})",
-                                  field=spec.name, value=value, allowed=allowed)
+            raise ValidationError(f"{spec.slug}: {value!r} is not a whole number of seconds ({allowed})",
+                                  field=spec.slug, value=value, allowed=allowed)
         seconds = int(digits) * (86_400 if days else 1)
         if not 1 <= seconds <= UINT32_MAX:
-            raise ValidationError(f"{spec.name}: {value!r} is out of range ({allowed})", field=spec.name,
+            raise ValidationError(f"{spec.slug}: {value!r} is out of range ({allowed})", field=spec.slug,
                                   value=value, allowed=allowed)
         return seconds
-    allowed = ("a factor 0 to 6.5535 with at most 4 decimals" if spec.zero_ok
+    allowed = ("a factor 0 to 6.5535 with at most 4 decimals" if spec.zero_allowed
                else "a factor above 0 and below 6.5536 with at most 4 decimals, e.g. 1.75")
     try:
-        bps = parse_bps(text, spec.name)
+        bps = parse_bps(text, spec.slug)
     except ValidationError:
-        raise ValidationError(f"{spec.name}: {value!r} is not a valid factor ({allowed})", field=spec.name,
+        raise ValidationError(f"{spec.slug}: {value!r} is not a valid factor ({allowed})", field=spec.slug,
                               value=value, allowed=allowed) from None
-    if bps == 0 and not spec.zero_ok:
-        raise ValidationError(f"{spec.name}: {value!r} must be greater than zero ({allowed}); a zero "
-                              "would forbid all borrowing of that kind", field=spec.name, value=value,
+    if bps == 0 and not spec.zero_allowed:
+        raise ValidationError(f"{spec.slug}: {value!r} must be greater than zero ({allowed}); a zero "
+                              "would forbid all borrowing of that kind", field=spec.slug, value=value,
                               allowed=allowed)
     return bps
 
 
 def format_parameter(spec: ParameterSpec, raw: int) -> str:
-    return str(raw) if spec.seconds else format_bps(raw)
+    return str(raw) if spec.in_seconds else format_bps(raw)
 
 
 def parameters(client: XborderClient) -> dict[str, int]:
     values = client.policy.functions.parameters().call()
-    return {spec.name: int(values[spec.index]) for spec in PARAMETERS}
+    return {spec.slug: int(values[spec.value]) for spec in PARAMETERS}
 
 
 def set_parameter(client: XborderClient, signer: LocalAccount, name: str, value: str) -> tuple[int, int]:
     """Validate and set one parameter; returns (old, new) in contract units."""
     spec = parameter_spec(name)
     new = parse_parameter_value(spec, value)
-    old = parameters(client)[spec.name]
-    client.transact(signer, client.policy.functions.setParameter(spec.index, new),
-                    f"setting {spec.name} to {value}")
-    log.info("policy %s: %s -> %s", spec.name, old, new)
+    old = parameters(client)[spec.slug]
+    client.transact(signer, client.policy.functions.setParameter(spec.value, new),
+                    f"setting {spec.slug} to {value}")
+    log.info("policy %s: %s -> %s", spec.slug, old, new)
     return old, new
 
 
@@ -143,11 +122,8 @@ def parse_rate_pairs(args: Sequence[str]) -> list[tuple[str, int]]:
 
 
 def parse_currency_code(value: str) -> str:
-    raw = str(value).strip()
-    if raw != raw.upper():
-        raise ValidationError(f"currency: {value!r} is not an ISO 4217 code (three uppercase letters, e.g. USD)",
-                              field="currency", value=value, allowed="three uppercase letters, e.g. USD")
-    code = parse_currency(raw)
+    """The one currency rule (`normalise_currency`), and CNY has no rate to set."""
+    code = normalise_currency(value)
     if code == BASE_CURRENCY:
         raise ValidationError("currency: CNY is the base currency, fixed at 1 (it has no reference rate to set)",
                               field="currency", value=value, allowed="any ISO 4217 code except CNY")
@@ -248,8 +224,8 @@ def snapshot(client: XborderClient) -> dict[str, Any]:
     """Everything `policy show` prints, in human units."""
     values = parameters(client)
     return {
-        "parameters": [{"name": s.name, "value": format_parameter(s, values[s.name]), "raw": values[s.name],
-                        "description": s.description} for s in PARAMETERS],
+        "parameters": [{"name": s.slug, "value": format_parameter(s, values[s.slug]), "raw": values[s.slug],
+                        "description": s.label} for s in PARAMETERS],
         "financing_types": financing_types(client),
         "reference_rates": rates(client),
     }

@@ -27,7 +27,7 @@ from web3 import Web3
 
 from xborder.config import PROJECT_ROOT, Settings
 from xborder.index import index_events
-from xborder.services.loans import LoanRequest
+from xborder.domain.loans import LoanRequest
 
 DAY = 86_400
 M = 100  # minor units per unit

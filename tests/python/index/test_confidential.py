@@ -36,7 +36,9 @@ from xborder.services.confidential import (
 )
 from xborder.services.deploy import deploy
 from xborder.services.loan_import import RECORDED, LoanBatch, LoanItem
-from xborder.services.loans import LoanRequest, LoanService, document_hash, parse_date
+from xborder.domain.dates import parse_date
+from xborder.domain.loans import LoanRequest, document_hash
+from xborder.services.loans import LoanService
 from xborder.wallets.encryption import KeyRing, KeyRingStore, derive_key, public_bytes
 
 Account.enable_unaudited_hdwallet_features()

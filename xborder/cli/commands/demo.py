@@ -10,7 +10,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from xborder.cli.context import App, common_options
-from xborder.services.demo import DemoConfig, run_demo, summary_lines, write_report
+from xborder.demo import DemoConfig, run_demo, summary_lines, write_report
 
 
 class RichReporter:

@@ -6,95 +6,24 @@ reported) before any password is asked or anything is sent.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
-from eth_account.signers.local import LocalAccount
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from web3 import Web3
 
 from xborder.bindings.client import XborderClient
-from xborder.bindings.units import format_amount
-from xborder.chain.connect import connect
-from xborder.chain.embedded import resolve_rpc_url
+from xborder.cli.common import choose_funder, funder_option, keystore_of, open_client, report_problems
 from xborder.cli.context import App, common_options
-from xborder.cli.signing import load_signer, password_options, password_source
+from xborder.cli.params import INSTITUTION
+from xborder.cli.signing import Signer, load_signer, password_options, password_source, signer_options
+from xborder.domain.money import format_amount
 from xborder.errors import ValidationError
 from xborder.services import funding, onboarding
 from xborder.services.confidential import EncryptionKeys, key_view
-from xborder.services.onboarding import Problem, RosterInvalid
+from xborder.services.onboarding import RosterInvalid
 from xborder.wallets.encryption import KeyRingStore, public_bytes
-from xborder.wallets.keystore import Keystore
-
-F = TypeVar("F", bound=Callable[..., Any])
-Signer = Callable[[], LocalAccount]
-
-
-def open_client(app: App) -> XborderClient:
-    """Connect to the node of the settings and load this chain's deployment."""
-    w3 = connect(resolve_rpc_url(app.settings), app.settings.chain_id)
-    return XborderClient.load(w3, app.settings.deployments)
-
-
-def signer_options(func: F) -> F:
-    """--wallet NAME (+ password options); the command receives `sign()`, which unlocks the wallet
-    only when called, i.e. after the input has been validated."""
-
-    @click.option("--wallet", "wallet_name", required=True, metavar="NAME",
-                  help="keystore wallet that signs (the regulator's, or the institution admin's)")
-    @password_options
-    @functools.wraps(func)
-    def wrapper(app: App, *args: Any, wallet_name: str, password_file: Path | None,
-                password_env: str | None, **kwargs: Any) -> Any:
-        cache: list[LocalAccount] = []
-
-        def sign() -> LocalAccount:
-            if not cache:
-                cache.append(load_signer(app, wallet_name, password_source(password_file, password_env)))
-            return cache[0]
-
-        return func(app, *args, sign=sign, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def funder_option(func: F) -> F:
-    return click.option("--funder", default=None, metavar="NAME",
-                        help="keystore wallet paying the gas money [default on a local dev chain: its "
-                             "DEV-ONLY pre-funded account]")(func)
-
-
-def keystore_of(app: App) -> Keystore:
-    return Keystore(app.settings.keystores)
-
-
-def report_problems(app: App, problems: list[Problem], title: str) -> None:
-    """All problems: a table on a terminal, tab-separated lines otherwise (grep-able)."""
-    if app.json_output:
-        app.emit({"ok": False, "problems": [p.__dict__ for p in problems]})
-    if app.err.is_terminal:
-        table = Table(title=title, show_lines=False, title_justify="left")
-        for column in ("where", "field", "value", "problem", "allowed"):
-            table.add_column(column, overflow="fold")
-        for p in problems:
-            table.add_row(escape(p.where), escape(p.field), escape(p.value), escape(p.message), escape(p.allowed))
-        app.err.print(table)
-    else:
-        click.echo(title, err=True)
-        for p in problems:
-            click.echo(f"{p.where}\t{p.field}\t{p.value}\t{p.message}\tallowed: {p.allowed}", err=True)
-
-
-def _funder(app: App, client: XborderClient, funder_name: str | None,
-            password_file: Path | None, password_env: str | None) -> LocalAccount:
-    account = (load_signer(app, funder_name, password_source(password_file, password_env))
-               if funder_name else None)
-    return funding.choose_funder(client.w3, account)
 
 
 @click.group("institution")
@@ -147,15 +76,15 @@ def import_(app: App, roster: Path, fund: bool, dry_run: bool, funder: str | Non
                       console=app.err, transient=True, disable=app.json_output or not app.err.is_terminal) as bar:
             task = bar.add_task("registering", total=len(planned))
 
-            def step(item: onboarding.Planned, institution_id: int, new: bool) -> None:
-                bar.update(task, advance=1, description=f"#{institution_id} {item.entry.name[:40]}")
+            def step(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
 
             report = onboarding.apply(client, signer, planned, progress=step)
     else:
         report.skipped = [(p.entry, p.existing_id) for p in planned]
     funded: list[funding.Funded] = []
     if fund:
-        account = _funder(app, client, funder, None, None)
+        account = choose_funder(app, client.w3, funder, password_source(None, None))
         funded = funding.fund(client.w3, account, [p.entry.admin for p in planned])
     data = {
         "roster": str(roster), "chain_id": client.deployment.chain_id,
@@ -197,7 +126,7 @@ def register(app: App, kind: str, name: str, identifier: str, jurisdiction: str,
     client = open_client(app)
     institution_id = onboarding.register(client, sign(), entry)
     if fund:
-        funding.fund(client.w3, _funder(app, client, funder, None, None), [entry.admin])
+        funding.fund(client.w3, choose_funder(app, client.w3, funder, password_source(None, None)), [entry.admin])
     app.emit({"id": institution_id, "name": entry.name, "identifier": entry.identifier, "admin": entry.admin},
              lambda: app.console.print(f"registered {escape(entry.describe())} as #{institution_id}"))
 
@@ -225,7 +154,7 @@ def list_(app: App) -> None:
 
 
 @institution.command("show")
-@click.argument("ref", metavar="INSTITUTION")
+@click.argument("ref", metavar="INSTITUTION", type=INSTITUTION)
 @common_options
 def show(app: App, ref: str) -> None:
     """One institution (id, LEI or USCC): record, wallets and, for borrowers, limit and balance."""
@@ -243,7 +172,7 @@ def show(app: App, ref: str) -> None:
 
 
 def _status_command(action: str, doc: str) -> click.Command:
-    @click.argument("ref", metavar="INSTITUTION")
+    @click.argument("ref", metavar="INSTITUTION", type=INSTITUTION)
     @common_options
     @signer_options
     def command(app: App, ref: str, sign: Signer) -> None:
@@ -267,7 +196,7 @@ def _wallet_address(app: App, value: str) -> str:
 
 
 @institution.command("add-wallet")
-@click.argument("ref", metavar="INSTITUTION")
+@click.argument("ref", metavar="INSTITUTION", type=INSTITUTION)
 @click.argument("new_wallet", metavar="WALLET")
 @click.option("--fund/--no-fund", default=False, help="top up the new wallet with gas money")
 @funder_option
@@ -281,13 +210,13 @@ def add_wallet(app: App, ref: str, new_wallet: str, fund: bool, funder: str | No
     institution_id = onboarding.resolve_institution(client, ref)
     onboarding.add_wallet(client, sign(), institution_id, address)
     if fund:
-        funding.fund(client.w3, _funder(app, client, funder, None, None), [address])
+        funding.fund(client.w3, choose_funder(app, client.w3, funder, password_source(None, None)), [address])
     app.emit({"id": institution_id, "wallet": address, "added": True}, lambda: app.console.print(
         f"wallet {address} now acts for {escape(client.institution_name(institution_id))}"))
 
 
 @institution.command("remove-wallet")
-@click.argument("ref", metavar="INSTITUTION")
+@click.argument("ref", metavar="INSTITUTION", type=INSTITUTION)
 @click.argument("old_wallet", metavar="WALLET")
 @common_options
 @signer_options
@@ -363,14 +292,3 @@ def keys_(app: App, ref: str) -> None:
             app.console.print(f"v{k.version}  {k.public_key}  by {k.by}  block {k.block_number}{mark}")
 
     app.emit([key_view(k) for k in history], human)
-
-
-def parse_target(app: App, value: str) -> str:
-    """A wallet name or address (for `wallet fund`)."""
-    if Web3.is_address(value) or value.lower().startswith("0x"):
-        return onboarding.parse_address(value, "WALLET")
-    try:
-        return keystore_of(app).address(value)
-    except Exception as exc:
-        raise ValidationError(f"WALLET: {exc}", field="WALLET", value=value,
-                              allowed="a keystore wallet name or an address") from None

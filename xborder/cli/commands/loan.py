@@ -8,22 +8,27 @@ from pathlib import Path
 from typing import Any
 
 import click
-from eth_account.signers.local import LocalAccount
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from xborder.bindings.client import XborderClient
-from xborder.bindings.units import format_amount, parse_amount, parse_currency
-from xborder.chain.connect import connect
-from xborder.chain.embedded import resolve_rpc_url
-from xborder.chain.launcher import DEV_MNEMONIC
-from xborder.cli.commands.institution import Signer, signer_options
+from xborder.cli.common import open_client, wallet_resolver
 from xborder.cli.context import App, common_options
-from xborder.cli.signing import keys_wallet_options, load_ring, load_signer, password_options, password_source
-from xborder.errors import TransactionRejected, ValidationError, WalletError
+from xborder.cli.params import AMOUNT, AMOUNT_OR_ZERO, CURRENCY, DATE, INSTITUTION, LOAN_ID, Amount
+from xborder.cli.signing import (
+    Signer,
+    keys_wallet_options,
+    load_ring,
+    load_signer,
+    password_options,
+    password_source,
+    signer_options,
+)
+from xborder.domain.loans import LoanRequest, document_hash, loan_label
+from xborder.domain.money import format_amount
+from xborder.errors import TransactionRejected, ValidationError
 from xborder.services import terms as terms_codec
 from xborder.services.confidential import MissingEncryptionKey, TermsSealer
-from xborder.services.loan_import import (
+from xborder.services.loan_batch import (
     ALREADY,
     FAILED,
     INVALID,
@@ -32,27 +37,14 @@ from xborder.services.loan_import import (
     REFUSED,
     BatchReport,
     LoanBatch,
-    describe_outcome,
-    merged_report,
-    prepare_import,
 )
-from xborder.services.loans import (
-    LoanRequest,
-    LoanService,
-    LoanTx,
-    document_hash,
-    loan_label,
-    parse_date,
-    parse_loan_id,
-)
-from xborder.wallets.demo import DemoWallets
+from xborder.services.loan_import import describe_outcome, merged_report, prepare_import
+from xborder.services.loans import LoanService, LoanTx
 from xborder.wallets.encryption import KeyRing
-from xborder.wallets.passwords import PasswordSource
 
 
 def _service(app: App) -> LoanService:
-    w3 = connect(resolve_rpc_url(app.settings), app.settings.chain_id)
-    return LoanService(XborderClient.load(w3, app.settings.deployments))
+    return LoanService(open_client(app))
 
 
 def _emit_tx(app: App, service: LoanService, tx: LoanTx) -> None:
@@ -91,15 +83,16 @@ def allow_plaintext_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @loan.command("record")
-@click.option("--borrower", required=True, help="borrower institution id or identifier (LEI / USCC)")
-@click.option("--creditor", required=True, help="creditor institution id or identifier")
-@click.option("--currency", required=True, help="ISO 4217 code, e.g. USD")
-@click.option("--principal", required=True, help="principal, e.g. 1,000,000.00")
-@click.option("--value-date", required=True, help="YYYY-MM-DD (UTC)")
-@click.option("--maturity-date", required=True, help="YYYY-MM-DD (UTC), after the value date")
+@click.option("--borrower", required=True, type=INSTITUTION, help="borrower institution id or identifier (LEI / USCC)")
+@click.option("--creditor", required=True, type=INSTITUTION, help="creditor institution id or identifier")
+@click.option("--currency", required=True, type=CURRENCY, is_eager=True, help="ISO 4217 code, e.g. USD")
+@click.option("--principal", required=True, type=AMOUNT,
+              help="principal in the currency's minor units, e.g. 1,000,000.00 (JPY: whole yen)")
+@click.option("--value-date", required=True, type=DATE, help="YYYY-MM-DD (UTC)")
+@click.option("--maturity-date", required=True, type=DATE, help="YYYY-MM-DD (UTC), after the value date")
 @click.option("--financing-type", default="ORDINARY_LOAN", show_default=True, help="id or name")
 @click.option("--document", required=True, help="document id / file name (hashed) or 0x 32-byte hash")
-@click.option("--draw", default="0", help="draw this much at once (needs --borrower-wallet)")
+@click.option("--draw", default="0", type=AMOUNT_OR_ZERO, help="draw this much at once (needs --borrower-wallet)")
 @click.option("--borrower-wallet", default=None, metavar="NAME",
               help="the borrower's wallet co-signs (EIP-712 consent): the loan is Active at once")
 @click.option("--consent-valid", default=3600, show_default=True, help="seconds the consent stays valid")
@@ -107,8 +100,8 @@ def allow_plaintext_option(func: Callable[..., Any]) -> Callable[..., Any]:
 @allow_plaintext_option
 @common_options
 @signer_options
-def record(app: App, sign: Signer, borrower: str, creditor: str, currency: str, principal: str,
-           value_date: str, maturity_date: str, financing_type: str, document: str, draw: str,
+def record(app: App, sign: Signer, borrower: str, creditor: str, currency: str, principal: Amount,
+           value_date: int, maturity_date: int, financing_type: str, document: str, draw: Amount,
            borrower_wallet: str | None, consent_valid: int, allow_plaintext: bool, **terms: str) -> None:
     """Record a loan from the lender side (--wallet: the creditor's or the borrower's bank's wallet).
     The terms are encrypted for the borrower, the creditor, the recorder and the regulator
@@ -118,15 +111,15 @@ def record(app: App, sign: Signer, borrower: str, creditor: str, currency: str, 
     request = LoanRequest(
         borrower=service.resolve_institution(borrower, "--borrower"),
         creditor=service.resolve_institution(creditor, "--creditor"),
-        currency=parse_currency(currency, "--currency"), principal=parse_amount(principal, "--principal"),
-        value_date=parse_date(value_date, "--value-date"), maturity_date=parse_date(maturity_date, "--maturity-date"),
+        currency=currency, principal=principal.minor, value_date=value_date, maturity_date=maturity_date,
         financing_type=service.resolve_financing_type(financing_type, field="--financing-type"),
         document_hash=document_hash(document, "--document"), terms_hash=sealed.terms_hash)
     request.check()
-    draw_amount = parse_amount(draw, "--draw", allow_zero=True)
+    draw_amount = draw.minor
     sealer = TermsSealer(service.client)
     try:
-        recipients = sealer.keys.recipients(  # type: ignore[union-attr]
+        assert sealer.keys is not None
+        recipients = sealer.keys.recipients(
             sealer.recipient_ids(request.borrower, request.creditor, sign().address))
         sealed = replace(sealed, data=sealer.seal_plaintext(sealed.salt + sealed.encoding,
                                                             document_hash=request.document_hash,
@@ -138,7 +131,7 @@ def record(app: App, sign: Signer, borrower: str, creditor: str, currency: str, 
     if borrower_wallet is None:
         if draw_amount:
             raise ValidationError("--draw: drawing at once needs the borrower's consent: add --borrower-wallet",
-                                  field="--draw", value=draw, allowed="0 without --borrower-wallet")
+                                  field="--draw", value=draw.text, allowed="0 without --borrower-wallet")
         tx = service.record(sign(), request, sealed)
     else:
         borrower_account = load_signer(app, borrower_wallet, password_source(None, None))
@@ -151,22 +144,23 @@ def record(app: App, sign: Signer, borrower: str, creditor: str, currency: str, 
 def _loan_command(name: str, help_text: str, method: str, extra: str | None = None) -> click.Command:
     @common_options
     @signer_options
-    def command(app: App, sign: Signer, loan_id: str, **kwargs: str) -> None:
-        lid = parse_loan_id(loan_id)
-        args: list[Any] = [lid]
-        if extra == "amount":
-            args.append(parse_amount(kwargs["amount"], "amount"))
-        elif extra == "date":
-            args.append(parse_date(kwargs["new_maturity_date"], "new maturity date"))
+    def command(app: App, sign: Signer, loan_id: int, **kwargs: Any) -> None:
         service = _service(app)
+        args: list[Any] = [loan_id]
+        if extra == "amount":
+            amount: Amount = kwargs["amount"]
+            current = service.loan(loan_id)
+            args.append(amount.for_currency(current.currency) if current.status else amount.minor)
+        elif extra == "date":
+            args.append(kwargs["new_maturity_date"])
         _emit_tx(app, service, getattr(service, method)(sign(), *args))
 
     command.__doc__ = help_text
     if extra == "amount":
-        command = click.argument("amount")(command)
+        command = click.argument("amount", type=AMOUNT)(command)
     elif extra == "date":
-        command = click.argument("new_maturity_date")(command)
-    command = click.argument("loan_id")(command)
+        command = click.argument("new_maturity_date", type=DATE)(command)
+    command = click.argument("loan_id", type=LOAN_ID)(command)
     return loan.command(name)(command)
 
 
@@ -182,14 +176,14 @@ _loan_command("default", "Declare an active loan in default (lender side): it le
 
 
 @loan.command("show")
-@click.argument("loan_id")
+@click.argument("loan_id", type=LOAN_ID)
 @common_options
 @keys_wallet_options
-def show(app: App, loan_id: str, ring: KeyRing | None) -> None:
+def show(app: App, loan_id: int, ring: KeyRing | None) -> None:
     """Show a loan: status, amounts, CNY equivalent, contribution to the borrower's balance, terms
     (encrypted terms only with --keys-wallet of a party of the loan or of the regulator)."""
     service = _service(app)
-    view = service.show(parse_loan_id(loan_id), ring)
+    view = service.show(loan_id, ring)
 
     def human() -> None:
         for key, value in view.human().items():
@@ -199,22 +193,21 @@ def show(app: App, loan_id: str, ring: KeyRing | None) -> None:
 
 
 @loan.command("reshare")
-@click.argument("loan_id")
+@click.argument("loan_id", type=LOAN_ID)
 @click.option("--to", "to", multiple=True, required=True, metavar="INSTITUTION",
               help="institution (id, LEI, USCC; 0 = the regulator) whose CURRENT key gets the terms; repeatable")
 @click.option("--keys-wallet", "keys_wallet", default=None, metavar="NAME",
               help="key ring that opens the terms now [default: the --wallet name]")
 @common_options
 @signer_options
-def reshare(app: App, sign: Signer, loan_id: str, to: tuple[str, ...], keys_wallet: str | None) -> None:
+def reshare(app: App, sign: Signer, loan_id: int, to: tuple[str, ...], keys_wallet: str | None) -> None:
     """Re-share the terms of LOAN_ID with the current key of each --to institution (e.g. after it
     rotated its key): emits TermsShared with a new envelope (--wallet: a party of the loan)."""
     service = _service(app)
-    lid = parse_loan_id(loan_id)
     targets = [0 if t.strip().lower() in ("0", "regulator") else service.resolve_institution(t, "--to") for t in to]
     signer = sign()
     ring = load_ring(app, keys_wallet or _wallet_name(), password_source(None, None))
-    _emit_tx(app, service, service.reshare(signer, lid, ring, targets))
+    _emit_tx(app, service, service.reshare(signer, loan_id, ring, targets))
 
 
 def _wallet_name() -> str:
@@ -231,35 +224,6 @@ def exposure(app: App, borrower: str) -> None:
     e = service.exposure(service.resolve_institution(borrower, "borrower"))
     app.emit(asdict(e) | {"balance_text": format_amount(e.balance, "CNY"), "limit_text": format_amount(e.limit, "CNY")},
              lambda: app.console.print(e.human()))
-
-
-DEV_CHAIN_IDS = {31337, 1337}
-
-
-def wallet_resolver(app: App, source: PasswordSource, demo_seed: str | None,
-                    chain_id: int) -> Callable[[str], LocalAccount]:
-    """demo-N -> the DEMO-ONLY derived wallet N; dev-N -> account N of the public development
-    mnemonic (local dev chains only); anything else -> the keystore wallet of that name."""
-    demo: list[DemoWallets] = []
-    dev: list[DemoWallets] = []
-
-    def resolve(name: str) -> LocalAccount:
-        if name.startswith("demo-") and name[5:].isdigit():
-            if not demo:
-                demo.append(DemoWallets.from_seed(demo_seed) if demo_seed else DemoWallets())
-            return demo[0].account(int(name[5:]))
-        if name.startswith("dev-") and name[4:].isdigit():
-            if chain_id not in DEV_CHAIN_IDS:
-                raise WalletError(f"wallet {name!r}: dev-N wallets (public development mnemonic) only work on a "
-                                  f"local dev chain (chain id 31337 or 1337), not on chain {chain_id}")
-            if not dev:
-                dev.append(DemoWallets(mnemonic=DEV_MNEMONIC, name_prefix="dev-"))
-            return dev[0].account(int(name[4:]))
-        if not name:
-            raise WalletError("no wallet named")
-        return load_signer(app, name, source)
-
-    return resolve
 
 
 @loan.command("import")

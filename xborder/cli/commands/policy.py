@@ -7,9 +7,10 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from xborder.bindings.units import format_bps, parse_bps
-from xborder.cli.commands.institution import Signer, open_client, signer_options
+from xborder.cli.common import open_client
 from xborder.cli.context import App, common_options
+from xborder.cli.signing import Signer, signer_options
+from xborder.domain.money import format_bps, parse_bps
 from xborder.services import policy as service
 
 
@@ -66,9 +67,9 @@ def set_(app: App, param: str, value: str, sign: Signer) -> None:
     service.parse_parameter_value(spec, value)  # validate before unlocking the wallet
     client = open_client(app)
     old, new = service.set_parameter(client, sign(), param, value)
-    data = {"parameter": spec.name, "old": service.format_parameter(spec, old),
+    data = {"parameter": spec.slug, "old": service.format_parameter(spec, old),
             "new": service.format_parameter(spec, new), "old_raw": old, "new_raw": new}
-    app.emit(data, lambda: app.console.print(f"{spec.name}: {data['old']} -> {data['new']}"))
+    app.emit(data, lambda: app.console.print(f"{spec.slug}: {data['old']} -> {data['new']}"))
 
 
 set_.help = ("Set PARAM to VALUE, e.g. `adjustment-enterprise 1.5` (factors like 1.75; one-year-seconds "

@@ -13,9 +13,9 @@ import click
 from rich.table import Table
 
 from xborder.api import payloads
-from xborder.bindings.units import format_amount
 from xborder.chain.embedded import resolve_rpc_url
 from xborder.cli.context import App, common_options
+from xborder.domain.money import format_amount
 from xborder.errors import ValidationError
 from xborder.index import analytics, queries
 from xborder.index.db import Database, redact

@@ -97,7 +97,7 @@ def fund(app: App, targets: tuple[str, ...], amount: str, funder: str | None, pa
     """Give wallets gas money (tops up: a wallet already holding AMOUNT gets nothing)."""
     from xborder.chain.connect import connect
     from xborder.chain.embedded import resolve_rpc_url
-    from xborder.cli.commands.institution import parse_target
+    from xborder.cli.common import parse_target
     from xborder.cli.signing import load_signer
     from xborder.services import funding
 

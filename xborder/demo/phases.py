@@ -1,0 +1,238 @@
+"""The demo's phases, each a few calls to the services (or the index, or the dashboard writer).
+
+DEMO-ONLY wallets: apart from the regulator's keystore, the ~1,400 institutions sign with keys
+derived from one seeded mnemonic (`xborder.wallets.demo`). An encrypted keystore costs ~0.7 s of
+scrypt to write and again to read, so 1,400 of them would take half an hour; production wallets
+keep the default scrypt strength.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_hash.auto import keccak
+from web3 import Web3
+
+from xborder.bindings.batch import DONE, Batch
+from xborder.bindings.client import XborderClient
+from xborder.bindings.consent import selector
+from xborder.chain import embedded
+from xborder.chain.connect import connect
+from xborder.chain.launcher import DEV_MNEMONIC
+from xborder.config import Settings
+from xborder.domain.enums import REGULATOR_KEY_ID, LoanStatus
+from xborder.domain.identifiers import identifier_bytes
+from xborder.domain.loans import Loan, Position
+from xborder.domain.money import parse_rate
+from xborder.services.confidential import TermsSealer
+from xborder.services.deploy import deploy
+from xborder.services.funding import fund
+from xborder.services.onboarding import REGISTER_GAS
+from xborder.services.replay import Bars, PolicyStep, Tally, WorkloadPlayer
+from xborder.services.workload import Workload
+from xborder.wallets.demo import DemoWallets
+from xborder.wallets.encryption import KeyRing, derive_key, public_bytes
+from xborder.wallets.keystore import Keystore
+
+log = logging.getLogger(__name__)
+
+#: The demo chain starts on 2 January 2019; the workload's loans have value dates Jan-Oct 2019.
+DEMO_GENESIS = 1_546_387_200
+#: Block gas limit of the demo chain: 0.2 s blocks of 300M gas hold ~1,900 co-signed loans each.
+DEMO_GAS_LIMIT = 300_000_000
+FUNDING_WEI = 10**18
+KEY_GAS = 110_000
+RATES_GAS = 400_000
+
+
+class Reporter(Protocol):
+    def phase(self, title: str, total: int) -> Callable[[int, int], None]: ...
+    def say(self, message: str) -> None: ...
+
+
+class Quiet:
+    def phase(self, title: str, total: int) -> Callable[[int, int], None]:
+        log.info("%s (%d)", title, total)
+        return lambda done, total: None
+
+    def say(self, message: str) -> None:
+        log.info("%s", message)
+
+
+@dataclass
+class Run:
+    """What the phases share."""
+
+    settings: Settings
+    workload: Workload
+    wallets: DemoWallets
+    reporter: Reporter
+    regulator: LocalAccount
+    rpc_url: str = ""
+    w3: Web3 | None = None
+    client_: XborderClient | None = None
+    ring: KeyRing = field(default_factory=KeyRing)
+    sealer: TermsSealer | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def client(self) -> XborderClient:
+        assert self.client_ is not None, "deploy first"
+        return self.client_
+
+    def accounts(self) -> dict[int, LocalAccount]:
+        return {inst.index: self.wallets.account(inst.index) for inst in self.workload.institutions}
+
+
+def start_chain(run: Run, block_time: float) -> None:
+    """A fresh embedded anvil on the 2019 calendar (or the node of --rpc-url)."""
+    settings = run.settings
+    if settings.rpc_url:
+        run.rpc_url = settings.rpc_url
+    else:
+        embedded.reset(settings)
+        for path in (settings.data_dir / "index.db", settings.data_dir / "index.db-wal",
+                     settings.data_dir / "index.db-shm", settings.deployments / f"{embedded.EMBEDDED_CHAIN_ID}.json"):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(settings.data_dir / "dashboard", ignore_errors=True)
+        status = embedded.start(settings, block_time=block_time, gas_limit=DEMO_GAS_LIMIT,
+                                genesis_timestamp=DEMO_GENESIS)
+        assert status.rpc_url is not None
+        run.rpc_url = status.rpc_url
+    run.w3 = connect(run.rpc_url, settings.chain_id, timeout=120)
+    run.settings = replace(settings, rpc_url=run.rpc_url)
+    run.reporter.say(f"chain {run.w3.eth.chain_id} at {run.rpc_url}")
+
+
+def keystores(run: Run) -> None:
+    """Keystores for the regulator, the first bank and the first enterprise, all under one DEMO
+    password written next to them (mode 0600) — a demo convenience, never a practice."""
+    keystore = Keystore(run.settings.keystores)
+    password_file = run.settings.data_dir / "demo-password.txt"
+    password_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    password = "xborder-demo-" + keccak(f"demo-{run.workload.seed}".encode()).hex()[:12]
+    with os.fdopen(fd, "w") as handle:
+        handle.write(password + "\n")
+    chosen = {"regulator": bytes(run.regulator.key),
+              "demo-bank": run.wallets.private_key(run.workload.bank_indices[0]),
+              "demo-enterprise": run.wallets.private_key(run.workload.enterprise_indices[0])}
+    for name, key in chosen.items():
+        if keystore.exists(name):
+            keystore.delete(name)
+        run.facts.setdefault("wallets", {})[name] = str(keystore.import_key(name, key, password).address)
+    run.facts["password_file"] = str(password_file)
+    run.reporter.say(f"keystores for regulator, demo-bank, demo-enterprise in {run.settings.keystores} "
+                     f"(DEMO password in {password_file})")
+
+
+def deploy_contracts(run: Run) -> None:
+    assert run.w3 is not None
+    deploy(run.w3, dev_account(), run.regulator.address, run.settings.deployments, run.settings.project_root,
+           progress=run.reporter.say)
+    run.client_ = XborderClient.load(run.w3, run.settings.deployments)
+    run.client.remember_names({inst.institution_id: inst.name for inst in run.workload.institutions})
+
+
+def fund_wallets(run: Run) -> None:
+    """The regulator and every institution's wallet (each sends at least its key registration)."""
+    addresses = [run.wallets.address(inst.index) for inst in run.workload.institutions]
+    bar = run.reporter.phase("funding wallets", len(addresses) + 1)
+    fund(run.client.w3, dev_account(), [run.regulator.address], 10 * FUNDING_WEI)
+    fund(run.client.w3, dev_account(), addresses, FUNDING_WEI)
+    bar(len(addresses) + 1, len(addresses) + 1)
+
+
+def onboard(run: Run) -> None:
+    registry = run.client.registry.functions
+    txs = [run.client.tx(run.regulator, registry.registerInstitution(
+        inst.kind, identifier_bytes(inst.identifier), inst.jurisdiction.encode(), inst.capital_base, inst.name,
+        run.wallets.address(inst.index)), inst.name, gas=REGISTER_GAS) for inst in run.workload.institutions]
+    batch = run.client.batch(txs)
+    batch.run(run.reporter.phase("onboarding institutions", len(txs)))
+    run.facts["institutions"] = sum(1 for o in batch.outcomes if o.status == DONE)
+
+
+def encryption_keys(run: Run) -> None:
+    """Each institution registers its X25519 key from its own wallet, the regulator its own (id 0).
+    DEMO-ONLY: derived from the wallet keys. The regulator's indexer holds the regulator's key."""
+    registry = run.client.registry.functions
+    regulator_key = derive_key(bytes(run.regulator.key), REGULATOR_KEY_ID, 1)
+    run.ring.add(REGULATOR_KEY_ID, 1, regulator_key)
+    txs = [run.client.tx(run.regulator, registry.setEncryptionKey(REGULATOR_KEY_ID, public_bytes(regulator_key)),
+                         "regulator key", gas=KEY_GAS)]
+    txs += [run.client.tx(run.wallets.account(inst.index), registry.setEncryptionKey(
+        inst.institution_id, public_bytes(derive_key(run.wallets.private_key(inst.index), inst.institution_id, 1))),
+        f"key {inst.institution_id}", gas=KEY_GAS) for inst in run.workload.institutions]
+    batch = run.client.batch(txs)
+    batch.run(run.reporter.phase("registering encryption keys", len(txs)))
+    run.facts["keys_registered"] = sum(1 for o in batch.outcomes if o.status == DONE)
+    run.sealer = TermsSealer(run.client)
+    assert run.sealer.keys is not None
+    run.sealer.keys.prefetch([REGULATOR_KEY_ID] + [inst.institution_id for inst in run.workload.institutions])
+
+
+def reference_rates(run: Run) -> None:
+    codes = sorted(run.workload.rates)
+    fn = run.client.policy.functions.setReferenceRates([c.encode() for c in codes],
+                                                       [parse_rate(run.workload.rates[c]) for c in codes])
+    run.client.batch([run.client.tx(run.regulator, fn, "reference rates", gas=RATES_GAS)]).run()
+
+
+def record_loans(run: Run, steps: list[PolicyStep]) -> Tally:
+    loans = run.workload.loans
+    bars = Bars(record=run.reporter.phase("recording loans (month by month, Jan-Oct 2019)", len(loans)),
+                confirm=run.reporter.phase("borrowers confirming loans they did not co-sign",
+                                           sum(1 for ln in loans if not ln.co_signed)),
+                tranche=run.reporter.phase("drawdowns and repayments in later months",
+                                           sum(len(ln.later) for ln in loans)),
+                say=run.reporter.say)
+    player = WorkloadPlayer(run.client, run.workload, run.accounts(), run.regulator, run.sealer, steps, bars)
+    return player.play()
+
+
+def chain_loan_count(run: Run) -> int:
+    """Loans the chain itself counts (sum of borrowerPosition.loanCount), for the cross-check."""
+    borrowers = sorted({ln.borrower + 1 for ln in run.workload.loans})
+    return sum(Position.decode(r).loan_count for r in _views(run, "borrowerPosition(uint32)", borrowers))
+
+
+def closed_loans(run: Run, loan_ids: list[int]) -> int:
+    return sum(1 for r in _views(run, "getLoan(uint64)", loan_ids) if Loan.decode(r).status == LoanStatus.CLOSED)
+
+
+def _views(run: Run, signature: str, args: list[int]) -> list[bytes]:
+    from faster_eth_abi import encode as abi_encode
+
+    kind = signature[signature.index("(") + 1:-1]
+    ledger = str(run.client.ledger.address)
+    answers = run.client.rpc.results([("eth_call", [{"to": ledger, "data": "0x" + (
+        selector(signature) + abi_encode([kind], [a])).hex()}, "latest"]) for a in args], context=signature)
+    return [bytes.fromhex(str(a)[2:]) for a in answers]
+
+
+def dev_account() -> LocalAccount:
+    """DEV-ONLY: account 0 of the public development mnemonic (pre-funded by anvil)."""
+    Account.enable_unaudited_hdwallet_features()
+    account: LocalAccount = Account.from_mnemonic(DEV_MNEMONIC)
+    return account
+
+
+def demo_regulator(seed: int) -> LocalAccount:
+    account: LocalAccount = Account.from_key(keccak(f"xborder-demo-regulator-{seed}".encode()))
+    return account
+
+
+def dashboard_dir(settings: Settings) -> Path:
+    return settings.data_dir / "dashboard"
+
+
+__all__ = ["Batch", "Quiet", "Reporter", "Run"]
