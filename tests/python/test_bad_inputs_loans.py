@@ -64,8 +64,24 @@ CASES = [
     Case("maturity before value date", record(**{"value-date": "2025-06-01", "maturity-date": "2025-05-01"}),
          "maturity_date: 2025-05-01 is not after value_date 2025-06-01", 2),
     Case("malformed date", record(**{"value-date": "31/12/2025"}),
-         "--value-date: '31/12/2025' is not a date (a UTC date YYYY-MM-DD (or YYYY-MM-DDTHH:MM:SSZ) between 1970 "
-         "and 2106)", 2),
+         "--value-date: '31/12/2025' is not a date (a UTC date YYYY-MM-DD (or YYYY-MM-DDTHH:MM:SSZ) from 2000-01-01 "
+         "to 2106-02-07)", 2),
+    Case("date before the floor (1970-06-01)", record(**{"value-date": "1970-06-01"}),
+         "--value-date: '1970-06-01' is out of range (a UTC date YYYY-MM-DD (or YYYY-MM-DDTHH:MM:SSZ) from "
+         "2000-01-01 to 2106-02-07)", 2),
+    Case("date at the unix epoch (1970-01-01)", record(**{"value-date": "1970-01-01"}),
+         "--value-date: '1970-01-01' is out of range (a UTC date YYYY-MM-DD (or YYYY-MM-DDTHH:MM:SSZ) from "
+         "2000-01-01 to 2106-02-07)", 2),
+    Case("JPY amount with decimals", record(currency="JPY", principal="1000.5"),
+         "--principal: '1000.5' has decimals, but JPY has no minor unit (a positive whole amount of JPY)", 2),
+    Case("JPY amount with decimals, lower-case currency given after the amount",
+         ["loan", "record", "--principal", "1000.5", "--borrower", "3", "--creditor", "1", "--currency", "jpy",
+          "--value-date", "2025-01-01", "--maturity-date", "2025-12-31", "--document", "NEW-DOC", "--wallet", "bank-a",
+          "--allow-plaintext"],
+         "--principal: '1000.5' has decimals, but JPY has no minor unit (a positive whole amount of JPY)", 2),
+    Case("amount written with an exponent", record(principal="1e3"),
+         "--principal: '1e3' is written with an exponent; write the digits out (a positive amount with at most 2 "
+         "decimals)", 2),
     Case("malformed currency code", record(currency="US"),
          "--currency: 'US' is not an ISO 4217 code (three letters, e.g. USD)", 2),
     Case("currency without a reference rate", record(currency="GBP"),
@@ -98,6 +114,13 @@ CASES = [
          "borrower_wallet, interest_rate, fees, purpose, external_ref, document_name, document_uri, notes)", 2,
          files={"missing.csv": b"borrower,creditor,principal,value_date,maturity_date,financing_type,document\n"
                                b"3,1,100,2025-01-01,2026-01-01,1,D\n"}),
+    Case("loan CSV separated by semicolons", ["loan", "import", "{dir}/semicolons.csv", "--yes", "--allow-plaintext"],
+         "{dir}/semicolons.csv: the columns are separated by ';' (a spreadsheet's regional CSV setting): save it "
+         "with commas (',') between the columns", 2,
+         files={"semicolons.csv": HEADER.replace(",", ";").encode() + b"3;1;USD;100;2025-01-01;2026-01-01;1;S1;;dev-1;\n"}),
+    Case("loan CSV row with a JPY amount with decimals", ["loan", "import", "{dir}/jpy.csv", "--yes", "--allow-plaintext"],
+         "1 of 1 rows were not recorded (1 invalid, 0 refused): see the report", 2,
+         files={"jpy.csv": (HEADER + "3,1,JPY,1000.5,2025-01-01,2026-01-01,1,J1,,dev-1,\n").encode()}),
     Case("loan CSV with bad encoding (Latin-1 byte)", ["loan", "import", "{dir}/latin1.csv", "--yes", "--allow-plaintext"],
          "{dir}/latin1.csv: not UTF-8 text (byte 0xe9 at offset 162, row 2): save the file as CSV UTF-8", 2,
          files={"latin1.csv": (HEADER + "3,1,USD,100,2025-01-01,2026-01-01,1,caf\u00e9,,dev-1,\n").encode("latin-1")}),

@@ -32,7 +32,9 @@ def test_value_parsing() -> None:
     with pytest.raises(ValidationError, match="not a policy parameter"):
         policy.parameter_spec("leverage")
     assert policy.parse_rate_pairs(["USD", "7.1234", "EUR=7.8"]) == [("USD", 712340000), ("EUR", 780000000)]
-    for bad_pairs, message in ((["US1", "7"], "ISO 4217"), (["usd", "7"], "ISO 4217"), (["CNY", "1"], "base currency"),
+    # one currency rule everywhere (issue #13): lower case is normalised, as `loan record` and the CSV do
+    assert policy.parse_rate_pairs(["usd", "7.1", " eur ", "7.8"]) == [("USD", 710000000), ("EUR", 780000000)]
+    for bad_pairs, message in ((["US1", "7"], "ISO 4217"), (["cny", "1"], "base currency"), (["CNY", "1"], "base currency"),
                                (["USD"], "pairs"), (["USD", "0"], "reference rate"), (["USD", "7", "USD", "8"], "twice")):
         with pytest.raises(ValidationError, match=message):
             policy.parse_rate_pairs(bad_pairs)

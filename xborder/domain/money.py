@@ -85,7 +85,7 @@ def decimal(value: object, field: str, allowed: str) -> Decimal:
 def amount_allowed(currency: str | None = None) -> str:
     places = minor_units(currency)
     if places == 0 and currency is not None:
-        return f"a positive whole amount of {currency} ({currency} has no minor unit)"
+        return f"a positive whole amount of {currency}"
     return f"a positive amount with at most {places} decimals"
 
 
@@ -98,7 +98,7 @@ def parse_amount(value: object, field: str = "amount", *, currency: str | None =
     places = minor_units(currency)
     shifted = number.scaleb(places)
     if shifted != shifted.to_integral_value():
-        what = f"{currency} takes whole units only (no minor unit)" if places == 0 and currency \
+        what = f"has decimals, but {currency} has no minor unit" if places == 0 and currency \
             else f"has more than {places} decimals"
         raise ValidationError(f"{field}: {value!r} {what} ({allowed})", field=field, value=value, allowed=allowed)
     minor = number * AMOUNT_SCALE
