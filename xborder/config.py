@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,7 +40,7 @@ class Settings:
     confirmations: int = 0
 
     @classmethod
-    def from_env(cls, **overrides: object) -> Settings:
+    def from_env(cls, **overrides: Any) -> Settings:
         env = os.environ
         base = cls(
             data_dir=_env_path("XBORDER_DATA_DIR", Path(".xborder").resolve()),
@@ -51,7 +52,7 @@ class Settings:
             confirmations=int(env.get("XBORDER_CONFIRMATIONS", "0")),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
-        return replace(base, **clean)  # type: ignore[arg-type]
+        return replace(base, **clean)
 
     @property
     def keystores(self) -> Path:

@@ -14,9 +14,9 @@ from loan_setup import BANK_A, BORROWER_X, World, build_world, dev_account
 
 from xborder.chain import start_anvil
 from xborder.config import PROJECT_ROOT
-from xborder.services import terms as T
 from xborder.domain.dates import parse_date
 from xborder.domain.loans import LoanRequest, document_hash
+from xborder.services import terms as T
 from xborder.wallets.keystore import Keystore
 
 DOC = PROJECT_ROOT / "docs" / "bad-inputs.md"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,6 +34,18 @@ def node(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalNode]:
 def ok(r: Run) -> Run:
     assert r.code == 0, f"exit {r.code}\nstdout:\n{r.out}\nstderr:\n{r.err}"
     return r
+
+
+def _policy_and_rates(x: Callable[..., Run], client: XborderClient) -> None:
+    ok(x("policy", "set", "adjustment-enterprise", "1.5", "--wallet", "regulator"))
+    ok(x("policy", "fx", "set", "USD", "7.1234", "EUR", "7.8", "HKD", "0.91", "--wallet", "regulator"))
+    ok(x("policy", "type", "set", "8", "GREEN_TRADE_LOAN", "0.5", "--wallet", "regulator"))
+    assert client.policy.functions.parameter(4).call() == 15000
+    assert client.policy.functions.referenceRate(b"USD").call()[0] == 712_340_000
+    assert client.policy.functions.referenceRate(b"HKD").call()[0] == 91_000_000
+    assert tuple(client.policy.functions.financingType(8).call()) == (5000, False, True)
+    shown = ok(x("policy", "show", "--json")).json()
+    assert [r["currency"] for r in shown["reference_rates"]] == ["CNY", "EUR", "HKD", "USD"]
 
 
 def test_operator_journey(node: LocalNode, tmp_path: Path) -> None:
@@ -72,16 +84,7 @@ def test_operator_journey(node: LocalNode, tmp_path: Path) -> None:
     assert "already registered as #2: skipped" in again.err
     assert w3.eth.block_number == block and registry.institutionCount().call() == 12
 
-    # policy and rates
-    ok(x("policy", "set", "adjustment-enterprise", "1.5", "--wallet", "regulator"))
-    ok(x("policy", "fx", "set", "USD", "7.1234", "EUR", "7.8", "HKD", "0.91", "--wallet", "regulator"))
-    ok(x("policy", "type", "set", "8", "GREEN_TRADE_LOAN", "0.5", "--wallet", "regulator"))
-    assert client.policy.functions.parameter(4).call() == 15000
-    assert client.policy.functions.referenceRate(b"USD").call()[0] == 712_340_000
-    assert client.policy.functions.referenceRate(b"HKD").call()[0] == 91_000_000
-    assert tuple(client.policy.functions.financingType(8).call()) == (5000, False, True)
-    shown = ok(x("policy", "show", "--json")).json()
-    assert [r["currency"] for r in shown["reference_rates"]] == ["CNY", "EUR", "HKD", "USD"]
+    _policy_and_rates(x, client)
 
     # views and status changes
     listed = ok(x("institution", "list", "--json")).json()

@@ -64,8 +64,8 @@ def test_cli_confidential_terms(chain: Chain, tmp_path: Path) -> None:
     ok(chain.run("institution", "set-key", str(BANK_C), "--wallet", "bank-c"))
     loan = ok(record(chain, "DOC-1")).json()["loan_id"]
     emitted = service.recorded_event(loan)
-    assert emitted is not None and env.is_envelope(emitted["terms"])
-    assert env.parse(emitted["terms"]).key_ids == [(ENT, 1), (BANK, 1), (0, 1)]
+    assert emitted is not None and env.is_envelope(emitted.terms)
+    assert env.parse(emitted.terms).key_ids == [(ENT, 1), (BANK, 1), (0, 1)]
 
     shown = ok(chain.run("loan", "show", str(loan), "--keys-wallet", "ent", "--json")).json()
     assert shown["terms"] == {"interest_rate": "4.35", "purpose": "working capital"} and shown["terms_verified"]

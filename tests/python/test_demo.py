@@ -13,8 +13,8 @@ from xborder.bindings.client import XborderClient
 from xborder.chain import embedded
 from xborder.chain.sender import rpc_batch
 from xborder.config import PROJECT_ROOT, Settings
-from xborder.index.service import open_index
 from xborder.demo import DemoConfig, DemoResult, run_demo, summary_lines
+from xborder.index.service import open_index
 
 
 def _settings(root: Path) -> Settings:

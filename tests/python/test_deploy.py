@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from cli_helpers import env_for, xborder
 from web3 import Web3
@@ -13,10 +14,10 @@ from xborder.chain import LocalNode, start_anvil
 from xborder.services.funding import dev_funder
 
 
-def _deploy(rpc_url: str, root: Path) -> dict[str, object]:
+def _deploy(rpc_url: str, root: Path) -> dict[str, Any]:
     r = xborder("deploy", "--json", env=env_for(rpc_url, root))
     assert r.code == 0, r.err
-    data: dict[str, object] = r.json()
+    data: dict[str, Any] = r.json()
     return data
 
 
@@ -60,6 +61,6 @@ def test_stale_manifest_on_fresh_chain_redeploys(anvil: LocalNode, tmp_path: Pat
         assert r.code == 5 and "no code there" in r.err
         again = _deploy(fresh.rpc_url, tmp_path)
         assert again["deployed"] == ["InstitutionRegistry", "MacroPrudentialPolicy", "LoanLedger"]
-        for name, contract in again["contracts"].items():  # type: ignore[union-attr]
+        for name, contract in again["contracts"].items():
             assert len(fresh_w3.eth.get_code(contract["address"])) > 0, name
         assert first["chain_id"] == again["chain_id"] == 31337

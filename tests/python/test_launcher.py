@@ -17,7 +17,8 @@ from web3 import Web3
 
 from xborder.chain import LocalNode, connect, free_port, start_anvil, start_ganache
 from xborder.chain.launcher import DEV_MNEMONIC
-from xborder.chain.sender import Call, TxSender
+from xborder.chain.sender import TxSender
+from xborder.chain.signer import Call
 from xborder.config import PROJECT_ROOT
 from xborder.errors import ChainError, ChainIdMismatch
 from xborder.wallets import DemoWallets

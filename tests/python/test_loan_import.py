@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_helpers import xborder
@@ -13,10 +14,10 @@ from eth_account.signers.local import LocalAccount
 from loan_setup import BANK_A, BORROWER_X, BORROWER_Y, SUSPENDED_E, World, build_world, dev_account
 
 from xborder.chain import LocalNode
-from xborder.errors import ValidationError, WalletError
-from xborder.services import terms as T
 from xborder.domain.dates import parse_date
 from xborder.domain.loans import LoanRequest, document_hash
+from xborder.errors import ValidationError, WalletError
+from xborder.services import terms as T
 from xborder.services.loan_batch import ALREADY, INVALID, READY, RECORDED, REFUSED, LoanBatch, LoanItem
 from xborder.services.loan_import import merged_report, prepare_import, read_loan_csv
 
@@ -95,10 +96,10 @@ def test_missing_columns_bad_encoding_and_unknown_columns(tmp_path: Path) -> Non
 
 def test_item_build_is_deterministic() -> None:
     recorder = dev_account(1)
-    kwargs = dict(borrower=3, creditor=1, currency="USD", principal=100, value_date=1, maturity_date=2,
-                  financing_type=1, document=document_hash("D"), terms=T.LoanTerms(interest_rate="4"),
-                  recorder=recorder)
-    a, b = LoanItem.build(**kwargs), LoanItem.build(**kwargs)  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = dict(borrower=3, creditor=1, currency="USD", principal=100, value_date=1,
+                                  maturity_date=2, financing_type=1, document=document_hash("D"),
+                                  terms=T.LoanTerms(interest_rate="4"), recorder=recorder)
+    a, b = LoanItem.build(**kwargs), LoanItem.build(**kwargs)
     assert a.request.terms_hash == b.request.terms_hash and T.verify(a.terms, a.request.terms_hash)
 
 
@@ -135,22 +136,22 @@ def test_import_lands_only_good_rows_and_is_idempotent(world: World, tmp_path: P
     assert world.w3.eth.block_number == block
 
     report = merged_report(plan, batch.submit())
-    landed = sorted(o.row for o in report.with_status(RECORDED))
+    landed = sorted(o.row or 0 for o in report.with_status(RECORDED))
     assert landed == [2, 3, 4, 5, 17]
     assert all(o.tx_hash and o.gas_used and o.loan_id for o in report.with_status(RECORDED))
     x, y = world.service.exposure(BORROWER_X), world.service.exposure(BORROWER_Y)
     assert (x.loan_count, x.balance, x.nonce) == (4, 15_975_000_00, 2)
     assert (y.loan_count, y.balance) == (2, 45_000_000_00)
     assert world.service.position(SUSPENDED_E)[1] == 0
-    row2 = world.service.show(next(o.loan_id for o in report.outcomes if o.row == 2))  # type: ignore[arg-type]
+    row2 = world.service.show(next(o.loan_id or 0 for o in report.outcomes if o.row == 2))
     assert (row2.status, row2.drawn, row2.terms) == ("Active", 1_000_000_00, {"interest_rate": "4.1",
                                                                               "purpose": "capex"})
-    assert world.service.show(next(o.loan_id for o in report.outcomes if o.row == 3)).status == "Recorded"  # type: ignore[arg-type]
+    assert world.service.show(next(o.loan_id or 0 for o in report.outcomes if o.row == 3)).status == "Recorded"
 
     # run it again: the landed rows are recognised, nothing new is recorded
     again = LoanBatch(world.client, prepare_import(world.client, path, resolver).items)
     second = again.preflight()
-    assert sorted(o.row for o in second.with_status(ALREADY)) == [2, 3, 4, 5, 17]
+    assert sorted(o.row or 0 for o in second.with_status(ALREADY)) == [2, 3, 4, 5, 17]
     assert not second.with_status(READY)
     again.submit()
     assert world.service.exposure(BORROWER_X).loan_count == 4

@@ -19,12 +19,12 @@ from loan_setup import (
     build_world,
 )
 
-from xborder.chain import LocalNode
-from xborder.errors import TransactionRejected, ValidationError
-from xborder.services import terms as T
 from xborder.bindings.consent import consent_digest, consent_typed_data
+from xborder.chain import LocalNode
 from xborder.domain.dates import parse_date
 from xborder.domain.loans import LoanRequest, document_hash, parse_loan_id
+from xborder.errors import TransactionRejected, ValidationError
+from xborder.services import terms as T
 
 # ------------------------------------------------------------------------------ unit: terms
 

@@ -12,7 +12,7 @@ from web3 import Web3
 
 from xborder.chain import LocalNode, start_anvil
 from xborder.config import PROJECT_ROOT
-from xborder.domain.identifiers import uscc_with_check
+from xborder.domain.identifiers import identifier_bytes, identifier_text, lei_with_check, uscc_with_check
 from xborder.errors import TransactionRejected, ValidationError
 from xborder.services import funding, onboarding
 from xborder.services.onboarding import Kind, RosterInvalid
@@ -33,11 +33,11 @@ def chain(anvil: LocalNode, tmp_path: Path) -> Chain:
                                  "5493001KJTIIGC8Y1R12"])
 def test_valid_leis(lei: str) -> None:
     assert onboarding.parse_identifier(lei.lower()) == lei
-    assert onboarding.identifier_bytes(lei) == lei.encode()
+    assert identifier_bytes(lei) == lei.encode()
 
 
 def test_lei_check_digits_are_computed_and_checked() -> None:
-    assert onboarding.lei_with_check("5493001KJTIIGC8Y1R") == "5493001KJTIIGC8Y1R12"  # a real LEI
+    assert lei_with_check("5493001KJTIIGC8Y1R") == "5493001KJTIIGC8Y1R12"  # a real LEI
     with pytest.raises(ValidationError, match="wrong LEI check digits '13'.*would be '12'"):
         onboarding.parse_identifier("5493001KJTIIGC8Y1R13")
     with pytest.raises(ValidationError, match="not allowed in an LEI"):
@@ -49,15 +49,15 @@ def test_lei_check_digits_are_computed_and_checked() -> None:
 def test_uscc() -> None:
     assert uscc_with_check("91350100M000100Y4") == "91350100M000100Y43"  # GB 32100 example
     ident = onboarding.parse_identifier("91100000100005101J")
-    assert onboarding.identifier_bytes(ident) == b"91100000100005101J\0\0"
-    assert onboarding.identifier_text(onboarding.identifier_bytes(ident)) == ident
+    assert identifier_bytes(ident) == b"91100000100005101J\0\0"
+    assert identifier_text(identifier_bytes(ident)) == ident
     with pytest.raises(ValidationError, match="not allowed in a unified social credit code: 'I'"):
         onboarding.parse_identifier("91100000100005101I")
 
 
 def test_kinds_and_fields() -> None:
     assert onboarding.parse_kind("Domestic Bank") is Kind.DOMESTIC_BANK
-    assert onboarding.parse_kind("NonBankFinancialInstitution") is Kind.NON_BANK_FI
+    assert onboarding.parse_kind("NonBankFinancialInstitution") is Kind.NON_BANK_FINANCIAL_INSTITUTION
     assert onboarding.parse_kind("5") is Kind.OBSERVER
     with pytest.raises(ValidationError, match="not an institution kind.*domestic-bank"):
         onboarding.parse_kind("hedge-fund")

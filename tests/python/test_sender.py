@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -11,18 +12,10 @@ from web3 import Web3
 
 from xborder.chain import LocalNode
 from xborder.chain.launcher import DEV_MNEMONIC, NodeKind, _launch, _native_anvil, free_port
-from xborder.chain.sender import (
-    Call,
-    Fees,
-    TxSender,
-    check_receipts,
-    rpc,
-    rpc_batch,
-    send_all,
-    send_interleaved,
-    sign_raw,
-    wait_receipts,
-)
+from xborder.chain.receipts import check_receipts, wait_receipts
+from xborder.chain.rpc import rpc, rpc_batch
+from xborder.chain.sender import TxSender, send_all, send_interleaved
+from xborder.chain.signer import Call, Fees, sign_raw
 from xborder.errors import ChainError, InsufficientFunds, TransactionRejected
 from xborder.wallets import DemoWallets
 
@@ -65,7 +58,7 @@ def test_sign_raw_is_byte_identical_to_eth_account(fees: Fees) -> None:
     account = DEV.account(3)
     for call in (Call("0x" + "11" * 20, b"\x01\x02" * 50, 10**18, None), Call(None, bytes.fromhex(INIT[2:]))):
         raw, digest = sign_raw(bytes(account.key), 1337, 7, call, 90_000, fees)
-        tx = {"nonce": 7, "gas": 90_000, "value": call.value, "data": call.data, "chainId": 1337}
+        tx: dict[str, Any] = {"nonce": 7, "gas": 90_000, "value": call.value, "data": call.data, "chainId": 1337}
         if call.to:
             tx["to"] = call.to
         if fees.eip1559:
@@ -124,7 +117,7 @@ def test_nonce_resync_after_another_program_sends(anvil: LocalNode) -> None:
     assert all(r.status == 1 for r in receipts)
     nonces = sorted(int(rpc(w3, "eth_getTransactionByHash", [h])["nonce"], 16) for h in again)
     assert nonces == [5, 6, 7, 8] and ours.nonce == 9
-    assert w3.eth.get_transaction_count(DEV.address(0)) == 9
+    assert w3.eth.get_transaction_count(Web3.to_checksum_address(DEV.address(0))) == 9
 
 
 def test_revert_keeps_raw_revert_data(anvil: LocalNode) -> None:
@@ -192,4 +185,4 @@ def test_nonce_resync_on_ganache(ganache_w3: Web3) -> None:
     wait_receipts(ganache_w3, other.send_many([Call(DEV.address(1), value=1)] * 2))
     receipts = wait_receipts(ganache_w3, ours.send_many([Call(DEV.address(1), value=1)] * 3))
     assert all(r.status == 1 for r in receipts)
-    assert ganache_w3.eth.get_transaction_count(DEV.address(7)) == ours.nonce
+    assert ganache_w3.eth.get_transaction_count(Web3.to_checksum_address(DEV.address(7))) == ours.nonce

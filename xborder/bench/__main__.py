@@ -55,17 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         for section in only:
             t = time.perf_counter()
             console.print(f"[bold]{section}[/] (load average {load()}) ...")
-            if section == "gas":
-                assert world is not None
-                gas.run(world, results)
-            elif section == "ingest":
-                assert world is not None
-                ingest.run(world, results, loans=size["loans"], plain=size["plain"])
-            elif section == "index":
-                assert world is not None
-                index.run(world, results)
-            elif section == "query":
-                query.run(results, workdir, loans=size["query_loans"])
+            _run_section(section, world, results, size, workdir)
             results.sections.setdefault(section, {}).update(
                 {"seconds": time.perf_counter() - t, "load_at_end": load()})
     finally:
@@ -84,6 +74,19 @@ def main(argv: list[str] | None = None) -> int:
                   f"{len(failed)} target(s) missed" + (": " + "; ".join(f"{r.section} {r.metric}" for r in failed)
                                                        if failed else ""))
     return 0
+
+
+def _run_section(section: str, world: World | None, results: Results, size: dict[str, int], workdir: Path) -> None:
+    if section == "query":
+        query.run(results, workdir, loans=size["query_loans"])
+        return
+    assert world is not None
+    if section == "gas":
+        gas.run(world, results)
+    elif section == "ingest":
+        ingest.run(world, results, loans=size["loans"], plain=size["plain"])
+    elif section == "index":
+        index.run(world, results)
 
 
 if __name__ == "__main__":

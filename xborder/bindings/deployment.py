@@ -39,7 +39,8 @@ class Deployment:
         return self.contracts[name].address
 
     def abi(self, name: str, manifest_dir: Path) -> list[dict[str, Any]]:
-        return json.loads((manifest_dir / self.contracts[name].abi_file).read_text())  # type: ignore[no-any-return]
+        abi: list[dict[str, Any]] = json.loads((manifest_dir / self.contracts[name].abi_file).read_text())
+        return abi
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -21,6 +21,7 @@ from typing import Any
 
 import requests
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from xborder.errors import (
     ChainError,
@@ -150,7 +151,7 @@ class Rpc:
 
     def call(self, method: str, params: Sequence[Any] = (), *, context: str | None = None) -> Any:
         """One call; a JSON-RPC error becomes the mapped xborder error."""
-        response = self._transport(method, lambda: self.w3.provider.make_request(method, list(params)))  # type: ignore[arg-type]
+        response = self._transport(method, lambda: self.w3.provider.make_request(RPCEndpoint(method), list(params)))
         if "error" in response:
             raise node_error(response["error"], context or f"{method} failed")
         return response.get("result")
@@ -168,7 +169,7 @@ class Rpc:
         responses: list[dict[str, Any]] = []
         for start in range(0, len(calls), size):
             chunk = [(method, list(params)) for method, params in calls[start:start + size]]
-            reply = self._transport(chunk[0][0], lambda chunk=chunk: self._send_chunk(chunk))  # type: ignore[misc]
+            reply = self._transport(chunk[0][0], lambda chunk=chunk: self._send_chunk(chunk))
             if not isinstance(reply, list):  # the node refused the whole batch
                 error = reply.get("error", reply) if isinstance(reply, dict) else reply
                 raise ChainError(f"the node refused a batch of {len(chunk)} {chunk[0][0]} calls: {error}")
@@ -178,12 +179,13 @@ class Rpc:
         return responses
 
     def _send_chunk(self, chunk: list[tuple[str, list[Any]]]) -> Any:
-        if self._can_batch:
+        make_batch = getattr(self.w3.provider, "make_batch_request", None) if self._can_batch else None
+        if make_batch is not None:
             try:
-                return self.w3.provider.make_batch_request(chunk)  # type: ignore[attr-defined]  # HTTPProvider has it
+                return make_batch(chunk)
             except NotImplementedError:
                 self._can_batch = False
-        return [self.w3.provider.make_request(m, p) for m, p in chunk]  # type: ignore[arg-type]
+        return [self.w3.provider.make_request(RPCEndpoint(m), p) for m, p in chunk]
 
     def results(self, calls: Sequence[tuple[str, Sequence[Any]]], *, context: str) -> list[Any]:
         """`batch`, raising the first error (mapped) instead of returning it."""

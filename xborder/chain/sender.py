@@ -44,7 +44,7 @@ from xborder.chain.rpc import AlreadyKnown, Rpc, classify, error_message, mined_
 from xborder.chain.rpc import rpc as rpc
 from xborder.chain.rpc import rpc_batch as rpc_batch
 from xborder.chain.signer import Call, Fees, SignedTx, TxLike, as_call, sign_raw
-from xborder.errors import InsufficientFunds, NonceConflict, XborderError
+from xborder.errors import InsufficientFunds, NonceConflict, TransactionRejected, XborderError
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,9 @@ class TxSender:
             return NonceConflict(
                 f"the node refused the nonce of {what}: {message}. Another program may be sending "
                 "from this wallet; xborder resyncs and retries, so if this persists stop the other sender")
-        return kind(f"the node rejected {what}: {message}", revert_data=revert_data(error))  # type: ignore[call-arg]
+        if issubclass(kind, TransactionRejected):
+            return kind(f"the node rejected {what}: {message}", revert_data=revert_data(error))
+        return kind(f"the node rejected {what}: {message}")
 
 
 @dataclass

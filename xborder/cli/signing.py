@@ -8,7 +8,7 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 from eth_account.signers.local import LocalAccount
@@ -58,7 +58,7 @@ def signer_options(func: F) -> F:
 
         return func(app, *args, sign=sign, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)
 
 
 def load_signer(app: App, wallet_name: str, source: PasswordSource) -> LocalAccount:
@@ -88,4 +88,4 @@ def keys_wallet_options(func: F) -> F:
         ring = load_ring(app, keys_wallet, password_source(password_file, password_env)) if keys_wallet else None
         return func(app, *args, ring=ring, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)

@@ -66,7 +66,8 @@ def read_report(run: phases.Run, tally: Tally, timings: dict[str, float],
         by_currency, total_cny = _by_currency(db, run.workload.rates)
         count_row = db.query_one("SELECT COUNT(*) FROM loans")
         ledger = run.client.ledger
-        consistency = queries.check_consistency(db, run.client.w3, str(ledger.address), list(ledger.abi))  # type: ignore[arg-type]
+        ledger_abi = run.client.deployment.abi("LoanLedger", run.client.deployments_dir)
+        consistency = queries.check_consistency(db, run.client.w3, str(ledger.address), ledger_abi)
         top, terms, dashboard = _top_utilisation(db), _terms_seen(db), _dashboard(run, db)
     finally:
         db.close()

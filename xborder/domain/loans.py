@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, cast
 
 from eth_hash.auto import keccak
 from faster_eth_abi import decode as abi_decode  # compiled eth_abi: same bytes, ~4x faster
@@ -90,7 +90,7 @@ class AbiStruct:
 
     @classmethod
     def abi_fields(cls) -> list[tuple[str, str]]:
-        return [(f.name, str(f.metadata["abi"])) for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        return [(f.name, str(f.metadata["abi"])) for f in dataclasses.fields(cast(Any, cls))
                 if "abi" in f.metadata]
 
     @classmethod

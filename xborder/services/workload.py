@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from xborder.domain.identifiers import USCC_CHARSET, lei_check_digits, uscc_check_char
 
 DAY = 86_400
+T = TypeVar("T")
 
 # Central parity style reference rates (CNY per 1 unit), late-2019 magnitudes.
 REFERENCE_RATES: dict[str, str] = {
@@ -102,7 +105,7 @@ class Workload:
                    for loan in self.loans) / usd
 
 
-def _pick(rng: random.Random, mix: list[tuple[object, float]]) -> object:
+def _pick(rng: random.Random, mix: Sequence[tuple[T, float]]) -> T:
     x = rng.random()
     acc = 0.0
     for value, weight in mix:
@@ -122,81 +125,78 @@ def _uscc(rng: random.Random) -> str:
     return body + uscc_check_char(body)
 
 
-def generate(seed: int = 2019, enterprises: int = 1262, banks: int = 36, foreign_branches: int = 6,
-             nbfis: int = 4, creditors: int = 60, loans: int = 6370,
-             total_usd: float = 6.8e9, start_ts: int = 1_546_300_800) -> Workload:
-    """The workload; defaults give the full demo, smaller numbers give test workloads."""
-    rng = random.Random(seed)
-    insts: list[WorkloadInstitution] = []
+BRANCH_NAMES = ["HSBC-like", "Citi-like", "DBS-like", "MUFG-like", "SocGen-like", "StanChart-like"]
 
-    def add(kind: int, name: str, identifier: str, country: str, capital_cny: float) -> int:
-        insts.append(WorkloadInstitution(len(insts), kind, name, identifier, country,
-                                         int(round(capital_cny)) * 100))
-        return len(insts) - 1
 
-    regulator = add(5, "State Administration of Foreign Exchange (observer)", _lei(rng, "300300"), "CN", 0)
-    bank_idx = [add(0, f"{BANK_NAMES[i % len(BANK_NAMES)]} Bank" + (f" {i // len(BANK_NAMES) + 1}" if i >= len(BANK_NAMES) else ""),
-                    _lei(rng, "300300"), "CN", rng.uniform(2e10, 2e12)) for i in range(banks)]
-    bank_idx += [add(1, f"{c} Bank (China) Branch {i + 1}", _lei(rng, "549300"), "CN", rng.uniform(1e9, 2e10))
-                 for i, c in enumerate(rng.choice(["HSBC-like", "Citi-like", "DBS-like", "MUFG-like", "SocGen-like", "StanChart-like"]) for _ in range(foreign_branches))]
-    nbfi_idx = [add(2, f"{rng.choice(CITIES)} Finance Leasing Co {i + 1}", _uscc(rng), "CN", rng.uniform(1e9, 1e10))
-                for i in range(nbfis)]
-    creditor_idx = []
-    for i in range(creditors):
-        country = str(_pick(rng, CREDITOR_COUNTRIES))  # type: ignore[arg-type]
-        creditor_idx.append(add(4, f"Overseas Lender {country}-{i + 1:03d}", _lei(rng, "213800"), country, 0))
-    ent_idx = []
-    for i in range(enterprises):
-        # Net assets: log-normal around CNY 60 million (small and mid-sized importers/exporters).
-        capital = math.exp(rng.gauss(math.log(6e7), 1.0))
-        ent_idx.append(add(3, f"{rng.choice(CITIES)} {rng.choice(SECTORS)} Co {i + 1:04d}", _uscc(rng), "CN",
-                           min(max(capital, 5e6), 5e9)))
+@dataclass
+class _Roster:
+    """The institutions, drawn from `rng` in a fixed order (the same seed gives the same roster)."""
 
-    home_bank = {e: rng.choice(bank_idx) for e in ent_idx}
-    borrowers = ent_idx + nbfi_idx
-    # A few enterprises borrow a lot: Zipf-like activity.
-    activity = [1.0 / (rank + 1) ** 0.6 for rank in range(len(borrowers))]
-    rng.shuffle(activity)
+    rng: random.Random
+    insts: list[WorkloadInstitution] = field(default_factory=list)
 
-    # Amounts: log-normal, scaled so that the total is about `total_usd`.
-    raw = [math.exp(rng.gauss(0.0, 1.1)) for _ in range(loans)]
-    scale = total_usd / sum(raw)
-    usd_rate = float(REFERENCE_RATES["USD"])
-    # Busy borrowers are bigger companies: give each enterprise enough capital for its expected
-    # borrowing with a random margin, so that most fit and a few run into their limit.
-    share = sum(activity)
-    mean_loan_cny = total_usd * usd_rate / max(loans, 1)
-    for borrower, weight in zip(borrowers, activity, strict=True):
-        inst = insts[borrower]
-        if inst.kind != 3:
-            continue
-        expected_rw = weight / share * loans * mean_loan_cny * 1.6
-        needed = expected_rw / 3.5 * rng.uniform(0.9, 3.0)
-        if needed * 100 > inst.capital_base:
-            insts[borrower] = replace(inst, capital_base=int(round(needed)) * 100)
-    loan_list: list[WorkloadLoan] = []
-    tightening_at = loans * 3 // 5
-    documents: list[str] = []
-    for n in range(loans):
-        borrower = rng.choices(borrowers, weights=activity)[0]
-        currency = str(_pick(rng, CURRENCY_MIX))  # type: ignore[arg-type]
-        usd_amount = raw[n] * scale
-        cny_amount = usd_amount * usd_rate
-        rate = 1.0 if currency == "CNY" else float(REFERENCE_RATES[currency])
-        principal = max(int(cny_amount / rate), 10_000) * 100
-        short = rng.random() < 0.42
-        term_days = rng.randint(90, 365) if short else rng.randint(366, 5 * 365)
-        value = start_ts + rng.randint(0, 300) * DAY
-        ftype = int(str(_pick(rng, TYPE_MIX)))  # type: ignore[arg-type]
-        creditor = rng.choice(creditor_idx)
-        recorder = home_bank.get(borrower, rng.choice(bank_idx))
-        doc = f"CBF-{value // DAY}-{n:05d}-{rng.getrandbits(32):08x}"
-        intent = "normal"
-        if documents and rng.random() < 0.012:
-            doc = rng.choice(documents)  # the same contract presented to finance a second loan
-            intent = "duplicate-document"
-        documents.append(doc)
-        co_signed = rng.random() < 0.55
+    def add(self, kind: int, name: str, identifier: str, country: str, capital_cny: float) -> int:
+        self.insts.append(WorkloadInstitution(len(self.insts), kind, name, identifier, country,
+                                              int(round(capital_cny)) * 100))
+        return len(self.insts) - 1
+
+    def banks(self, banks: int, foreign_branches: int) -> list[int]:
+        rng, n = self.rng, len(BANK_NAMES)
+        out = [self.add(0, f"{BANK_NAMES[i % n]} Bank" + (f" {i // n + 1}" if i >= n else ""), _lei(rng, "300300"),
+                        "CN", rng.uniform(2e10, 2e12)) for i in range(banks)]
+        return out + [self.add(1, f"{c} Bank (China) Branch {i + 1}", _lei(rng, "549300"), "CN",
+                               rng.uniform(1e9, 2e10))
+                      for i, c in enumerate(rng.choice(BRANCH_NAMES) for _ in range(foreign_branches))]
+
+    def nbfis(self, count: int) -> list[int]:
+        rng = self.rng
+        return [self.add(2, f"{rng.choice(CITIES)} Finance Leasing Co {i + 1}", _uscc(rng), "CN", rng.uniform(1e9, 1e10))
+                for i in range(count)]
+
+    def creditors(self, count: int) -> list[int]:
+        out = []
+        for i in range(count):
+            country = _pick(self.rng, CREDITOR_COUNTRIES)
+            out.append(self.add(4, f"Overseas Lender {country}-{i + 1:03d}", _lei(self.rng, "213800"), country, 0))
+        return out
+
+    def enterprises(self, count: int) -> list[int]:
+        rng, out = self.rng, []
+        for i in range(count):
+            # Net assets: log-normal around CNY 60 million (small and mid-sized importers/exporters).
+            capital = math.exp(rng.gauss(math.log(6e7), 1.0))
+            out.append(self.add(3, f"{rng.choice(CITIES)} {rng.choice(SECTORS)} Co {i + 1:04d}", _uscc(rng), "CN",
+                                min(max(capital, 5e6), 5e9)))
+        return out
+
+    def size_capitals(self, borrowers: list[int], activity: list[float], loans: int, total_usd: float) -> None:
+        """Busy borrowers are bigger companies: give each enterprise enough capital for its expected
+        borrowing with a random margin, so that most fit and a few run into their limit."""
+        share = sum(activity)
+        mean_loan_cny = total_usd * float(REFERENCE_RATES["USD"]) / max(loans, 1)
+        for borrower, weight in zip(borrowers, activity, strict=True):
+            inst = self.insts[borrower]
+            if inst.kind != 3:
+                continue
+            expected_rw = weight / share * loans * mean_loan_cny * 1.6
+            needed = expected_rw / 3.5 * self.rng.uniform(0.9, 3.0)
+            if needed * 100 > inst.capital_base:
+                self.insts[borrower] = replace(inst, capital_base=int(round(needed)) * 100)
+
+
+@dataclass
+class _Loans:
+    rng: random.Random
+    borrowers: list[int]
+    activity: list[float]
+    creditors: list[int]
+    banks: list[int]
+    home_bank: dict[int, int]
+    start_ts: int
+    documents: list[str] = field(default_factory=list)
+
+    def tranches(self, principal: int, co_signed: bool) -> tuple[int, tuple[Tranche, ...]]:
+        rng = self.rng
         later: list[Tranche] = []
         first = (principal if rng.random() < 0.6 else principal // 2) if co_signed else 0
         remaining = principal - first
@@ -205,37 +205,85 @@ def generate(seed: int = 2019, enterprises: int = 1262, banks: int = 36, foreign
             amount = remaining - (remaining // pieces) * (pieces - 1) if i == pieces - 1 else remaining // pieces
             if amount:
                 later.append(Tranche("draw", amount))
-        drawn = principal
         if rng.random() < 0.35:
-            repay = drawn if rng.random() < 0.3 else drawn * rng.randint(10, 60) // 100
+            repay = principal if rng.random() < 0.3 else principal * rng.randint(10, 60) // 100
             if repay:
                 later.append(Tranche("repay", repay))
-        loan_list.append(WorkloadLoan(
+        return first, tuple(later)
+
+    def loan(self, n: int, usd_amount: float) -> WorkloadLoan:
+        rng = self.rng
+        borrower = rng.choices(self.borrowers, weights=self.activity)[0]
+        currency = _pick(rng, CURRENCY_MIX)
+        rate = 1.0 if currency == "CNY" else float(REFERENCE_RATES[currency])
+        principal = max(int(usd_amount * float(REFERENCE_RATES["USD"]) / rate), 10_000) * 100
+        short = rng.random() < 0.42
+        term_days = rng.randint(90, 365) if short else rng.randint(366, 5 * 365)
+        value = self.start_ts + rng.randint(0, 300) * DAY
+        ftype = _pick(rng, TYPE_MIX)
+        creditor = rng.choice(self.creditors)
+        recorder = self.home_bank.get(borrower, rng.choice(self.banks))
+        doc = f"CBF-{value // DAY}-{n:05d}-{rng.getrandbits(32):08x}"
+        intent = "normal"
+        if self.documents and rng.random() < 0.012:
+            doc = rng.choice(self.documents)  # the same contract presented to finance a second loan
+            intent = "duplicate-document"
+        self.documents.append(doc)
+        co_signed = rng.random() < 0.55
+        first, later = self.tranches(principal, co_signed)
+        return WorkloadLoan(
             number=n, borrower=borrower, creditor=creditor, recorder=recorder, currency=currency,
             principal=principal, value_date=value, maturity_date=value + term_days * DAY,
             financing_type=ftype, document=doc, interest_rate_bps=rng.randint(180, 650),
             purpose=rng.choice(["working capital", "equipment import", "refinancing", "project", "trade"]),
-            co_signed=co_signed, first_draw=first, later=tuple(later), intent=intent))
-    # A handful of deliberately oversized requests: they must be refused by the limit check.
-    for k in range(max(1, loans // 300)):
-        borrower = rng.choice(ent_idx)
-        cap = insts[borrower].capital_base
-        principal = int(cap * 3.6)  # above capital x 2 x 1.75 even as a long-term CNY loan
-        value = start_ts + rng.randint(0, 300) * DAY
-        loan_list.append(WorkloadLoan(
-            number=loans + k, borrower=borrower, creditor=rng.choice(creditor_idx),
-            recorder=home_bank[borrower], currency="CNY", principal=principal, value_date=value,
+            co_signed=co_signed, first_draw=first, later=later, intent=intent)
+
+    def over_limit(self, number: int, k: int, enterprises: list[int], insts: list[WorkloadInstitution]) -> WorkloadLoan:
+        """A deliberately oversized request: it must be refused by the limit check."""
+        rng = self.rng
+        borrower = rng.choice(enterprises)
+        principal = int(insts[borrower].capital_base * 3.6)  # above capital x 2 x 1.75 even as a long-term CNY loan
+        value = self.start_ts + rng.randint(0, 300) * DAY
+        return WorkloadLoan(
+            number=number, borrower=borrower, creditor=rng.choice(self.creditors),
+            recorder=self.home_bank[borrower], currency="CNY", principal=principal, value_date=value,
             maturity_date=value + 3 * 365 * DAY, financing_type=1,
             document=f"CBF-OVER-{k:04d}-{rng.getrandbits(32):08x}", interest_rate_bps=400,
-            purpose="acquisition", co_signed=True, first_draw=principal, intent="over-limit"))
-    # Keep chain order realistic: over-limit attempts are spread through the run.
-    order = list(range(len(loan_list)))
-    extra = order[loans:]
-    base = order[:loans]
-    for k, idx in enumerate(extra):
-        base.insert((k + 1) * len(base) // (len(extra) + 1), idx)
-    loan_list = [loan_list[i] for i in base]
-    return Workload(seed=seed, institutions=insts, loans=loan_list, rates=dict(REFERENCE_RATES),
-                    tightening_at=tightening_at, tightened_adjustment_bps=12500,
+            purpose="acquisition", co_signed=True, first_draw=principal, intent="over-limit")
+
+
+def _spread(loans: list[WorkloadLoan], extra: list[WorkloadLoan]) -> list[WorkloadLoan]:
+    """Keep chain order realistic: the extra loans are spread through the run."""
+    out = list(loans)
+    for k, item in enumerate(extra):
+        out.insert((k + 1) * len(out) // (len(extra) + 1), item)
+    return out
+
+
+def generate(seed: int = 2019, enterprises: int = 1262, banks: int = 36, foreign_branches: int = 6,
+             nbfis: int = 4, creditors: int = 60, loans: int = 6370,
+             total_usd: float = 6.8e9, start_ts: int = 1_546_300_800) -> Workload:
+    """The workload; defaults give the full demo, smaller numbers give test workloads."""
+    rng = random.Random(seed)
+    roster = _Roster(rng)
+    regulator = roster.add(5, "State Administration of Foreign Exchange (observer)", _lei(rng, "300300"), "CN", 0)
+    bank_idx = roster.banks(banks, foreign_branches)
+    nbfi_idx = roster.nbfis(nbfis)
+    creditor_idx = roster.creditors(creditors)
+    ent_idx = roster.enterprises(enterprises)
+    home_bank = {e: rng.choice(bank_idx) for e in ent_idx}
+    borrowers = ent_idx + nbfi_idx
+    # A few enterprises borrow a lot: Zipf-like activity.
+    activity = [1.0 / (rank + 1) ** 0.6 for rank in range(len(borrowers))]
+    rng.shuffle(activity)
+    # Amounts: log-normal, scaled so that the total is about `total_usd`.
+    raw = [math.exp(rng.gauss(0.0, 1.1)) for _ in range(loans)]
+    scale = total_usd / sum(raw)
+    roster.size_capitals(borrowers, activity, loans, total_usd)
+    maker = _Loans(rng, borrowers, activity, creditor_idx, bank_idx, home_bank, start_ts)
+    normal = [maker.loan(n, raw[n] * scale) for n in range(loans)]
+    extra = [maker.over_limit(loans + k, k, ent_idx, roster.insts) for k in range(max(1, loans // 300))]
+    return Workload(seed=seed, institutions=roster.insts, loans=_spread(normal, extra), rates=dict(REFERENCE_RATES),
+                    tightening_at=loans * 3 // 5, tightened_adjustment_bps=12500,
                     regulator_index=regulator, bank_indices=bank_idx,
                     enterprise_indices=ent_idx, creditor_indices=creditor_idx)

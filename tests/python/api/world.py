@@ -26,8 +26,8 @@ from loan_setup import BANK_A, BANK_B, BORROWER_X, BORROWER_Y, HK_CREDITOR, Worl
 from web3 import Web3
 
 from xborder.config import PROJECT_ROOT, Settings
-from xborder.index import index_events
 from xborder.domain.loans import LoanRequest
+from xborder.index import index_events
 
 DAY = 86_400
 M = 100  # minor units per unit

@@ -23,6 +23,8 @@ from xborder.bindings.client import XborderClient
 from xborder.chain import LocalNode
 from xborder.chain.launcher import DEV_MNEMONIC
 from xborder.config import PROJECT_ROOT, Settings
+from xborder.domain.dates import parse_date
+from xborder.domain.loans import LoanRequest, document_hash
 from xborder.errors import ValidationError, WalletError
 from xborder.index import index_events, open_database
 from xborder.index.projection import XborderProjection
@@ -35,9 +37,7 @@ from xborder.services.confidential import (
     register_derived_keys,
 )
 from xborder.services.deploy import deploy
-from xborder.services.loan_import import RECORDED, LoanBatch, LoanItem
-from xborder.domain.dates import parse_date
-from xborder.domain.loans import LoanRequest, document_hash
+from xborder.services.loan_batch import RECORDED, LoanBatch, LoanItem
 from xborder.services.loans import LoanService
 from xborder.wallets.encryption import KeyRing, KeyRingStore, derive_key, public_bytes
 
