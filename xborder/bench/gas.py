@@ -7,11 +7,9 @@ from eth_account.signers.local import LocalAccount
 from xborder.bench.loans import make_items
 from xborder.bench.results import Results, Row
 from xborder.bench.world import ENTERPRISE, World
+from xborder.bindings.batch import DONE, Outcome, Tx, one
 from xborder.bindings.client import calldata
 from xborder.bindings.consent import record_calldata, record_with_consent_calldata
-from xborder.chain.receipts import Receipt
-from xborder.chain.sender import TxSender
-from xborder.chain.signer import Call
 from xborder.services.loan_batch import LoanItem
 from xborder.services.loans import LOAN_RECORDED_TOPIC, LoanService
 
@@ -24,24 +22,22 @@ class _Gas:
         self.world = world
         self.service = LoanService(world.client)
         self.ledger = world.client.ledger
-        self.senders: dict[str, TxSender] = {}
 
-    def send(self, account: LocalAccount, data: bytes) -> Receipt:
-        sender = self.senders.setdefault(account.address, TxSender(self.world.w3, account))
-        return sender.transact(Call(self.world.ledger, data))
+    def send(self, account: LocalAccount, data: bytes) -> Outcome:
+        return one(self.world.w3, self.world.client.decoder, Tx(account, self.world.ledger, data), "gas sample")
 
-    def call(self, account: LocalAccount, name: str, *args: object) -> Receipt:
+    def call(self, account: LocalAccount, name: str, *args: object) -> Outcome:
         fn = getattr(self.ledger.functions, name)(*args)
         return self.send(account, calldata(fn))
 
     @staticmethod
-    def loan_id(receipt: Receipt) -> int:
-        return next(int(e["topics"][1], 16) for e in receipt.logs if e["topics"][0] == LOAN_RECORDED_TOPIC)
+    def loan_id(outcome: Outcome) -> int:
+        return next(int(e["topics"][1], 16) for e in outcome.logs if e["topics"][0] == LOAN_RECORDED_TOPIC)
 
-    def record(self, item: LoanItem) -> Receipt:
+    def record(self, item: LoanItem) -> Outcome:
         return self.send(item.recorder, record_calldata(item.request, item.terms))
 
-    def record_consent(self, item: LoanItem) -> Receipt:
+    def record_consent(self, item: LoanItem) -> Outcome:
         assert item.borrower_account is not None
         signature, _nonce, deadline = self.service.sign_consent(item.borrower_account, item.request, item.draw)
         return self.send(item.recorder, record_with_consent_calldata(item.request, item.terms, item.draw, deadline,
@@ -57,9 +53,9 @@ def run(world: World, results: Results) -> None:
     terms_len = len(items2[0].terms)
     measured: list[tuple[str, int, str]] = []  # operation, gas, target key
 
-    def add(op: str, receipt: Receipt, target: str = "") -> None:
-        assert receipt.status == 1, op
-        measured.append((op, receipt.gas_used, target))
+    def add(op: str, outcome: Outcome, target: str = "") -> None:
+        assert outcome.status == DONE, op
+        measured.append((op, outcome.gas_used or 0, target))
 
     reg = world.registration_receipts[ENTERPRISE]
     add("registerInstitution (enterprise)", reg)

@@ -1,13 +1,12 @@
 """Ingestion: co-signed loans (recorded, confirmed by the borrower's EIP-712 consent and drawn, in
-one transaction) from the banks' and borrowers' own wallets to mined receipts, three ways on the
-same chain:
+one transaction) from the banks' and borrowers' own wallets to mined receipts:
 
-* `LoanBatch` (the CSV import's engine): preflight (dry run of every item in JSON-RPC batches)
-  + submit (local signing, batched sends, batched receipts); timed apart;
-* the sender directly (`send_all` over per-bank `TxSender`s, consents signed here), no dry run;
-* the plain web3.py loop, one loan at a time: `build_transaction` (estimate, fees, nonce),
-  `sign_transaction`, `send_raw_transaction`, `wait_for_transaction_receipt`; run LAST, after
-  switching anvil to automine (its best case: no block interval to wait for).
+* `LoanBatch` (the CSV import's planner over the batch engine): preflight (the dry run) and submit
+  (local signing, batched sends, pipelined windows, batched receipts), timed apart and together;
+* the engine's submit directly (consents signed here, no dry run): the sender path;
+* the baselines (`bench/baselines.py`), each on the node where it is at its best: the plain
+  web3.py loop one loan at a time on an anvil without --block-time, and a plain web3.py client that
+  signs everything, sends it all, then waits for the receipts.
 
 Also the lifecycle load that follows (a drawdown and two repayments per loan, from the
 borrowers' wallets), which the indexing section then reads.
@@ -17,21 +16,18 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from faster_eth_abi import encode as abi_encode
-from web3 import Web3
 
+from xborder.bench import baselines as baseline
 from xborder.bench.loans import make_items
 from xborder.bench.results import Results, Row, load
-from xborder.bench.world import World
-from xborder.bindings.client import calldata
-from xborder.bindings.consent import record_with_consent_calldata, selector, sign_consent
-from xborder.chain.receipts import Receipt, check_receipts
-from xborder.chain.rpc import Rpc, rpc
-from xborder.chain.sender import TxSender, send_all
-from xborder.chain.signer import Call
+from xborder.bench.world import Party, World
+from xborder.bindings.batch import Batch, Tx
+from xborder.bindings.consent import ledger_call, record_with_consent_calldata, selector, sign_consent
+from xborder.chain.rpc import Rpc
 from xborder.domain.enums import REGULATOR_KEY_ID as REGULATOR
 from xborder.domain.loans import Position
 from xborder.services.confidential import TermsSealer
@@ -53,15 +49,6 @@ class Landed:
 class IngestState:
     landed: list[Landed] = field(default_factory=list)
     plain_rate: float = 0.0
-
-
-def _loan_ids(receipts: Sequence[Receipt]) -> list[int]:
-    out = []
-    for r in receipts:
-        for e in r.logs:
-            if e["topics"][0] == LOAN_RECORDED_TOPIC:
-                out.append(int(e["topics"][1], 16))
-    return out
 
 
 def with_loan_batch(world: World, items: list[LoanItem], results: Results, state: IngestState,
@@ -87,17 +74,26 @@ def with_loan_batch(world: World, items: list[LoanItem], results: Results, state
     return rate
 
 
+def submit(world: World, txs: list[Tx], timeout: float = 900) -> Batch:
+    """The engine without its dry run (the bench's own transactions are known to pass): sign, send in
+    pipelined windows, settle; every transaction must land."""
+    batch = world.client.batch(txs, receipt_timeout=timeout)
+    failed = batch.submit()
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(txs)} transactions failed; first: {failed[0].label}: "
+                           f"{failed[0].reason}")
+    return batch
+
+
 def register_keys(world: World) -> TermsSealer:
     """Every party and the regulator register an X25519 key (DEMO-ONLY: derived from the wallet);
     returns a sealer with all current keys prefetched."""
-    registry = world.client.registry
+    registry = world.client.registry.functions
     parties = [*world.banks, *world.creditors, *world.borrowers]
-    jobs = [(TxSender(world.w3, world.regulator), [Call(registry.address, calldata(registry.functions.setEncryptionKey(
-        REGULATOR, public_bytes(derive_key(bytes(world.regulator.key), REGULATOR, 1)))), 0, 120_000)])]
-    jobs += [(TxSender(world.w3, p.account), [Call(registry.address, calldata(registry.functions.setEncryptionKey(
-        p.institution_id, public_bytes(derive_key(bytes(p.account.key), p.institution_id, 1)))), 0, 120_000)])
-        for p in parties]
-    check_receipts(world.w3, [r for group in send_all(jobs, timeout=600) for r in group])
+    owners = [(world.regulator, REGULATOR)] + [(p.account, p.institution_id) for p in parties]
+    submit(world, [world.client.tx(account, registry.setEncryptionKey(
+        institution, public_bytes(derive_key(bytes(account.key), institution, 1))), f"key {institution}", gas=120_000)
+        for account, institution in owners], timeout=600)
     sealer = TermsSealer(world.client)
     assert sealer.keys is not None
     sealer.keys.prefetch([REGULATOR] + [p.institution_id for p in parties])
@@ -106,7 +102,8 @@ def register_keys(world: World) -> TermsSealer:
 
 def with_sender(world: World, items: list[LoanItem], results: Results, state: IngestState) -> float:
     """No dry run: read each borrower's consent nonce (one batch), sign consents and transactions
-    locally, send per bank wallet with `send_all` (windows of 4 blocks), check every receipt."""
+    locally, and hand them to the engine's submit (the sender's pipelined windows), every receipt
+    settled."""
     w3, ledger = world.w3, world.ledger
     chain_id, separator = world.client.deployment.chain_id, LoanService(world.client).separator
     started = time.perf_counter()
@@ -114,86 +111,65 @@ def with_sender(world: World, items: list[LoanItem], results: Results, state: In
     positions = Rpc(w3, batch_size=500).results([("eth_call", [{"to": ledger, "data": "0x" + (
         _SEL_POSITION + abi_encode(["uint32"], [b])).hex()}, "latest"]) for b in borrowers], context="positions")
     nonce = {b: Position.decode(bytes.fromhex(str(p)[2:])).nonce for b, p in zip(borrowers, positions, strict=True)}
-    deadline = int(rpc(w3, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16) + 3600
-    jobs: dict[str, tuple[TxSender, list[Call], list[int]]] = {}
-    for k, item in enumerate(items):
+    deadline = Rpc(w3).chain_time() + 3600
+    txs = []
+    for item in items:
         b = item.request.borrower
         assert item.borrower_account is not None
         signature = sign_consent(item.borrower_account, item.request, item.draw, nonce[b], deadline,
                                  chain_id=chain_id, ledger=ledger, separator=separator)
         nonce[b] += 1
-        data = record_with_consent_calldata(item.request, item.terms, item.draw, deadline, signature)
-        job = jobs.get(item.recorder.address)
-        if job is None:
-            job = jobs[item.recorder.address] = (TxSender(w3, item.recorder), [], [])
-        job[1].append(Call(ledger, data, 0, 260_000))
-        job[2].append(k)
-    receipts = send_all([(s, calls) for s, calls, _ in jobs.values()], timeout=600)
+        txs.append(Tx(item.recorder, ledger, record_with_consent_calldata(item.request, item.terms, item.draw,
+                                                                          deadline, signature), 260_000))
+    batch = submit(world, txs, timeout=600)
     elapsed = time.perf_counter() - started
-    flat = [r for group in receipts for r in group]
-    check_receipts(w3, flat)
-    order = [k for _, _, ks in jobs.values() for k in ks]
-    state.landed += [Landed(loan_id, items[k]) for k, loan_id in zip(order, _loan_ids(flat), strict=True)]
+    for item, outcome in zip(items, batch.outcomes, strict=True):
+        state.landed += [Landed(int(topics[1], 16), item) for topics in _topics(outcome.logs)]
     rate = len(items) / elapsed
-    results.add(Row(SECTION, "sender directly (send_all, no dry run)", rate, "loans/s",
-                    note=f"{len(items):,} loans in {elapsed:.2f}s from {len(jobs)} bank wallets"))
+    results.add(Row(SECTION, "sender directly (engine submit, no dry run)", rate, "loans/s",
+                    note=f"{len(items):,} loans in {elapsed:.2f}s from {len({i.recorder.address for i in items})} "
+                         "bank wallets"))
     return rate
+
+
+def _topics(logs: list[dict[str, Any]]) -> list[list[str]]:
+    return [e["topics"] for e in logs if e.get("topics") and e["topics"][0] == LOAN_RECORDED_TOPIC]
 
 
 def lifecycle(world: World, state: IngestState, results: Results) -> int:
     """Per landed loan: draw the rest, then repay a quarter twice (borrower's wallet); returns txs."""
-    ledger = world.client.ledger.functions
-    by_borrower: dict[str, tuple[TxSender, list[Call]]] = {}
+    txs = []
     for landed in state.landed:
-        item = landed.item
+        item, loan = landed.item, landed.loan_id
         assert item.borrower_account is not None
-        rest = item.request.principal - item.draw
-        quarter = item.request.principal // 4
-        job = by_borrower.get(item.borrower_account.address)
-        if job is None:
-            job = by_borrower[item.borrower_account.address] = (TxSender(world.w3, item.borrower_account), [])
-        for fn, gas in ((ledger.drawdown(landed.loan_id, rest), 110_000), (ledger.repay(landed.loan_id, quarter),
-                                                                              100_000),
-                        (ledger.repay(landed.loan_id, quarter), 100_000)):
-            job[1].append(Call(world.ledger, calldata(fn), 0, gas))
+        rest, quarter = item.request.principal - item.draw, item.request.principal // 4
+        txs += [Tx(item.borrower_account, world.ledger, ledger_call("drawdown(uint64,uint64)", loan, rest), 110_000),
+                Tx(item.borrower_account, world.ledger, ledger_call("repay(uint64,uint64)", loan, quarter), 100_000),
+                Tx(item.borrower_account, world.ledger, ledger_call("repay(uint64,uint64)", loan, quarter), 100_000)]
     started = time.perf_counter()
-    receipts = send_all(list(by_borrower.values()), timeout=900)
+    submit(world, txs)
     elapsed = time.perf_counter() - started
-    flat = [r for group in receipts for r in group]
-    check_receipts(world.w3, flat)
-    results.add(Row(SECTION, "lifecycle: drawdowns + repayments (send_all)", len(flat) / elapsed, "tx/s",
-                    note=f"{len(flat):,} tx from {len(by_borrower)} borrower wallets in {elapsed:.2f}s"))
-    return len(flat)
+    results.add(Row(SECTION, "lifecycle: drawdowns + repayments (engine submit)", len(txs) / elapsed, "tx/s",
+                    note=f"{len(txs):,} tx from {len({t.account.address for t in txs})} borrower wallets in "
+                         f"{elapsed:.2f}s"))
+    return len(txs)
 
 
-def plain_loop(world: World, items: list[LoanItem], results: Results) -> float:
-    """The straightforward web3.py client, one loan at a time, on anvil switched to automine and
-    polling its receipt every 10 ms (web3's default is 100 ms): the baseline at its best."""
-    rpc(world.w3, "evm_setAutomine", [True])
-    w3 = Web3(Web3.HTTPProvider(world.node.rpc_url, request_kwargs={"timeout": 60}))
-    ledger = w3.eth.contract(address=world.client.ledger.address, abi=world.client.ledger.abi)
-    chain_id = w3.eth.chain_id
-    started = time.perf_counter()
-    for item in items:
-        assert item.borrower_account is not None
-        nonce = ledger.functions.borrowerPosition(item.request.borrower).call()[2]
-        deadline = w3.eth.get_block("latest")["timestamp"] + 3600
-        signature = sign_consent(item.borrower_account, item.request, item.draw, nonce, deadline,
-                                 chain_id=chain_id, ledger=ledger.address)
-        tx = ledger.functions.recordLoanWithConsent(item.request.as_abi(), item.terms, item.draw, deadline,
-                                                    signature).build_transaction({
-                                                        "from": item.recorder.address,
-                                                        "nonce": w3.eth.get_transaction_count(item.recorder.address)})
-        signed = item.recorder.sign_transaction(tx)  # type: ignore[arg-type]
-        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.01)
-        if receipt["status"] != 1:
-            raise RuntimeError(f"plain loop: loan {item.ref} reverted")
-    elapsed = time.perf_counter() - started
-    rate = len(items) / elapsed
-    results.add(Row(SECTION, "plain web3.py loop (automine)", rate, "loans/s",
-                    note=f"{len(items):,} loans in {elapsed:.2f}s"))
-    return rate
+def baselines(world: World, results: Results, plain: int, pool: list[Party]) -> tuple[float, float]:
+    """Both plain web3.py baselines, each on the node where it is at its best; returns the best
+    pipelined rate (the one the 10x goal is measured against)."""
+    auto = baseline.automine_world(world.workdir)
+    try:
+        loop = baseline.plain_loop(auto, baseline.items_for(auto, plain, "PLAIN", 23))
+        piped_auto = baseline.pipelined(auto, baseline.items_for(auto, 3 * plain, "PIPE-A", 25),
+                                        "node without --block-time")
+    finally:
+        auto.close()
+    piped_interval = baseline.pipelined(world, make_items(world, 3 * plain, borrowers=pool, tag="PIPE-I", seed=26),
+                                        "the bench chain, 0.2 s blocks")
+    for b in (loop, piped_auto, piped_interval):
+        results.add(Row(SECTION, b.label, b.rate, "loans/s", note=f"{b.loans:,} loans in {b.seconds:.2f}s"))
+    return max(piped_auto.rate, piped_interval.rate), loop.rate
 
 
 def run(world: World, results: Results, *, loans: int, plain: int) -> IngestState:
@@ -201,7 +177,6 @@ def run(world: World, results: Results, *, loans: int, plain: int) -> IngestStat
     pool = world.borrowers[:-4]
     batch_items = make_items(world, loans, borrowers=pool, tag="BATCH", seed=21)
     direct_items = make_items(world, loans, borrowers=pool, tag="DIRECT", seed=22)
-    plain_items = make_items(world, plain, borrowers=pool, tag="PLAIN", seed=23)
     batch_rate = with_loan_batch(world, batch_items, results, state)
     direct_rate = with_sender(world, direct_items, results, state)
     # The same LoanBatch path with confidential terms (#7): every institution registers its
@@ -211,12 +186,14 @@ def run(world: World, results: Results, *, loans: int, plain: int) -> IngestStat
     with_loan_batch(world, sealed_items, results, state, label=", confidential terms on")
     results.sections.setdefault(SECTION, {})["load_after_xborder"] = load()
     lifecycle(world, state, results)
-    state.plain_rate = plain_loop(world, plain_items, results)
+    piped, state.plain_rate = baselines(world, results, plain, pool)
     for row in results.rows:
         if row.section == SECTION and row.metric.startswith(("LoanBatch preflight + submit", "sender directly")):
-            row.baseline = state.plain_rate
+            row.baseline = piped
     best = max(batch_rate, direct_rate)
-    results.add(Row(SECTION, "best xborder path vs target", best, "loans/s", baseline=state.plain_rate,
+    results.add(Row(SECTION, "best xborder path vs target", best, "loans/s", baseline=piped,
                     target=">= 1000", note=f"cores {os.cpu_count()}"))
-    results.add(Row(SECTION, "best xborder path / plain loop", best / state.plain_rate, "x", target=">= 10"))
+    results.add(Row(SECTION, "best xborder path / plain loop (one at a time)", best / state.plain_rate, "x",
+                    target=">= 10"))
+    results.add(Row(SECTION, "best xborder path / pipelined plain client", best / piped, "x", target=">= 10"))
     return state

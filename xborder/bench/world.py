@@ -15,11 +15,9 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from xborder.bindings.client import XborderClient, calldata
+from xborder.bindings.batch import Outcome
+from xborder.bindings.client import XborderClient
 from xborder.chain.launcher import LocalNode, start_anvil
-from xborder.chain.receipts import Receipt, check_receipts
-from xborder.chain.sender import TxSender, send_all
-from xborder.chain.signer import Call
 from xborder.config import PROJECT_ROOT
 from xborder.domain.identifiers import USCC_CHARSET, identifier_bytes, lei_check_digits, uscc_check_char
 from xborder.services.deploy import deploy
@@ -48,7 +46,7 @@ class World:
     banks: list[Party]
     creditors: list[Party]
     borrowers: list[Party]
-    registration_receipts: dict[int, Receipt] = field(default_factory=dict)  # kind -> one receipt
+    registration_receipts: dict[int, Outcome] = field(default_factory=dict)  # kind -> one landed registration
     workdir: Path = Path(".")
     home_bank: dict[int, Party] = field(default_factory=dict)  # borrower id -> bank
 
@@ -70,11 +68,12 @@ def _uscc(rng: random.Random) -> str:
     return body + uscc_check_char(body)
 
 
-def build_world(*, banks: int, creditors: int, borrowers: int, block_time: float = 0.2,
+def build_world(*, banks: int, creditors: int, borrowers: int, block_time: float | None = 0.2,
                 gas_limit: int = 30_000_000, base_fee: int | None = None, seed: int = 7,
                 workdir: Path | None = None) -> World:
     """Start anvil, deploy, set rates, register `banks + creditors + borrowers` institutions."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="xborder-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     demo = DemoWallets()
     total = 1 + banks + creditors + borrowers
     node = start_anvil(mnemonic=demo.mnemonic, accounts=total, block_time=block_time, gas_limit=gas_limit,
@@ -97,15 +96,17 @@ def build_world(*, banks: int, creditors: int, borrowers: int, block_time: float
             plan.append((ENTERPRISE, _uscc(rng), "CN", rng.randrange(10**9, 5 * 10**9) * 100,
                          f"Bench Enterprise {i + 1:05d}"))
         registry = client.registry.functions
-        calls = [Call(client.registry.address, calldata(registry.registerInstitution(
-            kind, identifier_bytes(ident), country.encode(), capital, name, demo.address(k + 1))), 0, 400_000)
+        calls = [client.tx(regulator, registry.registerInstitution(
+            kind, identifier_bytes(ident), country.encode(), capital, name, demo.address(k + 1)), name, gas=400_000)
             for k, (kind, ident, country, capital, name) in enumerate(plan)]
-        sender = TxSender(w3, regulator)
         rates = {c: int(float(r) * 10**8) for c, r in REFERENCE_RATES.items()}
-        rate_call = Call(client.policy.address, calldata(client.policy.functions.setReferenceRates(
-            [c.encode() for c in rates], list(rates.values()))), 0, 1_000_000)
-        receipts = send_all([(sender, [rate_call, *calls])], timeout=600)[0]
-        check_receipts(w3, receipts)
+        rate_call = client.tx(regulator, client.policy.functions.setReferenceRates(
+            [c.encode() for c in rates], list(rates.values())), "rates", gas=1_000_000)
+        batch = client.batch([rate_call, *calls], receipt_timeout=600)
+        failed = batch.submit()
+        if failed:
+            raise RuntimeError(f"bench setup: {failed[0].label}: {failed[0].reason}")
+        receipts = batch.outcomes
         parties = [Party(k + 1, demo.account(k + 1), kind, capital)
                    for k, (kind, _i, _c, capital, _n) in enumerate(plan)]
         world = World(node, w3, client, demo, regulator,
