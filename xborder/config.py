@@ -69,11 +69,3 @@ class Settings:
     @property
     def index_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'index.db'}"
-
-    @property
-    def node_bin(self) -> Path:
-        return self.project_root / "node_modules" / ".bin"
-
-    @property
-    def solc_bin_dir(self) -> Path:
-        return self.project_root / "compilers"

@@ -88,8 +88,6 @@ def pipelined(world: World, items: Sequence[LoanItem], node: str) -> Baseline:
     consent = {b: int(ledger.functions.borrowerPosition(b).call()[2]) for b in {i.request.borrower for i in items}}
     nonce = {a: int(w3.eth.get_transaction_count(a, "pending")) for a in {i.recorder.address for i in items}}
     deadline = w3.eth.get_block("latest")["timestamp"] + 3600
-    base = int(w3.eth.get_block("latest").get("baseFeePerGas", 0))
-    fees = {"maxFeePerGas": 4 * base + 10**9, "maxPriorityFeePerGas": 10**9}
     raw = []
     for item in items:
         assert item.borrower_account is not None
@@ -97,12 +95,12 @@ def pipelined(world: World, items: Sequence[LoanItem], node: str) -> Baseline:
         signature = sign_consent(item.borrower_account, item.request, item.draw, consent[b], deadline,
                                  chain_id=chain_id, ledger=ledger.address)
         consent[b] += 1
-        data = ledger.encode_abi("recordLoanWithConsent", args=[item.request.as_abi(), item.terms, item.draw,
-                                                                deadline, signature])
-        tx = {"to": ledger.address, "data": data, "value": 0, "gas": PLAIN_GAS, "nonce": nonce[a],
-              "chainId": chain_id, **fees}
+        # web3 fills the fees (its own default rule); gas given, so nothing is estimated
+        tx = ledger.functions.recordLoanWithConsent(item.request.as_abi(), item.terms, item.draw, deadline,
+                                                    signature).build_transaction({
+                                                        "from": a, "gas": PLAIN_GAS, "nonce": nonce[a]})
         nonce[a] += 1
-        raw.append(item.recorder.sign_transaction(tx).raw_transaction)
+        raw.append(item.recorder.sign_transaction(dict(tx)).raw_transaction)
     hashes = [w3.eth.send_raw_transaction(r) for r in raw]
     for tx_hash in hashes:
         if w3.eth.wait_for_transaction_receipt(tx_hash, timeout=600, poll_latency=0.01)["status"] != 1:

@@ -30,7 +30,6 @@ from xborder.chain.rpc import Rpc
 from xborder.chain.sender import SenderPool
 from xborder.domain.limits import headroom
 from xborder.domain.loans import InstitutionCore, Position
-from xborder.domain.money import format_amount
 from xborder.errors import DeploymentNotFound
 
 log = logging.getLogger(__name__)
@@ -165,8 +164,3 @@ class XborderClient:
         limit = int(self.ledger.functions.borrowingLimit(borrower).call())
         return {"borrower": borrower, "risk_weighted_balance": balance, "limit": limit,
                 "headroom": headroom(limit, balance)}
-
-    def describe_exposure(self, borrower: int) -> str:
-        e = self.exposure(borrower)
-        return (f"{self.institution_name(borrower)}: risk-weighted balance "
-                f"{format_amount(e['risk_weighted_balance'], 'CNY')} of limit {format_amount(e['limit'], 'CNY')}")

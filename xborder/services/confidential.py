@@ -244,10 +244,6 @@ def register_derived_keys(client: XborderClient, admins: Mapping[int, LocalAccou
     return ring
 
 
-def public_hex(ring: KeyRing) -> dict[str, str]:
-    return {f"{i}/v{v}": "0x" + public_bytes(k).hex() for (i, v), k in ring.keys.items()}
-
-
 def key_view(k: KeyVersion) -> dict[str, Any]:
     return {"institution": k.institution, "version": k.version, "public_key": k.public_key, "by": k.by,
             "block": k.block_number, "tx": k.tx_hash}

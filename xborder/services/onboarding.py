@@ -45,7 +45,7 @@ from xborder.domain.identifiers import (
     lei_with_check,
 )
 from xborder.domain.money import format_amount, normalise_country, parse_amount
-from xborder.errors import TransactionRejected, ValidationError, WalletError, XborderError
+from xborder.errors import TransactionRejected, ValidationError, WalletError
 from xborder.wallets.keystore import Keystore
 
 log = logging.getLogger(__name__)
@@ -570,15 +570,6 @@ def add_wallet(client: XborderClient, signer: LocalAccount, institution_id: int,
 def remove_wallet(client: XborderClient, signer: LocalAccount, institution_id: int, wallet: str) -> None:
     client.transact(signer, client.registry.functions.removeWallet(institution_id, wallet),
                     f"removing wallet {wallet} from {client.institution_name(institution_id)}")
-
-
-def problems_of(exc: XborderError) -> list[Problem]:
-    """The problem list of a RosterInvalid, or one problem for another validation error."""
-    if isinstance(exc, RosterInvalid):
-        return exc.problems
-    if isinstance(exc, ValidationError):
-        return [Problem("", exc.field or "", str(exc.value or ""), str(exc), exc.allowed or "")]
-    return []
 
 
 def entry_from_fields(kind: str, name: str, identifier: str, jurisdiction: str, capital_base: str,
