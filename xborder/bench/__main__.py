@@ -15,6 +15,7 @@ from rich.console import Console
 from xborder.bench import gas, index, ingest, query
 from xborder.bench.results import Results, load, machine
 from xborder.bench.world import World, build_world
+from xborder.errors import XborderError
 
 SECTIONS = ("gas", "ingest", "index", "query")
 FULL = {"loans": 10_000, "plain": 300, "borrowers": 1_000, "banks": 20, "creditors": 20, "query_loans": 1_000_000}
@@ -52,12 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             world = build_world(banks=size["banks"], creditors=size["creditors"], borrowers=size["borrowers"],
                                 block_time=args.block_time, gas_limit=args.gas_limit, workdir=workdir)
             results.sections["setup"] = {"seconds": time.perf_counter() - t, "load_at_end": load()}
-        for section in only:
-            t = time.perf_counter()
-            console.print(f"[bold]{section}[/] (load average {load()}) ...")
-            _run_section(section, world, results, size, workdir)
-            results.sections.setdefault(section, {}).update(
-                {"seconds": time.perf_counter() - t, "load_at_end": load()})
+        _run_sections(only, world, results, size, workdir, console)
     finally:
         if world is not None:
             world.close()
@@ -74,6 +70,24 @@ def main(argv: list[str] | None = None) -> int:
                   f"{len(failed)} target(s) missed" + (": " + "; ".join(f"{r.section} {r.metric}" for r in failed)
                                                        if failed else ""))
     return 0
+
+
+def _run_sections(only: list[str], world: World | None, results: Results, size: dict[str, int], workdir: Path,
+                  console: Console) -> None:
+    broken = False
+    for section in only:
+        if broken and section == "index":
+            console.print("[red]bench: index skipped: the ingest before it did not finish[/]")
+            continue
+        t = time.perf_counter()
+        console.print(f"[bold]{section}[/] (load average {load()}) ...")
+        try:
+            _run_section(section, world, results, size, workdir)
+        except XborderError as exc:  # the node gave up after the retries: one line, the rest still runs
+            console.print(f"[red]bench: error in {section}: {exc}[/]")
+            results.sections.setdefault(section, {})["error"] = str(exc)
+            broken = broken or section == "ingest"
+        results.sections.setdefault(section, {}).update({"seconds": time.perf_counter() - t, "load_at_end": load()})
 
 
 def _run_section(section: str, world: World | None, results: Results, size: dict[str, int], workdir: Path) -> None:
