@@ -33,7 +33,7 @@ from xborder.chain.receipts import Receipt, replay
 from xborder.chain.rpc import Rpc, error_message, revert_data
 from xborder.chain.sender import SenderPool, send_all
 from xborder.chain.signer import Call
-from xborder.errors import TransactionRejected, XborderError
+from xborder.errors import InsufficientFunds, TransactionRejected, XborderError
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,11 @@ class Outcome:
 
     def raise_if_not_done(self, action: str) -> None:
         """A batch of one: its refusal as the exception a single command raises."""
-        if self.status != DONE:
-            raise TransactionRejected(f"{action} refused: {self.reason}" if self.error not in ("", "Reverted")
-                                      else f"{action} was refused: {self.reason}", error_name=self.error or None)
+        if self.status == DONE:
+            return
+        kind = InsufficientFunds if self.error == "InsufficientFunds" else TransactionRejected
+        raise kind(f"{action} refused: {self.reason}" if self.error not in ("", "Reverted")
+                   else f"{action} was refused: {self.reason}", error_name=self.error or None)
 
 
 def counts(outcomes: Sequence[Outcome]) -> dict[str, int]:
