@@ -64,12 +64,17 @@ def test_printed_totals_match_the_index_and_the_chain(demo_run: tuple[Settings, 
     assert result.consistency_ok and result.consistency_borrowers > 0
 
 
-def test_the_workload_shows_refusals_tranches_and_the_tightening(demo_run: tuple[Settings, DemoResult]) -> None:
+def test_the_workload_shows_refusals_tranches_and_the_real_policy(demo_run: tuple[Settings, DemoResult]) -> None:
     _, result = demo_run
     assert result.refusals.get("BorrowingLimitExceeded", 0) >= 1
     assert "above its limit of CNY" in result.refusal_examples["BorrowingLimitExceeded"]
     assert result.drawdowns > result.loans_recorded // 2 and result.repayments > 0 and result.confirmations > 0
-    assert result.tightening["old"] == 1.75 and result.tightening["new"] == 1.25
+    # the parameter actually in force in 2019 (Yinfa [2017] No. 9), not the constructor's 1.75
+    assert result.policy["in_force"] == {"adjustment-enterprise": 1.0, "adjustment-financial": 1.0}
+    assert "Yinfa [2017] No. 9" in result.policy["source"] and result.policy["changes"] == []
+    assert result.policy["next"] == {"date": "2020-03-11", "parameter": "adjustment-enterprise", "value": 1.25}
+    assert "policy in force (the real PBOC/SAFE calendar): adjustment-enterprise 1, adjustment-financial 1" in \
+        "\n".join(summary_lines(result))
     assert len(result.top_utilisation) == 10
     assert result.top_utilisation == sorted(result.top_utilisation, key=lambda r: -r["utilisation"])
     assert result.dashboard is not None and Path(result.dashboard).exists()

@@ -4,26 +4,52 @@ A short script of named phases (`xborder.demo.phases`): start the embedded chain
 deploy, fund, onboard every institution, register their encryption keys, publish the FX reference
 rates, record the SAFE-2019-shaped workload month by month from the institutions' own wallets
 (co-signed one-transaction loans, loans confirmed later, drawdowns in tranches, repayments,
-refusals for the limit and for reused documents, the regulator's policy step), index everything,
+refusals for the limit and for reused documents) under the macro-prudential parameter actually in
+force (the PBOC/SAFE calendar: 1.0 in 2019), index everything,
 write the dashboard and report as the regulator sees it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+from typing import Any
 
 from xborder.config import Settings
 from xborder.demo import phases
 from xborder.demo.reading import read_report
 from xborder.demo.result import DemoConfig, DemoResult, summary_lines, write_report
+from xborder.domain import calendar
 from xborder.domain.dates import month_index
 from xborder.domain.enums import Parameter
-from xborder.services.replay import PolicyStep
+from xborder.services.replay import PolicyStep, Tally
 from xborder.services.workload import generate
 from xborder.wallets.demo import DemoWallets
 
-#: Month (0 = January 2019) in which the regulator changes the enterprises' adjustment parameter.
-TIGHTENING_MONTH = 6
+#: The demo's calendar: the chain starts on 2 January 2019 (`phases.DEMO_GENESIS`).
+DEMO_START = dt.date(2019, 1, 2)
+ADJUSTMENTS = (Parameter.ADJUSTMENT_ENTERPRISE, Parameter.ADJUSTMENT_FINANCIAL)
+
+
+def policy_steps() -> list[PolicyStep]:
+    """The regulator sets the adjustment parameters in force on the first day (the constructor's
+    are today's 1.75), then follows the real PBOC/SAFE calendar (`xborder.domain.calendar`)."""
+    steps = [PolicyStep(0, p, calendar.in_force(p, DEMO_START)) for p in ADJUSTMENTS]
+    return steps + [PolicyStep(month_index(c.timestamp, DEMO_START.year), c.parameter, c.value_bps)
+                    for c in calendar.changes_between(DEMO_START, dt.date(2021, 12, 31)) if c.parameter in ADJUSTMENTS]
+
+
+def policy_report(steps: list[PolicyStep], tally: Tally, last_month: int) -> dict[str, Any]:
+    applied = [s for s in steps if s.month <= last_month]
+    upcoming = [c for c in calendar.POLICY_CALENDAR if c.effective > DEMO_START and
+                month_index(c.timestamp, DEMO_START.year) > last_month][:1]
+    in_force = {s.parameter.slug: s.value_bps / 10_000 for s in applied}
+    return {"in_force": in_force,
+            "source": next(c.source for c in calendar.POLICY_CALENDAR if c.effective <= DEMO_START),
+            "changes": [{"month": s.month, "parameter": s.parameter.slug, "value": s.value_bps / 10_000,
+                         "refusals_after": tally.since(s.month)} for s in applied if s.month > 0],
+            "next": {"date": upcoming[0].effective.isoformat(), "parameter": upcoming[0].parameter.slug,
+                     "value": upcoming[0].value_bps / 10_000} if upcoming else None}
 
 
 def run_demo(settings: Settings, config: DemoConfig | None = None,
@@ -37,9 +63,11 @@ def run_demo(settings: Settings, config: DemoConfig | None = None,
         now = time.perf_counter()
         timings[name], clock = round(now - clock, 2), now
 
+    steps = policy_steps()
     workload = generate(seed=config.seed, enterprises=config.enterprises, banks=config.banks,
                         foreign_branches=config.foreign_branches, nbfis=config.nbfis,
-                        creditors=config.creditors, loans=config.loans, total_usd=config.total_usd)
+                        creditors=config.creditors, loans=config.loans, total_usd=config.total_usd,
+                        adjustment=steps[0].value_bps / 10_000)
     run = phases.Run(settings, workload, DemoWallets.from_seed(f"xborder-demo-{config.seed}"),
                      reporter or phases.Quiet(), phases.demo_regulator(config.seed))
     phases.start_chain(run, config.block_time)
@@ -57,14 +85,12 @@ def run_demo(settings: Settings, config: DemoConfig | None = None,
     lap("keys")
     phases.reference_rates(run)
     lap("policy")
-    old = int(run.client.policy.functions.parameter(int(Parameter.ADJUSTMENT_ENTERPRISE)).call())
-    step = PolicyStep(TIGHTENING_MONTH, Parameter.ADJUSTMENT_ENTERPRISE, workload.tightened_adjustment_bps)
-    tally = phases.record_loans(run, [step])
+    tally = phases.record_loans(run, steps)
     lap("loans")
     result = read_report(run, tally, timings, lap)
-    result.tightening = {"parameter": step.parameter.slug, "old": old / 10_000, "new": step.value_bps / 10_000,
-                         "refusals_after": tally.since(step.month)}
+    last = max(month_index(ln.value_date, DEMO_START.year) + len(ln.later) for ln in workload.loans)
+    result.policy = policy_report(steps, tally, last)
     return result
 
 
-__all__ = ["DemoConfig", "DemoResult", "month_index", "run_demo", "summary_lines", "write_report"]
+__all__ = ["DemoConfig", "DemoResult", "run_demo", "summary_lines", "write_report"]

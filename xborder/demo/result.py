@@ -47,7 +47,7 @@ class DemoResult:
     repayments: int
     confirmations: int
     closed: int
-    tightening: dict[str, Any]
+    policy: dict[str, Any]
     top_utilisation: list[dict[str, Any]]
     consistency_ok: bool
     consistency_borrowers: int
@@ -79,6 +79,23 @@ def write_report(result: DemoResult, path: Path) -> Path:
     return path
 
 
+def policy_lines(policy: dict[str, Any]) -> list[str]:
+    """The adjustment parameters the run used, from the real calendar, and any change during it."""
+    if not policy:
+        return []
+    in_force = ", ".join(f"{name} {value:g}" for name, value in policy.get("in_force", {}).items())
+    lines = [f"policy in force (the real PBOC/SAFE calendar): {in_force} — {policy.get('source', '')}"]
+    for change in policy.get("changes", []):
+        limit = change.get("refusals_after", {}).get("BorrowingLimitExceeded", 0)
+        lines.append(f"  month {change['month']}: {change['parameter']} -> {change['value']:g}; limit refusals after "
+                     f"it: {limit:,}")
+    upcoming = policy.get("next")
+    if upcoming:
+        lines.append(f"  no change during the run; next: {upcoming['parameter']} -> {upcoming['value']:g} on "
+                     f"{upcoming['date']}")
+    return lines
+
+
 def summary_lines(result: DemoResult) -> list[str]:
     """The regulator's report, as printed by `xborder demo`."""
     lines = [
@@ -95,11 +112,8 @@ def summary_lines(result: DemoResult) -> list[str]:
     for reason, count in sorted(result.refusals.items(), key=lambda kv: -kv[1]):
         lines.append(f"  {REFUSAL_LABELS.get(reason, reason)}: {count:,}")
         lines.append(f"      e.g. {result.refusal_examples.get(reason, '')}")
-    t = result.tightening
-    lines.append(f"midway the regulator lowered the enterprises' adjustment parameter {t['old']:g} -> "
-                 f"{t['new']:g}; limit refusals after it: {t.get('refusals_after', {}).get('BorrowingLimitExceeded', 0):,}")
-    lines.append("ten borrowers closest to their limits (above 100%: loans from before the tightening run to "
-                 "maturity; their new drawdowns are refused):")
+    lines += policy_lines(result.policy)
+    lines.append("ten borrowers closest to their limits (a new drawdown above 100% is refused):")
     for row in result.top_utilisation:
         lines.append(f"  {row['name']}: {row['utilisation']:.1%} — "
                      f"{format_amount(row['risk_weighted_balance'], 'CNY')} of {format_amount(row['limit'], 'CNY')}")

@@ -91,9 +91,6 @@ class Workload:
     institutions: list[WorkloadInstitution]
     loans: list[WorkloadLoan]
     rates: dict[str, str]
-    #: loans before this index run under the starting policy; then the regulator tightens.
-    tightening_at: int
-    tightened_adjustment_bps: int
     regulator_index: int = 0
     bank_indices: list[int] = field(default_factory=list)
     enterprise_indices: list[int] = field(default_factory=list)
@@ -169,9 +166,11 @@ class _Roster:
                                 min(max(capital, 5e6), 5e9)))
         return out
 
-    def size_capitals(self, borrowers: list[int], activity: list[float], loans: int, total_usd: float) -> None:
+    def size_capitals(self, borrowers: list[int], activity: list[float], loans: int, total_usd: float,
+                      adjustment: float) -> None:
         """Busy borrowers are bigger companies: give each enterprise enough capital for its expected
-        borrowing with a random margin, so that most fit and a few run into their limit."""
+        borrowing (limit = capital x leverage 2 x `adjustment`) with a random margin, so that most
+        fit and a few run into their limit."""
         share = sum(activity)
         mean_loan_cny = total_usd * float(REFERENCE_RATES["USD"]) / max(loans, 1)
         for borrower, weight in zip(borrowers, activity, strict=True):
@@ -179,7 +178,7 @@ class _Roster:
             if inst.kind != 3:
                 continue
             expected_rw = weight / share * loans * mean_loan_cny * 1.6
-            needed = expected_rw / 3.5 * self.rng.uniform(0.9, 3.0)
+            needed = expected_rw / (2 * adjustment) * self.rng.uniform(0.9, 3.0)
             if needed * 100 > inst.capital_base:
                 self.insts[borrower] = replace(inst, capital_base=int(round(needed)) * 100)
 
@@ -242,7 +241,7 @@ class _Loans:
         """A deliberately oversized request: it must be refused by the limit check."""
         rng = self.rng
         borrower = rng.choice(enterprises)
-        principal = int(insts[borrower].capital_base * 3.6)  # above capital x 2 x 1.75 even as a long-term CNY loan
+        principal = int(insts[borrower].capital_base * 3.6)  # above capital x 2 x 1.75: refused under any calendar value
         value = self.start_ts + rng.randint(0, 300) * DAY
         return WorkloadLoan(
             number=number, borrower=borrower, creditor=rng.choice(self.creditors),
@@ -262,8 +261,9 @@ def _spread(loans: list[WorkloadLoan], extra: list[WorkloadLoan]) -> list[Worklo
 
 def generate(seed: int = 2019, enterprises: int = 1262, banks: int = 36, foreign_branches: int = 6,
              nbfis: int = 4, creditors: int = 60, loans: int = 6370,
-             total_usd: float = 6.8e9, start_ts: int = 1_546_300_800) -> Workload:
-    """The workload; defaults give the full demo, smaller numbers give test workloads."""
+             total_usd: float = 6.8e9, start_ts: int = 1_546_300_800, adjustment: float = 1.75) -> Workload:
+    """The workload; defaults give the full demo, smaller numbers give test workloads. Capital bases
+    are sized for the enterprises' adjustment parameter `adjustment` (1.0 in 2019)."""
     rng = random.Random(seed)
     roster = _Roster(rng)
     regulator = roster.add(5, "State Administration of Foreign Exchange (observer)", _lei(rng, "300300"), "CN", 0)
@@ -279,11 +279,10 @@ def generate(seed: int = 2019, enterprises: int = 1262, banks: int = 36, foreign
     # Amounts: log-normal, scaled so that the total is about `total_usd`.
     raw = [math.exp(rng.gauss(0.0, 1.1)) for _ in range(loans)]
     scale = total_usd / sum(raw)
-    roster.size_capitals(borrowers, activity, loans, total_usd)
+    roster.size_capitals(borrowers, activity, loans, total_usd, adjustment)
     maker = _Loans(rng, borrowers, activity, creditor_idx, bank_idx, home_bank, start_ts)
     normal = [maker.loan(n, raw[n] * scale) for n in range(loans)]
     extra = [maker.over_limit(loans + k, k, ent_idx, roster.insts) for k in range(max(1, loans // 300))]
     return Workload(seed=seed, institutions=roster.insts, loans=_spread(normal, extra), rates=dict(REFERENCE_RATES),
-                    tightening_at=loans * 3 // 5, tightened_adjustment_bps=12500,
                     regulator_index=regulator, bank_indices=bank_idx,
                     enterprise_indices=ent_idx, creditor_indices=creditor_idx)
