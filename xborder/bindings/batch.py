@@ -30,7 +30,7 @@ from web3 import Web3
 
 from xborder.bindings.reverts import ErrorDecoder
 from xborder.chain.receipts import Receipt, replay
-from xborder.chain.rpc import Rpc, error_message, revert_data
+from xborder.chain.rpc import Rpc, classify, error_message, revert_data
 from xborder.chain.sender import SenderPool, send_all
 from xborder.chain.signer import Call
 from xborder.errors import InsufficientFunds, TransactionRejected, XborderError
@@ -142,7 +142,11 @@ class Batch:
                 if method == "eth_estimateGas":
                     self.gas_limits[i] = int(response["result"], 16) * self.gas_margin_percent // 100
                 continue
-            self.decode_into(self.outcomes[i], revert_data(error), error_message(error), REFUSED)
+            if classify(error) is InsufficientFunds:
+                self.outcomes[i].refuse("InsufficientFunds", f"wallet {self.txs[i].account.address} cannot pay for "
+                                        f"this transaction: fund it (node said: {error_message(error)})")
+            else:
+                self.decode_into(self.outcomes[i], revert_data(error), error_message(error), REFUSED)
             refused.append(self.outcomes[i])
         refused += self.check_funds([i for i in todo if self.outcomes[i].status == READY], block)
         return refused
