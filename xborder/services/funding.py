@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -24,6 +23,7 @@ from xborder.bindings.batch import Batch, Tx
 from xborder.bindings.reverts import ErrorDecoder
 from xborder.chain.launcher import DEV_MNEMONIC
 from xborder.chain.rpc import Rpc
+from xborder.domain.money import decimal
 from xborder.errors import ChainError, InsufficientFunds, ValidationError
 
 log = logging.getLogger(__name__)
@@ -71,12 +71,8 @@ def choose_funder(w3: Web3, funder: LocalAccount | None) -> LocalAccount:
 def parse_ether(value: object, field: str = "--amount") -> int:
     """'0.5' (ether) -> wei; positive."""
     allowed = "a positive amount of ether, e.g. 0.5"
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValidationError(f"{field}: {value!r} is not a number ({allowed})", field=field,
-                              value=value, allowed=allowed) from None
-    if not number.is_finite() or number <= 0:
+    number = decimal(value, field, allowed)  # the one number rule: no exponent, no NaN
+    if number <= 0:
         raise ValidationError(f"{field}: {value!r} must be greater than zero ({allowed})", field=field,
                               value=value, allowed=allowed)
     wei = number * 10**18
