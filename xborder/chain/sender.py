@@ -281,11 +281,23 @@ def send_interleaved(jobs: Sequence[Job], *, batch_size: int = DEFAULT_BATCH, re
             for j in {position[(s.sender, s.nonce)][0] for s in pending}:
                 jobs[j][0]._nonce = None  # a refused nonce leaves a gap: ask the node next time
             raise first_error
+        refused = _not_known(node, refused)
         if not refused:
             break
         pending = _resign(jobs, refused, position, hashes)
     log.debug("submitted %d transactions from %d wallets", sum(map(len, groups)), len(jobs))
     return hashes
+
+
+def _not_known(node: Rpc, refused: dict[int, list[SignedTx]]) -> dict[int, list[SignedTx]]:
+    """The nonce-refused transactions the node does not know by their hash. A resend of a batch
+    whose first reply was lost (the transport retry) is refused "nonce too low" for what already
+    landed: those were sent, and re-signing them would do the same action twice."""
+    flat = [s for group in refused.values() for s in group]
+    answers = node.batch([("eth_getTransactionByHash", [s.hash]) for s in flat])
+    known = {s.hash for s, a in zip(flat, answers, strict=True) if a.get("result")}
+    left = {j: [s for s in group if s.hash not in known] for j, group in refused.items()}
+    return {j: group for j, group in left.items() if group}
 
 
 def _resign(jobs: Sequence[Job], refused: dict[int, list[SignedTx]],
