@@ -103,7 +103,7 @@ def pipelined(world: World, items: Sequence[LoanItem], node: str) -> Baseline:
         raw.append(item.recorder.sign_transaction(dict(tx)).raw_transaction)
     hashes = [w3.eth.send_raw_transaction(r) for r in raw]
     for tx_hash in hashes:
-        if w3.eth.wait_for_transaction_receipt(tx_hash, timeout=600, poll_latency=0.01)["status"] != 1:
+        if w3.eth.wait_for_transaction_receipt(tx_hash, timeout=180, poll_latency=0.01)["status"] != 1:
             raise RuntimeError("pipelined plain client: a loan reverted")
     return Baseline(f"plain web3.py client, sign all + send all + then receipts ({node})", len(items),
                     time.perf_counter() - started)

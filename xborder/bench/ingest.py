@@ -159,17 +159,22 @@ def baselines(world: World, results: Results, plain: int, pool: list[Party]) -> 
     """Both plain web3.py baselines, each on the node where it is at its best; returns the best
     pipelined rate (the one the 10x goal is measured against)."""
     auto = baseline.automine_world(world.workdir)
+    measured = []
     try:
-        loop = baseline.plain_loop(auto, baseline.items_for(auto, plain, "PLAIN", 23))
-        piped_auto = baseline.pipelined(auto, baseline.items_for(auto, 3 * plain, "PIPE-A", 25),
-                                        "node without --block-time")
+        measured.append(loop := baseline.plain_loop(auto, baseline.items_for(auto, plain, "PLAIN", 23)))
+        try:  # anvil 1.7.1's automine can stall under a burst (see chain/sender.py): then it is not its best node
+            measured.append(baseline.pipelined(auto, baseline.items_for(auto, 3 * plain, "PIPE-A", 25),
+                                               "node without --block-time"))
+        except Exception as exc:  # noqa: BLE001 - web3's own timeout types; reported in one line
+            results.add(Row(SECTION, "plain pipelined client on the node without --block-time", 0, "loans/s",
+                            note=f"stalled: {type(exc).__name__}: {str(exc)[:120]}"))
     finally:
         auto.close()
-    piped_interval = baseline.pipelined(world, make_items(world, 3 * plain, borrowers=pool, tag="PIPE-I", seed=26),
-                                        "the bench chain, 0.2 s blocks")
-    for b in (loop, piped_auto, piped_interval):
+    measured.append(baseline.pipelined(world, make_items(world, 3 * plain, borrowers=pool, tag="PIPE-I", seed=26),
+                                       "the bench chain, 0.2 s blocks"))
+    for b in measured:
         results.add(Row(SECTION, b.label, b.rate, "loans/s", note=f"{b.loans:,} loans in {b.seconds:.2f}s"))
-    return max(piped_auto.rate, piped_interval.rate), loop.rate
+    return max(b.rate for b in measured[1:]), loop.rate
 
 
 def run(world: World, results: Results, *, loans: int, plain: int) -> IngestState:
