@@ -4,51 +4,53 @@ pragma solidity 0.8.28;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IInstitutionRegistry} from "../interfaces/IInstitutionRegistry.sol";
 import {IMacroPrudentialPolicy} from "../interfaces/IMacroPrudentialPolicy.sol";
+import {Calendar} from "./libraries/Calendar.sol";
+import {InstitutionCore} from "./types/InstitutionCore.sol";
+import {LoanHeader} from "./types/LoanHeader.sol";
+import {PolicyParameters} from "./types/PolicyParameters.sol";
 
 /**
  * @title MacroPrudentialPolicy
  * @notice See {IMacroPrudentialPolicy}. Seeded with the parameters in force under Yinfa [2017]
- * No. 9 (adjustment parameter 1.75) and the default financing-type table.
+ * No. 9 (adjustment parameter 1.75), the ledger's date rules and the default financing-type table;
+ * the constructor emits {ParameterUpdated} for every parameter.
  *
  * Storage layout:
- *   `_params`          one slot: 11 x uint16 + uint32 (208 bits) — every hot parameter;
+ *   `_params`          one slot: {PolicyParameters} 15 x uint16 (240 bits) — every parameter;
  *   `_rates[currency]` one slot each: rate (uint64) | updatedAt (uint40);
  *   `_types[id]`       one slot each: weightBps (uint16) | offBalance | exists.
- * A loan record reads three slots (params, rate, type), a drawdown one (params).
+ * A record or a drawdown reads the three (params, rate, type); an extension reads params.
  */
 contract MacroPrudentialPolicy is IMacroPrudentialPolicy, AccessControl {
     bytes32 public constant REGULATOR_ROLE = keccak256("REGULATOR_ROLE");
 
     bytes3 private constant _CNY = "CNY";
     uint64 private constant _RATE_ONE = 1e8;
+    uint256 private constant _PARAMETER_COUNT = 15;
 
     struct RateRecord {
         uint64 rate;
         uint40 updatedAt;
     }
 
-    Parameters private _params;
+    PolicyParameters private _params;
     mapping(bytes3 currency => RateRecord) private _rates;
     mapping(uint8 typeId => FinancingType) private _types;
 
     /// @param admin receives DEFAULT_ADMIN_ROLE and REGULATOR_ROLE.
     constructor(address admin) {
+        if (admin == address(0)) revert ZeroAddress();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(REGULATOR_ROLE, admin);
-        _params = Parameters({
-            leverageDomesticBank: 8000,
-            leverageForeignBankBranch: 8000,
-            leverageNonBank: 10000,
-            leverageEnterprise: 20000,
-            adjustmentEnterprise: 17500,
-            adjustmentFinancial: 17500,
-            termFactorShort: 15000,
-            termFactorLong: 10000,
-            onBalanceFactor: 10000,
-            offBalanceFactor: 10000,
-            fxRiskFactor: 5000,
-            oneYearSeconds: 365 days
-        });
+        // Defaults in Parameter order (see the enum).
+        uint16[_PARAMETER_COUNT] memory defaults =
+            [8000, 8000, 10000, 20000, 17500, 17500, 15000, 10000, 10000, 10000, 5000, 30, 30, 366, 10958];
+        PolicyParameters ps = PolicyParameters.wrap(0);
+        for (uint256 i; i < _PARAMETER_COUNT; ++i) {
+            ps = ps.set(Parameter(i), defaults[i]);
+            emit ParameterUpdated(Parameter(i), 0, defaults[i]);
+        }
+        _params = ps;
         _setType(1, "ORDINARY_LOAN", 10000, false);
         _setType(2, "OFF_BALANCE_FINANCING", 10000, true);
         _setType(3, "RMB_PASSIVE_LIABILITY", 0, false);
@@ -62,27 +64,11 @@ contract MacroPrudentialPolicy is IMacroPrudentialPolicy, AccessControl {
 
     /// @inheritdoc IMacroPrudentialPolicy
     function setParameter(Parameter p, uint256 value) external onlyRole(REGULATOR_ROLE) {
-        Parameters memory ps = _params;
-        uint256 old = _get(ps, p);
-        if (p == Parameter.OneYearSeconds) {
-            if (value == 0 || value > type(uint32).max) revert ParameterOutOfRange(p, value);
-            ps.oneYearSeconds = uint32(value);
-        } else {
-            if (value > type(uint16).max) revert ParameterOutOfRange(p, value);
-            uint16 v = uint16(value);
-            if (p == Parameter.LeverageDomesticBank) ps.leverageDomesticBank = v;
-            else if (p == Parameter.LeverageForeignBankBranch) ps.leverageForeignBankBranch = v;
-            else if (p == Parameter.LeverageNonBank) ps.leverageNonBank = v;
-            else if (p == Parameter.LeverageEnterprise) ps.leverageEnterprise = v;
-            else if (p == Parameter.AdjustmentEnterprise) ps.adjustmentEnterprise = v;
-            else if (p == Parameter.AdjustmentFinancial) ps.adjustmentFinancial = v;
-            else if (p == Parameter.TermFactorShort) ps.termFactorShort = v;
-            else if (p == Parameter.TermFactorLong) ps.termFactorLong = v;
-            else if (p == Parameter.OnBalanceFactor) ps.onBalanceFactor = v;
-            else if (p == Parameter.OffBalanceFactor) ps.offBalanceFactor = v;
-            else ps.fxRiskFactor = v;
-        }
-        _params = ps;
+        bool atLeastOne = p == Parameter.ConfirmationWindowDays || p == Parameter.MaxTermDays;
+        if (value > type(uint16).max || (atLeastOne && value == 0)) revert ParameterOutOfRange(p, value);
+        PolicyParameters ps = _params;
+        uint256 old = ps.get(p);
+        _params = ps.set(p, uint16(value));
         emit ParameterUpdated(p, old, value);
     }
 
@@ -122,13 +108,28 @@ contract MacroPrudentialPolicy is IMacroPrudentialPolicy, AccessControl {
     // ------------------------------------------------------------------ views
 
     /// @inheritdoc IMacroPrudentialPolicy
-    function parameters() external view returns (Parameters memory) {
-        return _params;
+    function parameters() external view returns (Parameters memory out) {
+        PolicyParameters ps = _params;
+        out.leverageDomesticBank = ps.get(Parameter.LeverageDomesticBank);
+        out.leverageForeignBankBranch = ps.get(Parameter.LeverageForeignBankBranch);
+        out.leverageNonBank = ps.get(Parameter.LeverageNonBank);
+        out.leverageEnterprise = ps.get(Parameter.LeverageEnterprise);
+        out.adjustmentEnterprise = ps.get(Parameter.AdjustmentEnterprise);
+        out.adjustmentFinancial = ps.get(Parameter.AdjustmentFinancial);
+        out.termFactorShort = ps.get(Parameter.TermFactorShort);
+        out.termFactorLong = ps.get(Parameter.TermFactorLong);
+        out.onBalanceFactor = ps.get(Parameter.OnBalanceFactor);
+        out.offBalanceFactor = ps.get(Parameter.OffBalanceFactor);
+        out.fxRiskFactor = ps.get(Parameter.FxRiskFactor);
+        out.confirmationWindowDays = ps.get(Parameter.ConfirmationWindowDays);
+        out.valueDateMaxPastDays = ps.get(Parameter.ValueDateMaxPastDays);
+        out.valueDateMaxFutureDays = ps.get(Parameter.ValueDateMaxFutureDays);
+        out.maxTermDays = ps.get(Parameter.MaxTermDays);
     }
 
     /// @inheritdoc IMacroPrudentialPolicy
     function parameter(Parameter p) external view returns (uint256) {
-        return _get(_params, p);
+        return _params.get(p);
     }
 
     /// @inheritdoc IMacroPrudentialPolicy
@@ -152,7 +153,7 @@ contract MacroPrudentialPolicy is IMacroPrudentialPolicy, AccessControl {
         view
         returns (uint16 leverageBps, uint16 adjustmentBps)
     {
-        return _limitFactors(_params, kind);
+        return _params.limitFactors(kind);
     }
 
     /// @inheritdoc IMacroPrudentialPolicy
@@ -161,103 +162,117 @@ contract MacroPrudentialPolicy is IMacroPrudentialPolicy, AccessControl {
         view
         returns (uint256)
     {
-        // The ledger's hot path (every drawdown): read the parameter slot once, no struct copy.
-        Parameters storage ps = _params;
-        uint256 word;
-        // solhint-disable-next-line no-inline-assembly
-        assembly ("memory-safe") {
-            word := sload(ps.slot)
-        }
-        // Parameters packs 11 x uint16 from the low bits in declaration order (see {Parameters}).
-        uint256 leverage;
-        uint256 adjustment = uint16(word >> 80); // adjustmentFinancial
-        if (kind == IInstitutionRegistry.InstitutionKind.Enterprise) {
-            (leverage, adjustment) = (uint16(word >> 48), uint16(word >> 64));
-        } else if (kind == IInstitutionRegistry.InstitutionKind.DomesticBank) {
-            leverage = uint16(word);
-        } else if (kind == IInstitutionRegistry.InstitutionKind.ForeignBankBranch) {
-            leverage = uint16(word >> 16);
-        } else if (kind == IInstitutionRegistry.InstitutionKind.NonBankFinancialInstitution) {
-            leverage = uint16(word >> 32);
-        }
-        return uint256(capitalBase) * leverage * adjustment / 1e8;
+        return _params.limit(kind, capitalBase);
     }
 
     /// @inheritdoc IMacroPrudentialPolicy
-    function combinedWeight(bytes3 currency, uint8 typeId, uint256 termSeconds) external view returns (uint32) {
-        return _weight(_params, currency, typeId, termSeconds);
+    function combinedWeight(bytes3 currency, uint8 typeId, bool shortTerm) external view returns (uint32) {
+        return _weight(_params, currency, typeId, shortTerm);
     }
 
     /// @inheritdoc IMacroPrudentialPolicy
-    // A zero rate is the "no such currency" sentinel, not a balance: the strict equality is intended.
-    // slither-disable-next-line incorrect-equality
-    function quote(bytes3 currency, uint8 typeId, uint256 termSeconds, IInstitutionRegistry.InstitutionKind kind)
+    function isShortTerm(uint32 valueDate, uint32 maturityDate) external pure returns (bool) {
+        return Calendar.isShortTerm(valueDate, maturityDate);
+    }
+
+    /// @inheritdoc IMacroPrudentialPolicy
+    function recordQuote(
+        bytes3 currency,
+        uint8 typeId,
+        uint32 valueDate,
+        uint32 maturityDate,
+        IInstitutionRegistry.InstitutionKind kind,
+        uint64 capitalBase
+    ) external view returns (RecordQuote memory q) {
+        PolicyParameters ps = _params;
+        uint256 past = ps.daysOf(Parameter.ValueDateMaxPastDays);
+        uint256 earliest = block.timestamp > past ? block.timestamp - past : 0;
+        uint256 latest = block.timestamp + ps.daysOf(Parameter.ValueDateMaxFutureDays);
+        if (valueDate < earliest || valueDate > latest) revert ValueDateOutOfRange(valueDate, earliest, latest);
+        _checkMaturity(ps, valueDate, maturityDate, valueDate > block.timestamp ? valueDate : block.timestamp);
+        q.shortTerm = Calendar.isShortTerm(valueDate, maturityDate);
+        // block.timestamp + 65535 days < 2^32 until the year 2106 - 180 years: the cast is safe
+        // for as long as uint32 dates are.
+        q.confirmBy = uint32(block.timestamp + ps.daysOf(Parameter.ConfirmationWindowDays));
+        (q.rate, q.weightBps, q.limit) = _quote(ps, currency, typeId, q.shortTerm, kind, capitalBase);
+    }
+
+    /// @inheritdoc IMacroPrudentialPolicy
+    function extensionTerm(uint32 valueDate, uint32 newMaturityDate) external view returns (bool) {
+        _checkMaturity(_params, valueDate, newMaturityDate, block.timestamp);
+        return Calendar.isShortTerm(valueDate, newMaturityDate);
+    }
+
+    /// @inheritdoc IMacroPrudentialPolicy
+    function drawdownQuote(LoanHeader loan, InstitutionCore borrower)
         external
         view
-        returns (Quote memory q)
+        returns (uint64 rate, uint32 weightBps, uint256 limit)
     {
-        Parameters memory ps = _params;
-        if (currency == _CNY) {
-            q.rate = _RATE_ONE;
-        } else {
-            q.rate = _rates[currency].rate;
-            if (q.rate == 0) revert UnknownCurrency(currency);
-        }
-        q.weightBps = _weight(ps, currency, typeId, termSeconds);
-        (q.leverageBps, q.adjustmentBps) = _limitFactors(ps, kind);
+        return _quote(_params, loan.currency(), loan.financingType(), loan.shortTerm(), borrower.kind(), borrower.capitalBase());
     }
 
     // ------------------------------------------------------------------ internals
 
-    function _weight(Parameters memory ps, bytes3 currency, uint8 typeId, uint256 termSeconds)
+    /// @dev `maturityDate` must be in (after, valueDate + MaxTermDays].
+    function _checkMaturity(PolicyParameters ps, uint32 valueDate, uint32 maturityDate, uint256 after_) private pure {
+        uint256 latest = uint256(valueDate) + ps.daysOf(Parameter.MaxTermDays);
+        if (maturityDate <= after_ || maturityDate > latest) revert MaturityDateOutOfRange(maturityDate, after_ + 1, latest);
+    }
+
+    /**
+     * @dev Rate, combined weight and limit in one pass: the drawdown's hot path (one parameter word,
+     * one rate slot, one type slot), written flat on the raw words because every internal call
+     * costs a jump pair here (see docs/contracts.md, "what the drawdown-date rule costs").
+     */
+    // A zero rate is the "no such currency" sentinel, not a balance: the strict equality is intended.
+    // slither-disable-next-line incorrect-equality
+    function _quote(
+        PolicyParameters params,
+        bytes3 currency,
+        uint8 typeId,
+        bool shortTerm,
+        IInstitutionRegistry.InstitutionKind kind,
+        uint64 capitalBase
+    ) private view returns (uint64 rate, uint32 weightBps, uint256 limit) {
+        uint256 ps = PolicyParameters.unwrap(params);
+        bool foreign = currency != _CNY;
+        if (foreign) {
+            rate = _rates[currency].rate;
+            if (rate == 0) revert UnknownCurrency(currency);
+        } else {
+            rate = _RATE_ONE;
+        }
+        FinancingType storage t = _types[typeId]; // one slot: the three reads below are one SLOAD
+        (uint256 typeWeight, bool offBalance, bool exists) = (t.weightBps, t.offBalance, t.exists);
+        if (!exists) revert UnknownFinancingType(typeId);
+        unchecked {
+            if (typeWeight != 0) {
+                uint256 term = uint16(ps >> (16 * uint256(shortTerm ? Parameter.TermFactorShort : Parameter.TermFactorLong)));
+                uint256 typeFactor =
+                    uint16(ps >> (16 * uint256(offBalance ? Parameter.OffBalanceFactor : Parameter.OnBalanceFactor)));
+                // ceil(term x typeFactor x weight / 1e8) <= 65535^3 / 1e8 < 2^32 - 2^16: fits uint32 with the fx factor.
+                uint256 w = (term * typeFactor * typeWeight + 1e8 - 1) / 1e8;
+                if (foreign) w += uint16(ps >> (16 * uint256(Parameter.FxRiskFactor)));
+                weightBps = uint32(w);
+            }
+            // The leverage parameters are in InstitutionKind order (DomesticBank .. Enterprise = 0 .. 3).
+            if (kind <= IInstitutionRegistry.InstitutionKind.Enterprise) {
+                uint256 leverage = uint16(ps >> (16 * uint256(kind)));
+                Parameter adjustment = kind == IInstitutionRegistry.InstitutionKind.Enterprise
+                    ? Parameter.AdjustmentEnterprise
+                    : Parameter.AdjustmentFinancial;
+                limit = uint256(capitalBase) * leverage * uint16(ps >> (16 * uint256(adjustment))) / 1e8; // < 2^96
+            }
+        }
+    }
+
+    function _weight(PolicyParameters ps, bytes3 currency, uint8 typeId, bool shortTerm)
         private
         view
-        returns (uint32)
+        returns (uint32 weightBps)
     {
-        FinancingType memory t = _types[typeId];
-        if (!t.exists) revert UnknownFinancingType(typeId);
-        if (t.weightBps == 0) return 0;
-        uint256 term = termSeconds <= ps.oneYearSeconds ? ps.termFactorShort : ps.termFactorLong;
-        uint256 typeFactor = t.offBalance ? ps.offBalanceFactor : ps.onBalanceFactor;
-        // ceil(term x typeFactor x weight / 1e8) <= 65535^3 / 1e8 < 2^32 - 2^16: fits uint32 with the fx factor.
-        uint256 w = (term * typeFactor * t.weightBps + 1e8 - 1) / 1e8;
-        if (currency != _CNY) w += ps.fxRiskFactor;
-        return uint32(w);
-    }
-
-    function _limitFactors(Parameters memory ps, IInstitutionRegistry.InstitutionKind kind)
-        private
-        pure
-        returns (uint16, uint16)
-    {
-        if (kind == IInstitutionRegistry.InstitutionKind.Enterprise) {
-            return (ps.leverageEnterprise, ps.adjustmentEnterprise);
-        }
-        if (kind == IInstitutionRegistry.InstitutionKind.DomesticBank) {
-            return (ps.leverageDomesticBank, ps.adjustmentFinancial);
-        }
-        if (kind == IInstitutionRegistry.InstitutionKind.ForeignBankBranch) {
-            return (ps.leverageForeignBankBranch, ps.adjustmentFinancial);
-        }
-        if (kind == IInstitutionRegistry.InstitutionKind.NonBankFinancialInstitution) {
-            return (ps.leverageNonBank, ps.adjustmentFinancial);
-        }
-        return (0, 0);
-    }
-
-    function _get(Parameters memory ps, Parameter p) private pure returns (uint256) {
-        if (p == Parameter.LeverageDomesticBank) return ps.leverageDomesticBank;
-        if (p == Parameter.LeverageForeignBankBranch) return ps.leverageForeignBankBranch;
-        if (p == Parameter.LeverageNonBank) return ps.leverageNonBank;
-        if (p == Parameter.LeverageEnterprise) return ps.leverageEnterprise;
-        if (p == Parameter.AdjustmentEnterprise) return ps.adjustmentEnterprise;
-        if (p == Parameter.AdjustmentFinancial) return ps.adjustmentFinancial;
-        if (p == Parameter.TermFactorShort) return ps.termFactorShort;
-        if (p == Parameter.TermFactorLong) return ps.termFactorLong;
-        if (p == Parameter.OnBalanceFactor) return ps.onBalanceFactor;
-        if (p == Parameter.OffBalanceFactor) return ps.offBalanceFactor;
-        if (p == Parameter.FxRiskFactor) return ps.fxRiskFactor;
-        return ps.oneYearSeconds;
+        (, weightBps,) = _quote(ps, currency, typeId, shortTerm, IInstitutionRegistry.InstitutionKind.Observer, 0);
     }
 
     function _setRate(bytes3 currency, uint64 rate) private {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {InstitutionCore} from "../contracts/types/InstitutionCore.sol";
+
 /**
  * @title IInstitutionRegistry
  * @notice Who may write to the xborder ledger: institutions onboarded by the regulator, each with a
@@ -12,7 +14,21 @@ pragma solidity ^0.8.24;
  * Identifiers: an LEI is 20 ASCII characters [0-9A-Z] whose ISO 7064 MOD 97-10 check passes
  * (ISO 17442); a unified social credit code (USCC, GB 32100-2015) is 18 ASCII characters from
  * "0123456789ABCDEFGHJKLMNPQRTUWXY", stored left-aligned in the bytes20 with two trailing zero bytes.
+ * The USCC's 18th character is its check character: with the charset index v(c) of each of the
+ * first 17 characters and weights w_i = 3^(i-1) mod 31 (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13,
+ * 8, 24, 10, 30, 28), check = charset[(31 - sum(v x w) mod 31) mod 31].
  * Jurisdiction: ISO 3166-1 alpha-2, two uppercase ASCII letters.
+ *
+ * Wallet binding: a wallet is bound to an institution (as its admin or as another wallet) only with
+ * proof that whoever binds it holds its key: an EIP-712 `WalletBinding` signed by the wallet
+ * itself (domain "xborder InstitutionRegistry", version "2"):
+ *   WalletBinding(bytes20 identifier,address wallet,uint64 nonce,uint64 deadline)
+ * `identifier` = the institution's identifier, `nonce` = {bindingNonce}(wallet), consumed on use.
+ *
+ * Signature epoch: every institution has a uint16 epoch in its core word. Consents its wallets
+ * signed name the epoch; the ledger accepts a consent only at the current epoch. The epoch moves
+ * on: suspend, reinstate, revoke, removeWallet, an admin change and {revokeSignatures}; it wraps
+ * from 65535 to 0 (a consent also has a deadline).
  */
 interface IInstitutionRegistry {
     /// @notice Kind of institution; decides the leverage ratio and which loan roles it may take.
@@ -43,14 +59,13 @@ interface IInstitutionRegistry {
         bytes20 identifier; // LEI (20 chars) or USCC (18 chars + 2 zero bytes)
         bytes2 jurisdiction; // ISO 3166-1 alpha-2
         uint32 walletCount;
+        uint16 signatureEpoch; // consents must name this epoch
     }
 
-    /// @notice The part of an institution the ledger needs on every write (one storage slot).
-    struct InstitutionCore {
-        InstitutionKind kind;
-        InstitutionStatus status;
-        uint64 capitalBase;
-        address admin;
+    /// @notice A wallet's proof that it agrees to be bound: its EIP-712 `WalletBinding` signature.
+    struct WalletProof {
+        uint64 deadline; // unix seconds; the proof is refused after it
+        bytes signature; // 65-byte (r, s, v) or 64-byte EIP-2098 signature by the wallet
     }
 
     // ------------------------------------------------------------------ events
@@ -89,6 +104,12 @@ interface IInstitutionRegistry {
      */
     event EncryptionKeyRegistered(uint32 indexed institutionId, uint32 indexed version, bytes32 publicKey, address by);
 
+    /**
+     * @notice Emitted when `institutionId`'s signature epoch moves to `epoch`: every consent its
+     * wallets signed at an earlier epoch is void. `by` is the wallet or regulator that caused it.
+     */
+    event SignatureEpochChanged(uint32 indexed institutionId, uint16 epoch, address indexed by);
+
     // ------------------------------------------------------------------ errors
 
     /// @notice `institutionId` is not registered.
@@ -117,6 +138,10 @@ interface IInstitutionRegistry {
     error InvalidEncryptionKey(bytes32 publicKey);
     /// @notice `institutionId` (0 = the regulator) has no encryption key `version` (it has `latest`).
     error UnknownEncryptionKey(uint32 institutionId, uint32 version, uint32 latest);
+    /// @notice The proof for binding `wallet` was signed by `signer` (0 if unrecoverable), not by `wallet`.
+    error InvalidWalletProof(address wallet, address signer);
+    /// @notice The proof expired at `deadline` (now `timestamp`).
+    error SignatureExpired(uint64 deadline, uint256 timestamp);
 
     // ------------------------------------------------------------------ regulator functions
 
@@ -128,7 +153,9 @@ interface IInstitutionRegistry {
      * - caller has REGULATOR_ROLE;
      * - `identifier` is a valid LEI or USCC and not yet registered;
      * - `jurisdiction` is two uppercase letters;
-     * - `admin` is non-zero and belongs to no institution.
+     * - `admin` is non-zero and belongs to no institution;
+     * - `adminProof` is `admin`'s `WalletBinding` signature over (`identifier`, `admin`,
+     *   {bindingNonce}(admin), deadline), not expired.
      *
      * May emit {InstitutionRegistered}, {WalletAdded}.
      */
@@ -138,33 +165,36 @@ interface IInstitutionRegistry {
         bytes2 jurisdiction,
         uint64 capitalBase,
         string calldata name,
-        address admin
+        address admin,
+        WalletProof calldata adminProof
     ) external returns (uint32 institutionId);
 
     /**
-     * @notice Suspend an Active institution: its wallets can write nothing until reinstated.
+     * @notice Suspend an Active institution: its wallets can write nothing until reinstated; its
+     * signature epoch moves (consents signed before are void, also after reinstatement).
      *
      * Requirements: caller has REGULATOR_ROLE; institution is Active.
      *
-     * May emit {InstitutionStatusChanged}.
+     * May emit {InstitutionStatusChanged}, {SignatureEpochChanged}.
      */
     function suspendInstitution(uint32 institutionId) external;
 
     /**
-     * @notice Reinstate a Suspended institution.
+     * @notice Reinstate a Suspended institution; its signature epoch moves.
      *
      * Requirements: caller has REGULATOR_ROLE; institution is Suspended.
      *
-     * May emit {InstitutionStatusChanged}.
+     * May emit {InstitutionStatusChanged}, {SignatureEpochChanged}.
      */
     function reinstateInstitution(uint32 institutionId) external;
 
     /**
-     * @notice Revoke an Active or Suspended institution (terminal). Its loans stay on the ledger.
+     * @notice Revoke an Active or Suspended institution (terminal). Its loans stay on the ledger;
+     * its signature epoch moves.
      *
      * Requirements: caller has REGULATOR_ROLE; institution is Active or Suspended.
      *
-     * May emit {InstitutionStatusChanged}.
+     * May emit {InstitutionStatusChanged}, {SignatureEpochChanged}.
      */
     function revokeInstitution(uint32 institutionId) external;
 
@@ -180,36 +210,52 @@ interface IInstitutionRegistry {
     // ------------------------------------------------------------------ institution functions
 
     /**
-     * @notice Authorise `wallet` to act for `institutionId`.
+     * @notice Authorise `wallet` to act for `institutionId`, with the wallet's proof of key possession.
      *
      * Requirements:
      * - caller is the regulator (REGULATOR_ROLE), or the institution's admin wallet while the
      *   institution is Active and the registry is not paused;
-     * - institution registered and not Revoked; `wallet` non-zero and belongs to no institution.
+     * - institution registered and not Revoked; `wallet` non-zero and belongs to no institution;
+     * - `proof` is `wallet`'s `WalletBinding` signature for this institution's identifier, at
+     *   {bindingNonce}(wallet), not expired.
      *
      * May emit {WalletAdded}.
      */
-    function addWallet(uint32 institutionId, address wallet) external;
+    function addWallet(uint32 institutionId, address wallet, WalletProof calldata proof) external;
 
     /**
-     * @notice Remove `wallet` from `institutionId` (it may later join any institution).
+     * @notice Remove `wallet` from `institutionId` (it may later join any institution, with a new
+     * proof). The institution's signature epoch moves: consents signed by any of its wallets before
+     * are void (so re-adding the wallet revives none of them).
      *
-     * Requirements: as {addWallet}; `wallet` belongs to the institution and is not its admin wallet.
+     * Requirements: as {addWallet} (no proof); `wallet` belongs to the institution and is not its admin wallet.
      *
-     * May emit {WalletRemoved}.
+     * May emit {WalletRemoved}, {SignatureEpochChanged}.
      */
     function removeWallet(uint32 institutionId, address wallet) external;
 
     /**
      * @notice Make `newAdmin` the institution's admin wallet (key rotation). `newAdmin` is added as a
-     * wallet if it is not one yet; the old admin stays an authorised wallet until removed.
+     * wallet if it is not one yet (then `proof` is its `WalletBinding` signature; otherwise `proof`
+     * is ignored); the old admin stays an authorised wallet until removed. The signature epoch moves.
      *
-     * Requirements: as {addWallet}; `newAdmin` non-zero and either unregistered or already a wallet
-     * of this institution.
+     * Requirements: as {addWallet}; `newAdmin` non-zero and either already a wallet of this
+     * institution or unregistered with a valid proof.
      *
-     * May emit {WalletAdded}, {AdminWalletChanged}.
+     * May emit {WalletAdded}, {AdminWalletChanged}, {SignatureEpochChanged}.
      */
-    function setAdminWallet(uint32 institutionId, address newAdmin) external;
+    function setAdminWallet(uint32 institutionId, address newAdmin, WalletProof calldata proof) external;
+
+    /**
+     * @notice Void every consent the institution's wallets have signed and not yet seen used:
+     * moves its signature epoch.
+     *
+     * Requirements: caller is the regulator, or the institution's admin wallet while the institution
+     * is Active and the registry is not paused; institution not Revoked.
+     *
+     * May emit {SignatureEpochChanged}.
+     */
+    function revokeSignatures(uint32 institutionId) external;
 
     /**
      * @notice Register `publicKey` (X25519) as the next encryption key version of `institutionId`;
@@ -238,8 +284,20 @@ interface IInstitutionRegistry {
     /// @notice Full record of `institutionId`. Reverts {UnknownInstitution}.
     function getInstitution(uint32 institutionId) external view returns (Institution memory);
 
-    /// @notice The one-slot core of `institutionId` (status None if unregistered; never reverts).
-    function institutionCore(uint32 institutionId) external view returns (InstitutionCore memory);
+    /// @notice The core word of `institutionId` (layout in {InstitutionCore}; 0 if unregistered; never reverts).
+    function institutionCore(uint32 institutionId) external view returns (InstitutionCore);
+
+    /// @notice Current signature epoch of `institutionId` (consents must name it).
+    function signatureEpoch(uint32 institutionId) external view returns (uint16);
+
+    /// @notice Nonce the next `WalletBinding` proof of `wallet` must carry.
+    function bindingNonce(address wallet) external view returns (uint64);
+
+    /// @notice EIP-712 digest `wallet` signs to prove it agrees to be bound to the institution `identifier`.
+    function walletBindingDigest(bytes20 identifier, address wallet, uint64 nonce, uint64 deadline)
+        external
+        view
+        returns (bytes32);
 
     /// @notice Institution `wallet` belongs to, 0 if none.
     function institutionOf(address wallet) external view returns (uint32);
@@ -251,25 +309,15 @@ interface IInstitutionRegistry {
     function institutionCount() external view returns (uint32);
 
     /**
-     * @notice Everything the ledger needs for one write in one call: the institution of `wallet`
-     * and its core, and the cores of `a` and `b` (each left zeroed when the id is 0).
-     */
-    function lookup(address wallet, uint32 a, uint32 b)
-        external
-        view
-        returns (uint32 walletInstitution, InstitutionCore memory walletCore, InstitutionCore memory coreA, InstitutionCore memory coreB);
-
-    /**
-     * @notice {lookup} with each core returned as the raw storage word of the institution's slot 0
-     * (no struct ABI encoding: the ledger's hot path). Word layout, from the low bits:
-     * admin (address, bits 0-159) | kind (uint8, 160-167) | status (uint8, 168-175) |
-     * capitalBase (uint64, 176-239). A zero word = id 0 or unregistered (status None).
+     * @notice Everything the ledger needs for one write, in one call: the institution of `wallet`
+     * and its core word, and the core words of `a` and `b` (zero when the id is 0 or unregistered).
+     * Each institution slot is read at most once.
      */
     function coreWords(address wallet, uint32 a, uint32 b)
         external
         view
-        returns (uint32 walletInstitution, uint256 walletCore, uint256 coreA, uint256 coreB);
+        returns (uint32 walletInstitution, InstitutionCore walletCore, InstitutionCore coreA, InstitutionCore coreB);
 
-    /// @notice True when `identifier` is a syntactically valid LEI (with check digits) or USCC.
+    /// @notice True when `identifier` is a valid LEI (ISO 17442 check digits) or USCC (GB 32100-2015 check character).
     function isValidIdentifier(bytes20 identifier) external pure returns (bool);
 }

@@ -1,28 +1,36 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {InstitutionCore} from "../contracts/types/InstitutionCore.sol";
+import {LoanHeader} from "../contracts/types/LoanHeader.sol";
 import {IInstitutionRegistry} from "./IInstitutionRegistry.sol";
 
 /**
  * @title IMacroPrudentialPolicy
  * @notice Every number of the PBoC full-caliber cross-border financing macro-prudential rules
- * (Yinfa [2017] No. 9) as a regulator-settable parameter, the FX reference rates and the
- * financing-type table.
+ * (Yinfa [2017] No. 9) as a regulator-settable parameter, the FX reference rates, the
+ * financing-type table and the date rules of the ledger.
  *
  * Scales:
  * - factors, ratios and weights in basis points (10000 = 1.0);
  * - reference rate = CNY per 1 unit of the currency x 1e8 (uint64); CNY itself is fixed at 1e8 and
  *   cannot be set;
- * - "one year" = `oneYearSeconds` (default 365 days = 31,536,000 s): a loan is short-term when
- *   maturityDate - valueDate <= oneYearSeconds.
+ * - day parameters in whole days (uint16).
  *
- * Combined weight of a loan (bps), rounded up:
+ * Term class (calendar year, see `contracts/libraries/Calendar.sol`): a loan is short-term when
+ * maturityDate <= valueDate + one calendar year (same month, day and time of day; 29 February ->
+ * 28 February), inclusive.
+ *
+ * Combined weight of a drawdown (bps), rounded up:
  *   typeWeight == 0 ? 0
  *                   : ceil(termFactor x typeFactor(on/off balance) x typeWeight / 1e8)
  *                     + (currency != "CNY" ? fxRiskFactor : 0)
  * Upper limit (CNY minor units, rounded down) = capitalBase x leverage x adjustment / 1e8, where
  * adjustment is the enterprise parameter for enterprises and the financial-institution parameter
  * for banks, foreign bank branches and non-bank financial institutions.
+ *
+ * Every change takes effect at once for new records, drawdowns and extensions: the ledger asks
+ * the policy on each of them. What is already drawn keeps the contribution it was counted with.
  */
 interface IMacroPrudentialPolicy {
     /// @notice Names of the scalar parameters, for {setParameter} and {ParameterUpdated}.
@@ -33,15 +41,18 @@ interface IMacroPrudentialPolicy {
         LeverageEnterprise, // 3, bps, default 20000
         AdjustmentEnterprise, // 4, bps, default 17500
         AdjustmentFinancial, // 5, bps, default 17500
-        TermFactorShort, // 6, bps, term <= one year, default 15000
-        TermFactorLong, // 7, bps, term > one year, default 10000
+        TermFactorShort, // 6, bps, term <= one calendar year, default 15000
+        TermFactorLong, // 7, bps, term > one calendar year, default 10000
         OnBalanceFactor, // 8, bps, default 10000
         OffBalanceFactor, // 9, bps, default 10000
         FxRiskFactor, // 10, bps, default 5000
-        OneYearSeconds // 11, seconds, default 31,536,000
+        ConfirmationWindowDays, // 11, days a Recorded loan waits for its consents, 1..65535, default 30
+        ValueDateMaxPastDays, // 12, days, default 30
+        ValueDateMaxFutureDays, // 13, days, default 366
+        MaxTermDays // 14, days from value date to maturity, 1..65535, default 10958 (30 years)
     }
 
-    /// @notice All hot parameters; stored packed in ONE storage slot (11 x uint16 + uint32 = 208 bits).
+    /// @notice All parameters; stored packed in ONE storage slot (15 x uint16 = 240 bits).
     struct Parameters {
         uint16 leverageDomesticBank;
         uint16 leverageForeignBankBranch;
@@ -54,7 +65,10 @@ interface IMacroPrudentialPolicy {
         uint16 onBalanceFactor;
         uint16 offBalanceFactor;
         uint16 fxRiskFactor;
-        uint32 oneYearSeconds;
+        uint16 confirmationWindowDays;
+        uint16 valueDateMaxPastDays;
+        uint16 valueDateMaxFutureDays;
+        uint16 maxTermDays;
     }
 
     /// @notice One row of the financing-type table.
@@ -64,17 +78,19 @@ interface IMacroPrudentialPolicy {
         bool exists;
     }
 
-    /// @notice What the ledger needs to record a loan, in one call.
-    struct Quote {
-        uint64 rate; // reference rate snapshot, CNY per unit x 1e8
-        uint32 weightBps; // combined weight
-        uint16 leverageBps; // borrower kind's leverage ratio
-        uint16 adjustmentBps; // borrower kind's macro-prudential adjustment parameter
+    /// @notice What the ledger needs to record a loan (and draw at once), in one call.
+    struct RecordQuote {
+        bool shortTerm; // term class of (valueDate, maturityDate)
+        uint32 confirmBy; // now + ConfirmationWindowDays: a Recorded loan expires after it
+        uint64 rate; // reference rate now, CNY per unit x 1e8
+        uint32 weightBps; // combined weight now, for this currency, type and term class
+        uint256 limit; // the borrower's upper limit now
     }
 
     // ------------------------------------------------------------------ events
 
-    /// @notice Emitted on every scalar parameter change, with old and new value.
+    /// @notice Emitted on every scalar parameter change, with old and new value (and for every
+    /// parameter by the constructor, old value 0: the index rebuilds the policy from events alone).
     event ParameterUpdated(Parameter indexed parameter, uint256 oldValue, uint256 newValue);
 
     /// @notice Emitted when a reference rate is set (oldRate 0 = new currency, newRate 0 = removed).
@@ -90,12 +106,12 @@ interface IMacroPrudentialPolicy {
         bool newOffBalance
     );
 
-    /// @notice Emitted when a financing type is removed (new loans of that type are refused).
+    /// @notice Emitted when a financing type is removed (new records and drawdowns of that type are refused).
     event FinancingTypeRemoved(uint8 indexed typeId, uint16 oldWeightBps, bool oldOffBalance);
 
     // ------------------------------------------------------------------ errors
 
-    /// @notice `value` is out of range for `parameter` (bps must fit uint16; OneYearSeconds in 1..2^32-1).
+    /// @notice `value` is out of range for `parameter` (all fit uint16; the window and the max term are >= 1).
     error ParameterOutOfRange(Parameter parameter, uint256 value);
     /// @notice `currency` has no reference rate.
     error UnknownCurrency(bytes3 currency);
@@ -105,12 +121,19 @@ interface IMacroPrudentialPolicy {
     error UnknownFinancingType(uint8 typeId);
     /// @notice Array arguments differ in length.
     error LengthMismatch(uint256 currencies, uint256 rates);
+    /// @notice `valueDate` is outside [earliest, latest] (now - ValueDateMaxPastDays, now + ValueDateMaxFutureDays).
+    error ValueDateOutOfRange(uint32 valueDate, uint256 earliest, uint256 latest);
+    /// @notice `maturityDate` is outside [earliest, latest] (after max(now, valueDate), at most
+    /// valueDate + MaxTermDays).
+    error MaturityDateOutOfRange(uint32 maturityDate, uint256 earliest, uint256 latest);
+    /// @notice Zero address given for the admin.
+    error ZeroAddress();
 
     // ------------------------------------------------------------------ regulator functions
 
     /**
-     * @notice Set one scalar parameter. Takes effect immediately for new drawdowns, records and
-     * extensions; existing outstanding balances keep their snapshotted weight (grandfathering).
+     * @notice Set one scalar parameter. Takes effect immediately for new records, drawdowns and
+     * extensions; what is already drawn keeps its contribution.
      *
      * Requirements: caller has REGULATOR_ROLE; `value` in range.
      *
@@ -119,7 +142,8 @@ interface IMacroPrudentialPolicy {
     function setParameter(Parameter parameter, uint256 value) external;
 
     /**
-     * @notice Set the reference rate of `currency` (CNY per unit x 1e8); 0 removes the currency.
+     * @notice Set the reference rate of `currency` (CNY per unit x 1e8); 0 removes the currency
+     * (new records and drawdowns in it are refused until it has a rate again).
      *
      * Requirements: caller has REGULATOR_ROLE; `currency` is three uppercase letters, not CNY.
      *
@@ -146,7 +170,8 @@ interface IMacroPrudentialPolicy {
     function setFinancingType(uint8 typeId, string calldata name, uint16 weightBps, bool offBalance) external;
 
     /**
-     * @notice Remove financing type `typeId`; existing loans of that type keep their weight.
+     * @notice Remove financing type `typeId`: new records and drawdowns of that type are refused;
+     * what is already drawn keeps its contribution.
      *
      * Requirements: caller has REGULATOR_ROLE; the type exists.
      *
@@ -156,7 +181,7 @@ interface IMacroPrudentialPolicy {
 
     // ------------------------------------------------------------------ views
 
-    /// @notice All hot parameters (one SLOAD).
+    /// @notice All parameters (one SLOAD).
     function parameters() external view returns (Parameters memory);
 
     /// @notice One scalar parameter.
@@ -180,16 +205,44 @@ interface IMacroPrudentialPolicy {
         view
         returns (uint256);
 
-    /// @notice Combined weight (bps) of a loan of `currency`, `typeId` and term `termSeconds`.
-    /// Reverts {UnknownFinancingType}.
-    function combinedWeight(bytes3 currency, uint8 typeId, uint256 termSeconds) external view returns (uint32);
+    /// @notice Combined weight (bps) of a drawdown of `currency`, `typeId` and term class `shortTerm`.
+    /// Reverts {UnknownCurrency}, {UnknownFinancingType}.
+    function combinedWeight(bytes3 currency, uint8 typeId, bool shortTerm) external view returns (uint32);
+
+    /// @notice True when `maturityDate` is on or before `valueDate` + one calendar year (29 Feb -> 28 Feb).
+    function isShortTerm(uint32 valueDate, uint32 maturityDate) external pure returns (bool);
 
     /**
-     * @notice Rate snapshot, combined weight and limit factors for a new loan or an extension, in one
-     * call. Reverts {UnknownCurrency}, {UnknownFinancingType}.
+     * @notice Everything the ledger needs to record a loan and draw at once: checks the dates
+     * against block time (value date window, maturity after max(now, value date), at most MaxTermDays
+     * after the value date), the currency and the financing type.
+     *
+     * Reverts {ValueDateOutOfRange}, {MaturityDateOutOfRange}, {UnknownCurrency}, {UnknownFinancingType}.
      */
-    function quote(bytes3 currency, uint8 typeId, uint256 termSeconds, IInstitutionRegistry.InstitutionKind kind)
+    function recordQuote(
+        bytes3 currency,
+        uint8 typeId,
+        uint32 valueDate,
+        uint32 maturityDate,
+        IInstitutionRegistry.InstitutionKind kind,
+        uint64 capitalBase
+    ) external view returns (RecordQuote memory);
+
+    /**
+     * @notice Term class of a loan valued on `valueDate` and extended to `newMaturityDate`, which must
+     * be after now and at most MaxTermDays after the value date. Reverts {MaturityDateOutOfRange}.
+     */
+    function extensionTerm(uint32 valueDate, uint32 newMaturityDate) external view returns (bool shortTerm);
+
+    /**
+     * @notice Reference rate, combined weight and the borrower's limit now, for one drawdown, in one
+     * call (one parameter slot, one rate slot, one type slot). The ledger's hot path: it passes the
+     * loan's header word (currency, financing type, term class are read from it) and the borrower's
+     * registry core word (kind, capital base) as they are, unencoded.
+     * Reverts {UnknownCurrency}, {UnknownFinancingType}.
+     */
+    function drawdownQuote(LoanHeader loan, InstitutionCore borrower)
         external
         view
-        returns (Quote memory);
+        returns (uint64 rate, uint32 weightBps, uint256 limit);
 }

@@ -20,7 +20,7 @@ TRIAGED = set()
 
 def main():
     platform = SolcStandardJson()
-    for path in sorted((ROOT / "contracts").glob("*.sol")):
+    for path in sorted((ROOT / "contracts").rglob("*.sol")):
         platform.add_source_file(str(path.relative_to(ROOT)))
     platform.add_remapping("@openzeppelin/=node_modules/@openzeppelin/")
     compilation = CryticCompile(platform, solc=str(ROOT / "compilers" / "solc-v0.8.28"), solc_working_dir=str(ROOT))

@@ -4,6 +4,8 @@ policy and institutions, accounts named by role, and helpers for exact revert st
 Every test runs in its own snapshot (autouse `fn_isolation`).
 """
 
+import contextlib
+import itertools
 import socket
 
 import brownie
@@ -46,7 +48,8 @@ RATES = {  # CNY per 1 unit x 1e8
     b"GBP": 900_000_000,  # 9.00
 }
 DAY = 86400
-VALUE_DATE = 1_767_225_600  # 2026-01-01T00:00:00Z
+SHORT_DAYS = 180  # short-term whatever the calendar
+LONG_DAYS = 730  # long-term whatever the calendar
 CAPITAL = {  # CNY minor units
     "bank": 50_000_000_000_00,  # 50 bn CNY
     "bank2": 2_000_000_000_00,
@@ -64,13 +67,18 @@ KIND = {
     "observer": model.OBSERVER,
 }
 
-# Deterministic private keys for wallets that sign EIP-712 consents.
+# Deterministic private keys: every institution wallet signs (binding proofs, consents).
 KEYS = {
+    "bank": "0x" + "10" * 32,
     "enterprise": "0x" + "11" * 32,
     "enterprise_wallet2": "0x" + "12" * 32,
     "bank2": "0x" + "13" * 32,
     "nbfi": "0x" + "14" * 32,
     "stranger_signer": "0x" + "15" * 32,
+    "creditor": "0x" + "16" * 32,
+    "observer": "0x" + "17" * 32,
+    "stranger": "0x" + "18" * 32,
+    "bank3": "0x" + "19" * 32,
 }
 
 _USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -83,19 +91,26 @@ def lei(prefix18):
     return (prefix18 + f"{check:02d}").encode()
 
 
-def uscc(code18):
-    """USCC as bytes20: 18 chars left-aligned, two zero bytes."""
-    assert len(code18) == 18 and all(c in _USCC_CHARSET for c in code18)
-    return code18.encode() + b"\x00\x00"
+def uscc_check_char(code17):
+    """GB 32100-2015 check character: weights 3^(i-1) mod 31."""
+    total = sum(_USCC_CHARSET.index(c) * pow(3, i, 31) for i, c in enumerate(code17))
+    return _USCC_CHARSET[(31 - total % 31) % 31]
+
+
+def uscc(code17):
+    """Valid USCC as bytes20: 17 chars + the check character, left-aligned, two zero bytes."""
+    assert len(code17) == 17 and all(c in _USCC_CHARSET for c in code17)
+    return (code17 + uscc_check_char(code17)).encode() + b"\x00\x00"
 
 
 IDENTIFIERS = {
     "bank": lei("300300ICBCBANK0001"),
     "bank2": lei("5493001HSBCBRANCH0"),
     "nbfi": lei("300300NBFIFINANCE0"),
-    "enterprise": uscc("91110000100000000A"),
+    "enterprise": uscc("91110000100000000"),
     "creditor": lei("213800OVERSEASLEND"),
     "observer": lei("300300SAFEOBSERVER"),
+    "bank3": lei("300300THIRDBANK001"),
 }
 JURISDICTION = {"creditor": b"HK", "bank2": b"CN"}
 
@@ -137,6 +152,18 @@ def reverts(name, *args):
     return brownie.reverts(err(name, *args))
 
 
+@contextlib.contextmanager
+def reverts_at_block_time(name, *args):
+    """Like `reverts` for an error whose LAST value is the block timestamp (e.g. SignatureExpired):
+    asserts the name and the other values exactly, and that the timestamp is past `args[-1]`."""
+    with pytest.raises(brownie.exceptions.VirtualMachineError) as exc:
+        yield
+    prefix = err(name, *args, 0).rsplit(", ", 1)[0] + ", "
+    msg = exc.value.revert_msg
+    assert msg.startswith(prefix), msg
+    assert int(msg.rsplit(", ", 1)[1]) > args[-1], msg
+
+
 @pytest.fixture(scope="session")
 def error():
     return err
@@ -159,65 +186,63 @@ def regulator():
 
 
 @pytest.fixture(scope="session")
-def local_wallets(regulator):
-    wallets = {}
-    for role, key in KEYS.items():
-        acct = accounts.add(key)
-        wallets[role] = acct
-    return wallets
+def local_wallets():
+    return {role: accounts.add(key) for role, key in KEYS.items()}
 
 
 @pytest.fixture(scope="module")
 def funded(local_wallets, regulator):
     for acct in local_wallets.values():
-        if acct.balance() < 10**19:
-            regulator.transfer(acct, 10**20)
+        if acct.balance() < 10**18:  # Ganache's accounts hold 1000 ETH: 10 each is plenty
+            regulator.transfer(acct, 10**19)
     return local_wallets
 
 
-@pytest.fixture(scope="session")
-def bank():
-    return accounts[1]
+def _role_fixture(role):
+    @pytest.fixture(scope="module", name=role)
+    def _wallet(funded):
+        return funded[role]
+
+    return _wallet
 
 
-@pytest.fixture(scope="module")
-def bank2(funded):
-    return funded["bank2"]
-
-
-@pytest.fixture(scope="module")
-def enterprise(funded):
-    return funded["enterprise"]
-
-
-@pytest.fixture(scope="module")
-def enterprise_wallet2(funded):
-    return funded["enterprise_wallet2"]
-
-
-@pytest.fixture(scope="module")
-def nbfi(funded):
-    return funded["nbfi"]
-
-
-@pytest.fixture(scope="session")
-def creditor():
-    return accounts[5]
-
-
-@pytest.fixture(scope="session")
-def observer():
-    return accounts[6]
-
-
-@pytest.fixture(scope="session")
-def stranger():
-    return accounts[7]
+bank = _role_fixture("bank")
+bank2 = _role_fixture("bank2")
+bank3 = _role_fixture("bank3")
+enterprise = _role_fixture("enterprise")
+enterprise_wallet2 = _role_fixture("enterprise_wallet2")
+nbfi = _role_fixture("nbfi")
+creditor = _role_fixture("creditor")
+observer = _role_fixture("observer")
+stranger = _role_fixture("stranger")
 
 
 @pytest.fixture(scope="session")
 def pauser():
     return accounts[8]
+
+
+# ---------------------------------------------------------------- wallet binding proofs
+
+
+def bind_proof(registry, account, identifier, deadline=None, nonce=None, signer=None):
+    """`account`'s WalletBinding proof for the institution `identifier`: (deadline, signature)."""
+    if deadline is None:
+        deadline = chain.time() + 3600
+    if nonce is None:
+        nonce = registry.bindingNonce(account)
+    data = model.wallet_binding_typed_data(identifier, account.address, nonce, deadline, chain.id, registry.address)
+    signed = Account.sign_message(encode_typed_data(full_message=data), (signer or account).private_key)
+    return (deadline, signed.signature)
+
+
+NO_PROOF = (0, b"")
+
+
+def register(registry, regulator, kind, identifier, wallet, capital=10**9, jurisdiction=b"CN", name="institution"):
+    tx = registry.registerInstitution(kind, identifier, jurisdiction, capital, name, wallet,
+                                      bind_proof(registry, wallet, identifier), {"from": regulator})
+    return tx.return_value
 
 
 # ---------------------------------------------------------------- deployment
@@ -240,31 +265,20 @@ def ledger(regulator, registry, policy):
     return LoanLedger.deploy(regulator, registry, policy, {"from": regulator})
 
 
+ROLES_IN_ORDER = ("bank", "bank2", "enterprise", "nbfi", "creditor", "observer")
+
+
 @pytest.fixture(scope="module")
-def ids(registry, regulator, bank, bank2, enterprise, enterprise_wallet2, nbfi, creditor, observer):
+def ids(registry, regulator, funded):
     """Institution ids by role, registered in this order: bank=1, bank2=2, enterprise=3, nbfi=4,
     creditor=5, observer=6. The enterprise has a second wallet."""
-    wallets = {
-        "bank": bank,
-        "bank2": bank2,
-        "enterprise": enterprise,
-        "nbfi": nbfi,
-        "creditor": creditor,
-        "observer": observer,
-    }
     out = {}
-    for role, wallet in wallets.items():
-        tx = registry.registerInstitution(
-            KIND[role],
-            IDENTIFIERS[role],
-            JURISDICTION.get(role, b"CN"),
-            CAPITAL[role],
-            f"{role} institution",
-            wallet,
-            {"from": regulator},
-        )
-        out[role] = tx.return_value
-    registry.addWallet(out["enterprise"], enterprise_wallet2, {"from": enterprise})
+    for role in ROLES_IN_ORDER:
+        out[role] = register(registry, regulator, KIND[role], IDENTIFIERS[role], funded[role], CAPITAL[role],
+                             JURISDICTION.get(role, b"CN"), f"{role} institution")
+    e2 = funded["enterprise_wallet2"]
+    registry.addWallet(out["enterprise"], e2, bind_proof(registry, e2, IDENTIFIERS["enterprise"]),
+                       {"from": funded["enterprise"]})
     return out
 
 
@@ -282,23 +296,29 @@ def model_policy():
 # ---------------------------------------------------------------- loan helpers
 
 
-_doc_counter = [0]
+_doc_counter = itertools.count(1)
+_nonce_counter = itertools.count(2**32)  # clear of the small nonces tests pass explicitly
 
 
 def new_doc():
-    _doc_counter[0] += 1
-    return keccak(text=f"loan-contract-{_doc_counter[0]}")
+    return keccak(text=f"loan-contract-{next(_doc_counter)}")
 
 
-def make_request(borrower, creditor, currency=b"USD", principal=1_000_000_00, term_days=730,
-                 financing_type=1, document_hash=None, terms_hash=None, value_date=VALUE_DATE):
+def today():
+    """Midnight UTC of the chain's current day."""
+    return chain.time() // DAY * DAY
+
+
+def make_request(borrower, creditor, currency=b"USD", principal=1_000_000_00, term_days=LONG_DAYS,
+                 financing_type=1, document_hash=None, terms_hash=None, value_date=None, maturity_date=None):
+    value_date = today() if value_date is None else value_date
     return (
         borrower,
         creditor,
         currency,
         principal,
         value_date,
-        value_date + term_days * DAY,
+        maturity_date or value_date + term_days * DAY,
         financing_type,
         document_hash or new_doc(),
         terms_hash or keccak(text="terms"),
@@ -311,36 +331,56 @@ TERMS = encode(
 )
 
 
-def sign_consent(ledger, account, request, draw_amount, nonce, deadline):
-    data = model.consent_typed_data(request, draw_amount, nonce, deadline, chain.id, ledger.address)
-    signed = Account.sign_message(encode_typed_data(full_message=data), account.private_key)
-    return signed.signature
+def _sign(account, data):
+    return Account.sign_message(encode_typed_data(full_message=data), account.private_key).signature
+
+
+def sign_consent(ledger, account, request, draw_amount, submitter, nonce=None, epoch=None, deadline=None):
+    """The borrower wallet `account`'s LoanConsent naming `submitter`: a ConsentSignature tuple."""
+    if nonce is None:
+        nonce = next(_nonce_counter)
+    if epoch is None:
+        epoch = InstitutionRegistry.at(ledger.registry()).signatureEpoch(request[0])
+    if deadline is None:
+        deadline = chain.time() + 3600
+    data = model.consent_typed_data(request, draw_amount, submitter, nonce, epoch, deadline, chain.id, ledger.address)
+    return (submitter, nonce, epoch, deadline, _sign(account, data))
+
+
+def sign_extension(ledger, account, submitter, loan_id, new_maturity, nonce=None, epoch=None, deadline=None):
+    """The borrower wallet `account`'s ExtensionConsent: a ConsentSignature tuple."""
+    if nonce is None:
+        nonce = next(_nonce_counter)
+    if epoch is None:
+        epoch = InstitutionRegistry.at(ledger.registry()).signatureEpoch(loan_id >> 32)
+    if deadline is None:
+        deadline = chain.time() + 3600
+    data = model.extension_consent_typed_data(submitter, loan_id, new_maturity, nonce, epoch, deadline, chain.id,
+                                              ledger.address)
+    return (submitter, nonce, epoch, deadline, _sign(account, data))
 
 
 @pytest.fixture
-def consent(ledger):
-    """consent(account, request, draw, deadline=None, nonce=None) -> signature bytes."""
+def consent(ledger, ids):
+    """consent(account, request, draw=0, submitter=bank id, **kw) -> ConsentSignature tuple."""
 
-    def _consent(account, request, draw_amount=0, deadline=None, nonce=None):
-        if nonce is None:
-            nonce = ledger.borrowerPosition(request[0])["nonce"]
-        if deadline is None:
-            deadline = chain.time() + 3600
-        return sign_consent(ledger, account, request, draw_amount, nonce, deadline), deadline
+    def _consent(account, request, draw_amount=0, submitter=None, **kw):
+        return sign_consent(ledger, account, request, draw_amount, ids["bank"] if submitter is None else submitter, **kw)
 
     return _consent
 
 
 @pytest.fixture
-def record_active(ledger, bank, enterprise, consent, ids):
-    """Record a loan co-signed by the enterprise (borrower) via the bank, drawing `draw`."""
+def record_active(ledger, bank, enterprise, ids):
+    """Record a loan co-signed by the enterprise (borrower), submitted by the bank (creditor),
+    drawing `draw`."""
 
-    def _record(draw=0, signer=None, sender=None, **kw):
+    def _record(draw=0, signer=None, sender=None, submitter=None, **kw):
         kw.setdefault("borrower", ids["enterprise"])
         kw.setdefault("creditor", ids["bank"])
         request = make_request(**kw)
-        sig, deadline = consent(signer or enterprise, request, draw)
-        tx = ledger.recordLoanWithConsent(request, TERMS, draw, deadline, sig, {"from": sender or bank})
+        sig = sign_consent(ledger, signer or enterprise, request, draw, submitter or kw["creditor"])
+        tx = ledger.recordLoanWithConsent(request, TERMS, draw, sig, {"from": sender or bank})
         return tx.return_value, request, tx
 
     return _record
@@ -348,6 +388,8 @@ def record_active(ledger, bank, enterprise, consent, ids):
 
 @pytest.fixture
 def record_pending(ledger, bank, ids):
+    """Record a loan awaiting consent; by default the creditor (bank) records it (creditor consented)."""
+
     def _record(sender=None, **kw):
         kw.setdefault("borrower", ids["enterprise"])
         kw.setdefault("creditor", ids["bank"])
@@ -358,4 +400,4 @@ def record_pending(ledger, bank, ids):
     return _record
 
 
-__all__ = ["reverts", "err", "make_request", "new_doc", "TERMS", "web3"]
+__all__ = ["reverts", "reverts_at_block_time", "err", "make_request", "new_doc", "TERMS", "web3"]

@@ -23,13 +23,13 @@ Account.enable_unaudited_hdwallet_features()
 
 # name, kind, identifier (USCC), capital base in CNY minor units
 CAST = [
-    ("BANK-A", 0, "91010000MA00000001", 1_000_000_000_00),       # 1  domestic bank
-    ("BANK-B", 1, "91020000MA00000002", 500_000_000_00),         # 2  foreign bank branch
+    ("BANK-A", 0, "91010000MA0000000T", 1_000_000_000_00),       # 1  domestic bank
+    ("BANK-B", 1, "91020000MA0000000Y", 500_000_000_00),         # 2  foreign bank branch
     ("BORROWER-X", 3, "91030000MA00000003", 100_000_000_00),     # 3  enterprise: limit 350,000,000.00
-    ("BORROWER-Y", 3, "91040000MA00000004", 20_000_000_00),      # 4  enterprise: limit 70,000,000.00
-    ("HK-CREDITOR", 4, "91050000MA00000005", 0),                 # 5  foreign creditor
-    ("SUSPENDED-E", 3, "91060000MA00000006", 50_000_000_00),     # 6  enterprise, suspended
-    ("OBSERVER", 5, "91070000MA00000007", 0),                    # 7  observer
+    ("BORROWER-Y", 3, "91040000MA00000007", 20_000_000_00),      # 4  enterprise: limit 70,000,000.00
+    ("HK-CREDITOR", 4, "91050000MA0000000B", 0),                 # 5  foreign creditor
+    ("SUSPENDED-E", 3, "91060000MA0000000F", 50_000_000_00),     # 6  enterprise, suspended
+    ("OBSERVER", 5, "91070000MA0000000K", 0),                    # 7  observer
 ]
 RATES = {"USD": 710_000_000, "EUR": 780_000_000, "JPY": 4_700_000}
 BANK_A, BANK_B, BORROWER_X, BORROWER_Y, HK_CREDITOR, SUSPENDED_E, OBSERVER = range(1, 8)

@@ -19,7 +19,7 @@ from xborder.services import onboarding, policy
 DOC = PROJECT_ROOT / "docs" / "bad-inputs.md"
 ROSTER = PROJECT_ROOT / "examples" / "roster.csv"
 HEADER = "kind,name,identifier,jurisdiction,capital_base,admin_wallet\n"
-FRESH_ID = "91310000MA1FL8XQ30"  # valid USCC, not registered
+FRESH_ID = "91310000MA1FL8XQ37"  # valid USCC, not registered
 FRESH_ADDR = "0x5A0b54D5dc17e0AadC383d2db43B0a0D3E029c4c"
 REG = ("--wallet", "regulator")
 
@@ -75,7 +75,7 @@ CASES = [
          also=("line 2\tkind", "line 2\tidentifier", "line 3\tjurisdiction", "line 3\tcapital_base",
                "line 4\tadmin_wallet", "line 4\tname")),
     Case("duplicate identifier within the roster", ["institution", "import", "{dir}/duplicate.csv", *REG],
-         "duplicate: 91310000MA1FL8XQ30 is also on line 2", 2),
+         "duplicate: 91310000MA1FL8XQ37 is also on line 2", 2),
     Case("roster admin wallet already belongs to a registered institution",
          ["institution", "import", "{dir}/taken-wallet.csv", *REG],
          "already belongs to Bank of Zhonghua Co., Ltd. (#2)", 2),
@@ -134,14 +134,14 @@ CASES = [
 
 def _write_rosters(directory: Path, chain: Chain) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "missing-columns.csv").write_text("kind,name,identifier\nenterprise,X Co,91310000MA1FL8XQ30\n")
+    (directory / "missing-columns.csv").write_text("kind,name,identifier\nenterprise,X Co,91310000MA1FL8XQ37\n")
     (directory / "latin1.csv").write_bytes(
         HEADER.encode() + f"enterprise,Caf\xe9 Co,{FRESH_ID},CN,10,{FRESH_ADDR}\n".encode("latin-1"))
     (directory / "bad-rows.csv").write_text(
         HEADER
         + f"hedge-fund,Alpha,5493001KJTIIGC8Y1R13,CN,10,{FRESH_ADDR}\n"
         + "enterprise,Beta,91440300MA5F7KQ03X,CHN,-1,0x2222222222222222222222222222222222222222\n"
-        + "enterprise,,91310000MA1FL8XQ30,CN,1,nobody\n")
+        + "enterprise,,91310000MA1FL8XQ37,CN,1,nobody\n")
     (directory / "duplicate.csv").write_text(
         HEADER + f"enterprise,A Co,{FRESH_ID},CN,10,{FRESH_ADDR}\n"
         + f"enterprise,B Co,{FRESH_ID},CN,10,0x3333333333333333333333333333333333333333\n")

@@ -16,7 +16,7 @@ from xborder.index import open_database
 from xborder.services import envelope as env
 from xborder.services.loans import LoanService
 
-INSTITUTIONS = [("bank", 0, "91010000MA00000021"), ("ent", 3, "91030000MA00000022"), ("bank-c", 0, "91010000MA00000023")]
+INSTITUTIONS = [("bank", 0, "91010000MA00000021"), ("ent", 3, "91030000MA0000022B"), ("bank-c", 0, "91010000MA00000236")]
 BANK, ENT, BANK_C = 1, 2, 3
 
 

@@ -28,7 +28,7 @@ GOOD = [
     # row 2: co-signed by a second wallet of X, drawn at once: 1,000,000 x 7.1 x 1.5 = 10,650,000.00 CNY
     f"{X_ID},5,USD,\"1,000,000.00\",2025-01-01,2027-01-01,ORDINARY_LOAN,G-1,\"1,000,000.00\",dev-5,dev-9,4.1,capex",
     # row 3: recorded by the bank, awaiting confirmation (creditor by identifier)
-    "3,91010000MA00000001,CNY,5000000,2025-01-01,2026-01-01,1,G-2,,dev-1,,3.5,working capital",
+    "3,91010000MA0000000T,CNY,5000000,2025-01-01,2026-01-01,1,G-2,,dev-1,,3.5,working capital",
     # row 4: weight-0 type: no contribution
     "4,2,EUR,2000000,2025-01-01,2025-06-30,TRADE_CREDIT_FINANCE,G-3,2000000,dev-2,dev-4,,trade",
     # row 5: X's second co-signed loan (consent nonce 1): 500,000 x 7.1 x 1.5 = 5,325,000.00 CNY

@@ -135,10 +135,16 @@ def test_share_terms_rules(xb, ledger, registry, regulator, bank, bank2, credito
         ledger.shareTerms(lid, b"\x01", {"from": bank})
 
 
-def test_recorder_bank_is_a_party(xb, ledger, bank, bank2, creditor, ids, consent):
-    """Creditor = the foreign creditor, recorded by bank2 (the borrower's bank): both may share."""
+def test_agent_shares_dismissed_recorder_may_not(xb, ledger, bank2, creditor, enterprise, ids, consent):
+    """Creditor = the foreign creditor, which appointed bank2 as its agent; bank2 recorded the loan.
+    The borrower, the creditor and the current agent share; once dismissed, the recorder may not."""
+    ledger.appointAgent(ids["bank2"], {"from": creditor})
     req = make_request(ids["enterprise"], ids["creditor"])
-    lid = ledger.recordLoan(req, TERMS, {"from": bank2}).return_value
+    lid = ledger.recordLoanWithConsent(req, TERMS, 0, consent(enterprise, req, 0, submitter=ids["bank2"]),
+                                       {"from": bank2}).return_value
     assert ledger.shareTerms(lid, b"\x01", {"from": bank2}).events["TermsShared"]["by"] == ids["bank2"]
     assert ledger.shareTerms(lid, b"\x01", {"from": creditor}).events["TermsShared"]["by"] == ids["creditor"]
     assert ledger.termsCommitment(lid) == _hex(req[8])
+    ledger.dismissAgent(ids["bank2"], {"from": creditor})
+    with reverts("UnauthorizedWallet", bank2.address, ids["bank2"]):
+        ledger.shareTerms(lid, b"\x01", {"from": bank2})

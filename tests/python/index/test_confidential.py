@@ -45,9 +45,9 @@ Account.enable_unaudited_hdwallet_features()
 
 REGULATOR = 0
 # name, kind, USCC, capital base (CNY minor units)
-CAST = [("BANK-A", 0, "91010000MA00000011", 10**12), ("BANK-B", 0, "91010000MA00000012", 10**12),
-        ("BANK-C", 1, "91010000MA00000013", 10**12), ("ENTERPRISE-1", 3, "91030000MA00000014", 10**11),
-        ("ENTERPRISE-2", 3, "91030000MA00000015", 10**11)]
+CAST = [("BANK-A", 0, "91010000MA0000011Y", 10**12), ("BANK-B", 0, "91010000MA00000122", 10**12),
+        ("BANK-C", 1, "91010000MA00000135", 10**12), ("ENTERPRISE-1", 3, "91030000MA0000014G", 10**11),
+        ("ENTERPRISE-2", 3, "91030000MA0000015K", 10**11)]
 BANK_A, BANK_B, BANK_C, E1, E2 = range(1, 6)
 TERMS_1 = T.LoanTerms(interest_rate="4.35", fees="0.25% upfront", purpose="working capital", external_ref="A-E1-1")
 TERMS_2 = T.LoanTerms(interest_rate="6.1", purpose="capex", notes="secured on plant")
