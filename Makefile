@@ -11,6 +11,13 @@ export SOLCX_BINARY_PATH := $(CURDIR)/compilers
 
 .PHONY: demo test bench deps system-deps lint typecheck lock clean
 
+# geth 1.13.x: the last go-ethereum line that seals clique proof-of-authority (the local
+# multi-node network, xborder/chain/network). Built from the Go module proxy into .tools/bin;
+# -checklinkname=0 lets Go >= 1.23 link its fjl/memsize dependency (go-ethereum issue 30100).
+GETH_VERSION := v1.13.15
+GETH := .tools/bin/geth
+GETH_STAMP := .tools/.geth-$(GETH_VERSION)
+
 demo: deps
 	$(BIN)/xborder demo
 
@@ -20,7 +27,7 @@ test: deps system-deps
 bench: deps
 	$(BIN)/python -m xborder.bench
 
-deps: $(VENV)/.installed node_modules/.installed
+deps: $(VENV)/.installed node_modules/.installed $(GETH_STAMP)
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "xborder needs Python 3.11 ($(PYTHON) not found)" >&2; exit 1; }
@@ -33,6 +40,14 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 node_modules/.installed: package-lock.json
 	npm ci --no-audit --no-fund
+	touch $@
+
+$(GETH_STAMP):
+	@command -v go >/dev/null || { echo "xborder's multi-node network needs Go (>= 1.21) to build geth $(GETH_VERSION)" >&2; exit 1; }
+	mkdir -p .tools/bin
+	GOBIN=$(CURDIR)/.tools/bin go install -ldflags=-checklinkname=0 github.com/ethereum/go-ethereum/cmd/geth@$(GETH_VERSION)
+	$(GETH) version | grep -q "^Version: $(GETH_VERSION:v%=%)-stable"
+	rm -f .tools/.geth-*
 	touch $@
 
 # PostgreSQL and Chromium (with its driver) come from Debian; the tests of the index database
@@ -50,4 +65,4 @@ lock:
 	rm requirements.lock.new
 
 clean:
-	rm -rf build reports .xborder deployments $(VENV) node_modules
+	rm -rf build reports .xborder deployments $(VENV) node_modules .tools
