@@ -21,3 +21,7 @@ ALL += [loan]
 from xborder.cli.commands.demo import demo  # noqa: E402
 
 ALL += [demo]
+
+from xborder.cli.commands.network import network  # noqa: E402
+
+ALL += [network]
