@@ -191,7 +191,10 @@ def geth_argv(spec: NetworkSpec, node: NodeSpec, root: Path, binary: Path) -> li
             "--ipcpath", str(ipc_path(datadir)), "--cache", "128", "--verbosity", "3",
             "--miner.gaslimit", str(spec.gas_limit)]
     if node.validator:
-        argv += ["--mine", "--miner.etherbase", node.sealer, "--unlock", node.sealer,
+        # No --mine: sealing starts (miner_start over IPC) once the node is peered and synced. A
+        # sealer that starts alone seals its own block 1 at once; four of them doing so deadlock
+        # (each signed "recently", equal difficulty, nobody can extend anyone's chain).
+        argv += ["--miner.etherbase", node.sealer, "--unlock", node.sealer,
                  "--password", str(datadir / "password.txt"), "--allow-insecure-unlock"]
     return argv
 
@@ -259,7 +262,9 @@ class Network:
         return web3_for(self.url(index))
 
     # -- processes
-    def start_node(self, index: int) -> LocalNode:
+    def start_node(self, index: int, *, seal: bool = True) -> LocalNode:
+        """Start one node; with `seal` (a validator), wait until it has peered with the running
+        nodes and holds their chain, then let it seal."""
         node = self.spec.node(index)
         datadir = node.datadir(self.root)
         if running_pids(datadir):
@@ -278,11 +283,39 @@ class Network:
         process = launch(NodeKind.GETH, argv, port=node.http_port, chain_id=self.spec.chain_id,
                          log_path=datadir / "geth.log", detached=self.detached, timeout=self.start_timeout)
         self.nodes[index] = process
+        if node.validator:
+            self._wait_unlocked(index)
         if self.spec.free_gas:
             # geth 1.13 raises --miner.gasprice 0 to 1 gwei at start; at run time it takes 0
             # (pool and miner), so transactions with tip 0 are accepted and sealed everywhere.
             self.admin(index, "miner_setGasPrice", ["0x0"])
+        if seal:
+            self.wait_peered()
+            if len(self.nodes) > 1:
+                self.wait_synced(min_block=max(self.head(i)[0] for i in self.nodes if i != index))
+            self.start_sealing([index])
         return process
+
+    def _wait_unlocked(self, index: int, timeout: float = 120.0) -> None:
+        """geth unlocks the sealer key (scrypt, seconds under load) after its RPC is up; a miner
+        started before that fails its first seal and waits for a new head that never comes."""
+        node = self.spec.node(index)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.admin(index, "eth_sign", [node.sealer, "0x00"])
+                return
+            except ChainError as exc:
+                if time.monotonic() > deadline:
+                    raise ChainError(f"{node.name} did not unlock its sealer key {node.sealer} within "
+                                     f"{timeout:.0f}s: {exc}") from None
+                time.sleep(0.2)
+
+    def start_sealing(self, indexes: Sequence[int] | None = None) -> None:
+        """miner_start on the validators among `indexes` (default: every running node)."""
+        for index in sorted(self.nodes) if indexes is None else indexes:
+            if self.spec.node(index).validator:
+                self.admin(index, "miner_start")
 
     def start(self) -> Network:
         """Start every node not yet running and wait until all are peered."""
@@ -290,8 +323,9 @@ class Network:
         try:
             for node in self.spec.nodes:
                 if node.index not in self.nodes:
-                    self.start_node(node.index)
+                    self.start_node(node.index, seal=False)
             self.wait_peered()
+            self.start_sealing()
         except BaseException:
             self.stop()
             raise
@@ -357,17 +391,19 @@ class Network:
     def isolate(self, index: int, timeout: float = 30.0) -> None:
         """Cut node `index` off the others (both directions, no redial): a network partition."""
         me = self.spec.node(index)
-        for other in self.spec.nodes:
-            if other.index == index:
-                continue
-            self.admin(index, "admin_removePeer", [other.enode])
-            if other.index in self.nodes:
-                self.admin(other.index, "admin_removePeer", [me.enode])
         deadline = time.monotonic() + timeout
-        while self.peer_count(index) > 0:
+        quiet = 0
+        while quiet < 3:  # a dial already in flight (a peer that was down) can land after a removal
+            for other in self.spec.nodes:
+                if other.index == index:
+                    continue
+                self.admin(index, "admin_removePeer", [other.enode])
+                if other.index in self.nodes:
+                    self.admin(other.index, "admin_removePeer", [me.enode])
+            time.sleep(0.3)
+            quiet = quiet + 1 if self.peer_count(index) == 0 else 0
             if time.monotonic() > deadline:
                 raise ChainError(f"node {index} still has peers {timeout:.0f}s after being isolated")
-            time.sleep(0.1)
 
     def reconnect(self, index: int, timeout: float = 60.0) -> None:
         """Undo `isolate`: static peering both ways again."""
