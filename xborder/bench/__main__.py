@@ -1,4 +1,4 @@
-"""python -m xborder.bench [--quick] [--only gas,ingest,index,query] [--out bench-results/]"""
+"""python -m xborder.bench [--quick] [--only gas,ingest,index,query,network] [--out bench-results/]"""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from pathlib import Path
 from rich.console import Console
 
 from xborder.bench import gas, index, ingest, query
+from xborder.bench import network as network_bench
 from xborder.bench.results import Results, load, machine
 from xborder.bench.world import World, build_world
 
-SECTIONS = ("gas", "ingest", "index", "query")
+SECTIONS = ("gas", "ingest", "index", "query", "network")
 FULL = {"loans": 10_000, "plain": 300, "borrowers": 1_000, "banks": 20, "creditors": 20, "query_loans": 1_000_000}
 QUICK = {"loans": 2_000, "plain": 100, "borrowers": 300, "banks": 10, "creditors": 10, "query_loans": 100_000}
 
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
                 index.run(world, results)
             elif section == "query":
                 query.run(results, workdir, loans=size["query_loans"])
+            elif section == "network":
+                network_bench.run(results, quick=args.quick, say=console.print)
             results.sections.setdefault(section, {}).update(
                 {"seconds": time.perf_counter() - t, "load_at_end": load()})
     finally:

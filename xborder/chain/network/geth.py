@@ -191,11 +191,10 @@ def geth_argv(spec: NetworkSpec, node: NodeSpec, root: Path, binary: Path) -> li
             "--ipcpath", str(ipc_path(datadir)), "--cache", "128", "--verbosity", "3",
             "--miner.gaslimit", str(spec.gas_limit)]
     if node.validator:
-        # No --mine: sealing starts (miner_start over IPC) once the node is peered and synced. A
-        # sealer that starts alone seals its own block 1 at once; four of them doing so deadlock
-        # (each signed "recently", equal difficulty, nobody can extend anyone's chain).
-        argv += ["--miner.etherbase", node.sealer, "--unlock", node.sealer,
-                 "--password", str(datadir / "password.txt"), "--allow-insecure-unlock"]
+        # No --mine and no --unlock: the sealer key is unlocked over IPC and sealing starts only
+        # once every node is peered and "synced" (see Network.start); the personal namespace is
+        # served on the IPC socket only (not in HTTP_APIS).
+        argv += ["--miner.etherbase", node.sealer, "--rpc.enabledeprecatedpersonal", "--allow-insecure-unlock"]
     return argv
 
 
@@ -283,39 +282,80 @@ class Network:
         process = launch(NodeKind.GETH, argv, port=node.http_port, chain_id=self.spec.chain_id,
                          log_path=datadir / "geth.log", detached=self.detached, timeout=self.start_timeout)
         self.nodes[index] = process
-        if node.validator:
-            self._wait_unlocked(index)
         if self.spec.free_gas:
             # geth 1.13 raises --miner.gasprice 0 to 1 gwei at start; at run time it takes 0
             # (pool and miner), so transactions with tip 0 are accepted and sealed everywhere.
             self.admin(index, "miner_setGasPrice", ["0x0"])
-        if seal:
+        if seal and node.validator:
             self.wait_peered()
-            if len(self.nodes) > 1:
+            if len(self.nodes) > 1:  # hold the others' chain before sealing on it
                 self.wait_synced(min_block=max(self.head(i)[0] for i in self.nodes if i != index))
+            self.unlock(index)
             self.start_sealing([index])
         return process
 
-    def _wait_unlocked(self, index: int, timeout: float = 120.0) -> None:
-        """geth unlocks the sealer key (scrypt, seconds under load) after its RPC is up; a miner
-        started before that fails its first seal and waits for a new head that never comes."""
+    def unlock(self, index: int) -> None:
+        """Unlock the node's sealer key (its keystore, with the password file) over IPC."""
         node = self.spec.node(index)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.admin(index, "eth_sign", [node.sealer, "0x00"])
-                return
-            except ChainError as exc:
-                if time.monotonic() > deadline:
-                    raise ChainError(f"{node.name} did not unlock its sealer key {node.sealer} within "
-                                     f"{timeout:.0f}s: {exc}") from None
-                time.sleep(0.2)
+        password = (node.datadir(self.root) / "password.txt").read_text().strip()
+        try:  # scrypt: a second on a quiet machine, much more on a loaded one
+            self.admin(index, "personal_unlockAccount", [node.sealer, password, 0], timeout=300)
+        except Exception as exc:  # never echo the request: it holds the password
+            raise ChainError(f"{node.name} could not unlock its sealer key {node.sealer} "
+                             f"({type(exc).__name__}: {str(exc)[:200]}): check "
+                             f"{node.datadir(self.root) / 'keystore'} and its password file") from None
 
     def start_sealing(self, indexes: Sequence[int] | None = None) -> None:
         """miner_start on the validators among `indexes` (default: every running node)."""
         for index in sorted(self.nodes) if indexes is None else indexes:
             if self.spec.node(index).validator:
                 self.admin(index, "miner_start")
+
+    def _bootstrap_sealing(self) -> None:
+        """Start sealing on a freshly started network without forking it.
+
+        geth drops blocks propagated to a node that has not finished a sync or started its
+        miner ("Syncing, discarded propagated block"); on a new network nobody syncs (no peer is
+        ahead), so the first sealer's block 1 is lost on the others, each seals its own block 1,
+        and clique deadlocks: every sealer "signed recently" on its own branch, none can extend
+        another's. So every miner is started first with its key still locked (its seal attempts
+        fail harmlessly, but the node now accepts propagated blocks), then the keys are unlocked
+        and each miner restarted, one after the other."""
+        validators = [i for i in sorted(self.nodes) if self.spec.node(i).validator]
+        self.start_sealing(validators)
+        for index in validators:
+            self.unlock(index)
+        self.ensure_sealing()
+
+    def _kick(self, indexes: Sequence[int]) -> None:
+        for index in indexes:
+            self.admin(index, "miner_stop")
+            self.admin(index, "miner_start")
+
+    def ensure_sealing(self, timeout: float = 180.0) -> None:
+        """(Re)start the validators' miners until the chain grows by one round of sealers.
+
+        geth 1.13's miner does not retry a failed seal (a key still locked, a sync in progress)
+        until a new head or a new transaction arrives; on a new network no head comes, so a miner
+        that failed its first seal waits forever. Restarting it makes it build and seal anew."""
+        validators = [i for i in sorted(self.nodes) if self.spec.node(i).validator]
+        if not validators:
+            return
+        deadline = time.monotonic() + timeout
+        round_wait = max(10.0, 4.0 * self.spec.period * len(validators))
+        while True:
+            self._kick(validators)
+            start = max(self.head(i)[0] for i in self.nodes)
+            until = time.monotonic() + round_wait
+            while time.monotonic() < until:
+                if min(self.head(i)[0] for i in self.nodes) >= start + len(validators):
+                    return
+                time.sleep(0.2)
+            if time.monotonic() > deadline:
+                heads = {i: self.head(i)[0] for i in self.nodes}
+                raise ChainError(f"the network does not seal (heads {heads} after {timeout:.0f}s): see the "
+                                 f"geth.log files in {self.root}")
+            log.info("the chain did not grow by %d blocks in %.0fs; restarting the miners", len(validators), round_wait)
 
     def start(self) -> Network:
         """Start every node not yet running and wait until all are peered."""
@@ -325,7 +365,7 @@ class Network:
                 if node.index not in self.nodes:
                     self.start_node(node.index, seal=False)
             self.wait_peered()
-            self.start_sealing()
+            self._bootstrap_sealing()
         except BaseException:
             self.stop()
             raise
@@ -364,8 +404,9 @@ class Network:
         self.stop()
 
     # -- admin over IPC
-    def admin(self, index: int, method: str, params: Sequence[Any] = ()) -> Any:
-        provider = IPCProvider(str(ipc_path(self.spec.node(index).datadir(self.root))), timeout=30)
+    def admin(self, index: int, method: str, params: Sequence[Any] = (), timeout: float = 60.0) -> Any:
+        """A JSON-RPC call on node `index`'s IPC socket (admin, miner, personal live only there)."""
+        provider = IPCProvider(str(ipc_path(self.spec.node(index).datadir(self.root))), timeout=int(timeout))
         reply = provider.make_request(method, list(params))  # type: ignore[arg-type]
         if "error" in reply:
             raise ChainError(f"{method} on node {index} failed: {reply['error']}")
@@ -496,19 +537,20 @@ def network_status(root: Path) -> tuple[NetworkSpec, list[NodeStatus]]:
             out.append(base)
             continue
         try:
-            block = rpc_call(node.rpc_url, "eth_getBlockByNumber", ["latest", False], timeout=5)
+            block = rpc_call(node.rpc_url, "eth_getBlockByNumber", ["latest", False], timeout=20)
             assert isinstance(block, dict)
-            listed = rpc_call(node.rpc_url, "clique_getSigners", ["latest"], timeout=5)
+            listed = rpc_call(node.rpc_url, "clique_getSigners", ["latest"], timeout=20)
             signers = [str(s).lower() for s in listed] if isinstance(listed, list) else []
-            clique = rpc_call(node.rpc_url, "clique_status", timeout=5)
+            head = int(block["number"], 16)
+            # clique_status divides by the blocks it looked at: at block 0 it fails ("NaN")
+            clique = rpc_call(node.rpc_url, "clique_status", timeout=20) if head > 0 else {}
             activity = clique.get("sealerActivity", {}) if isinstance(clique, dict) else {}
             sealed = {str(k).lower(): int(v) for k, v in activity.items()}
-            head = int(block["number"], 16)
             window = int(clique.get("numBlocks", 0)) if isinstance(clique, dict) else 0
             out.append(replace(
                 base, head=head, head_hash=str(block["hash"]),
-                peers=int(str(rpc_call(node.rpc_url, "net_peerCount", timeout=5)), 16),
-                mining=bool(rpc_call(node.rpc_url, "eth_mining", timeout=5)),
+                peers=int(str(rpc_call(node.rpc_url, "net_peerCount", timeout=20)), 16),
+                mining=bool(rpc_call(node.rpc_url, "eth_mining", timeout=20)),
                 authorized=node.sealer.lower() in signers, sealed_recent=sealed.get(node.sealer.lower(), 0),
                 recent_window=window if 0 < window <= head else 0))  # geth says 2^64-1 at block 0
         except Exception as exc:  # a node still starting, or stuck: say so, keep going
