@@ -199,3 +199,61 @@ def _status_out(app: App, root: Path) -> None:
                           f"{nodes[0].rpc_url}`")
 
     app.emit(data, human)
+
+
+def _allowlist(app: App, rpc_url: str, chain_id: int | None) -> Any:
+    from xborder.bindings.client import XborderClient
+    from xborder.chain.connect import connect
+    from xborder.services.permissions import accounts_allowlist
+    client = XborderClient.load(connect(rpc_url, chain_id), app.settings.deployments)
+    return accounts_allowlist(client)
+
+
+@network.command("besu")
+@click.option("--validators", type=click.IntRange(1, 64), required=True, help="how many QBFT validators")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="an empty folder for the bundle")
+@click.option("--chain-id", type=int, default=net.DEFAULT_CHAIN_ID, show_default=True)
+@click.option("--period", type=click.IntRange(1, 3600), default=2, show_default=True, help="seconds between blocks")
+@click.option("--gas-limit", type=click.IntRange(5_000), default=net.DEFAULT_GAS_LIMIT, show_default=True)
+@click.option("--fee-paying", is_flag=True, default=False, help="charge gas (default: free gas, base fee 0)")
+@click.option("--rpc-url", default=None, help="a node of the current chain: the accounts allowlist is read from "
+                                              "its registry [default: an empty allowlist]")
+@_json_option
+def besu(app: App, validators: int, out: Path, chain_id: int, period: int, gas_limit: int, fee_paying: bool,
+         rpc_url: str | None) -> None:
+    """Write a Hyperledger Besu QBFT network bundle (genesis, keys, peers, allowlist, compose file)."""
+    from xborder.chain.network.besu import write_bundle
+    accounts = _allowlist(app, rpc_url, None).accounts if rpc_url else []
+    made = write_bundle(out, validators=validators, chain_id=chain_id, period=period, gas_limit=gas_limit,
+                        free_gas=not fee_paying, accounts=accounts)
+    data = {"out": str(out), "chain_id": chain_id, "accounts_allowed": len(accounts),
+            "validators": [{"name": v.name, "address": v.address, "enode": v.enode} for v in made]}
+    app.emit(data, lambda: app.console.print(
+        f"Besu QBFT bundle for {validators} validator(s) written to {out} ({len(accounts)} account(s) allowed); "
+        "regenerate the allowlist with `xborder network allowlist` when the registry changes"))
+
+
+@network.command("allowlist")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="the permissions_config.toml to (re)write")
+@click.option("--rpc-url", required=True, help="a node of the chain whose registry decides")
+@click.option("--chain-id", type=int, default=None, help="refuse a node serving another chain id")
+@_json_option
+def allowlist(app: App, out: Path, rpc_url: str, chain_id: int | None) -> None:
+    """Rewrite a Besu accounts allowlist from the registry: wallets of Active institutions and the
+    regulator; the nodes allowlist already in the file is kept."""
+    import tomllib
+
+    from xborder.chain.network.besu import permissions_config
+    result = _allowlist(app, rpc_url, chain_id)
+    nodes: list[str] = []
+    if out.exists():
+        nodes = list(tomllib.loads(out.read_text()).get("nodes-allowlist", []))
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(permissions_config(result.accounts, nodes))
+    tmp.replace(out)
+    data = {"out": str(out), "accounts": result.accounts, "excluded": result.excluded}
+    app.emit(data, lambda: app.console.print(
+        f"{out}: {len(result.accounts)} account(s) allowed; institutions left out (not active): "
+        + (", ".join(f"#{i} ({s})" for i, s in sorted(result.excluded.items())) or "none")))
