@@ -202,6 +202,18 @@ class _Router:
     node_of: Callable[[int], str] | None
     url_of: dict[str, str] = field(default_factory=dict)  # wallet address -> URL
     _at: dict[str, tuple[XborderClient, SenderPool]] = field(default_factory=dict)
+    _head: int = 0  # the highest block a batch of this run has landed in
+
+    def _ready(self, client: XborderClient) -> None:
+        """Read-your-writes across nodes: wait until this node holds the blocks the previous batch
+        (sent through another node) landed in, so its dry runs and nonces see them."""
+        target = max(self._head, int(self.client.w3.eth.block_number))  # (the regulator's batches too)
+        deadline = time.monotonic() + 120
+        while int(client.w3.eth.block_number) < target and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def _landed(self, client: XborderClient) -> None:
+        self._head = max(self._head, int(client.w3.eth.block_number))
 
     def at(self, url: str | None) -> tuple[XborderClient, SenderPool]:
         if url is None:
@@ -222,7 +234,9 @@ class _Router:
     def actions(self, actions: list[Action], progress: Callable[[int, int], None] | None = None) -> None:
         for url, positions in self.groups([a.account.address for a in actions]):
             client, pool = self.at(url)
+            self._ready(client)
             ActionBatch(client, [actions[i] for i in positions], pool=pool).run()
+            self._landed(client)
         if progress:
             progress(len(actions), len(actions))
 
@@ -231,12 +245,14 @@ class _Router:
         done = 0
         for url, positions in self.groups([item.recorder.address for item in items]):
             client, pool = self.at(url)
+            self._ready(client)
             batch = LoanBatch(client, [items[i] for i in positions], gas_mode="sample", max_in_flight=4000, pool=pool)
             batch.preflight()
             def advance(n: int, _total: int, base: int = done) -> None:
                 progress(base + n, len(items))
 
             report = batch.submit(advance)
+            self._landed(client)
             for i, outcome in zip(positions, report.outcomes, strict=True):
                 outcomes[i] = outcome
             done += len(positions)
