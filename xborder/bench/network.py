@@ -33,6 +33,7 @@ from xborder.chain.network import init_network, running_network
 from xborder.chain.sender import Call, TxSender, check_receipts, send_all
 from xborder.config import PROJECT_ROOT, Settings
 from xborder.domain.identifiers import identifier_bytes, uscc_with_check
+from xborder.index.db import open_database
 from xborder.index.service import index_events, open_index
 from xborder.services.deploy import deploy
 from xborder.services.loan_import import RECORDED, LoanBatch, LoanItem
@@ -138,6 +139,7 @@ def run_chain(name: str, urls: list[str], wallets: DemoWallets, cfg: Config, wor
     gas: list[int] = []
     lock = threading.Lock()
     stop = threading.Event()
+    open_index(settings).close()  # create and migrate once, before two threads open it
     follower = threading.Thread(target=index_events, args=(settings,), daemon=True,
                                 kwargs={"follow": True, "poll_interval": 0.1, "stop": stop, "batch_blocks": 500})
     follower.start()
@@ -145,7 +147,7 @@ def run_chain(name: str, urls: list[str], wallets: DemoWallets, cfg: Config, wor
     def watch() -> None:
         while not stop.is_set():
             try:
-                with open_index(settings) as db:
+                with open_database(settings.index_url, migrate=False) as db:
                     now = time.perf_counter()
                     for (doc,) in db.query("SELECT document_hash FROM loans"):
                         seen.setdefault(str(doc), now)
