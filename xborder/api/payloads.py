@@ -12,12 +12,12 @@ import re
 from dataclasses import asdict
 from typing import Any
 
+from xborder.domain import loan_ids
 from xborder.errors import ValidationError
 from xborder.index import analytics, queries
 from xborder.index.db import Database
 from xborder.index.indexer import index_status
 from xborder.index.projection import LOAN_STATUS_NAMES
-from xborder.services import loans
 
 UINT32_MAX = 2**32 - 1
 STATUS_NAMES = [name for code, name in LOAN_STATUS_NAMES.items() if code]
@@ -84,7 +84,7 @@ def parse_date(value: str | None, field: str, *, end_of_day: bool = False) -> in
 
 def parse_loan_id(value: str, field: str = "loan_id") -> int:
     """'4294967297', '0x100000001' or '1:1' (borrower:n) -> loan id (the CLI's rules)."""
-    return loans.parse_loan_id(value, field)
+    return loan_ids.parse_loan_id(value, field)
 
 
 def require_institution(db: Database, institution: int | None, field: str) -> None:
