@@ -20,7 +20,15 @@ test: deps system-deps
 bench: deps
 	$(BIN)/python -m xborder.bench
 
-deps: $(VENV)/.installed node_modules/.installed
+deps: $(VENV)/.installed node_modules/.installed .venv-schemathesis/.installed
+
+# Schemathesis cannot share .venv (it needs a newer hypothesis than eth-brownie's pin): its own venv.
+.venv-schemathesis/.installed: requirements-schemathesis.txt
+	test -x .venv-schemathesis/bin/python || $(PYTHON) -m venv .venv-schemathesis
+	.venv-schemathesis/bin/python -m pip install --quiet pip==24.3.1
+	.venv-schemathesis/bin/pip install --quiet --no-deps -r requirements-schemathesis.txt
+	.venv-schemathesis/bin/pip check
+	touch $@
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "xborder needs Python 3.11 ($(PYTHON) not found)" >&2; exit 1; }
