@@ -8,6 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/compilers
+ECHARTS := xborder/api/static/vendor/echarts.common.min.js
 
 .PHONY: demo test bench deps system-deps lint typecheck lock clean
 
@@ -20,7 +21,13 @@ test: deps system-deps
 bench: deps
 	$(BIN)/python -m xborder.bench
 
-deps: $(VENV)/.installed node_modules/.installed .venv-schemathesis/.installed
+deps: $(VENV)/.installed node_modules/.installed .venv-schemathesis/.installed $(ECHARTS)
+
+# The dashboard's chart library, served by the API from its own static folder (nothing from the network).
+$(ECHARTS): node_modules/.installed
+	mkdir -p $(@D)
+	cp node_modules/echarts/dist/echarts.common.min.js $@
+	cp node_modules/echarts/LICENSE $(@D)/ECHARTS-LICENSE
 
 # Schemathesis cannot share .venv (it needs a newer hypothesis than eth-brownie's pin): its own venv.
 .venv-schemathesis/.installed: requirements-schemathesis.txt

@@ -190,6 +190,15 @@ def status(db: Database) -> dict[str, Any]:
             "counts": st.counts, "schema_version": st.schema_version}
 
 
+def policy_changes(db: Database) -> dict[str, Any]:
+    """Every ParameterUpdated of the policy, oldest first, with its block time (the dashboard marks the
+    adjustment parameter's changes on its time axis). Factors in basis points (17500 = 1.75)."""
+    # TODO(index): a query of xborder.index.queries once the index engineer's branch has one.
+    columns, rows = db.columns("SELECT block_number, log_index, block_time, tx_hash, name AS parameter, old_value, "
+                               "new_value FROM parameter_changes ORDER BY block_number, log_index")
+    return {"columns": columns, "items": [dict(zip(columns, row, strict=True)) for row in rows]}
+
+
 def consistency(db: Database, w3: Any, ledger_address: str, ledger_abi: list[dict[str, Any]]) -> dict[str, Any]:
     report = queries.check_consistency(db, w3, ledger_address, ledger_abi)
     return {"ok": report.ok, "block": report.block, "checked": report.checked, "borrowers": report.borrowers,

@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 _STYLE_TAG = '<link rel="stylesheet" href="/static/style.css">'
 _SCRIPT_TAG = '<script src="/static/dashboard.js"></script>'
+_ECHARTS_TAG = '<script src="/static/vendor/echarts.common.min.js"></script>'
+ECHARTS = STATIC_DIR / "vendor" / "echarts.common.min.js"
 
 
 def _inline_json(data: object) -> str:
@@ -37,6 +39,7 @@ def snapshot_data(db: Database) -> dict[str, Any]:
         "volumes_day": payloads.page(payloads.volumes(db, "day"), payloads.MAX_PAGE, 0),
         "events": payloads.page(payloads.events(db, limit=500), 500, 0),
         "status": payloads.status(db),
+        "policy": payloads.policy_changes(db),
         "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
     }
 
@@ -46,11 +49,17 @@ def render_snapshot(db: Database) -> str:
     html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     css = (STATIC_DIR / "style.css").read_text(encoding="utf-8")
     js = (STATIC_DIR / "dashboard.js").read_text(encoding="utf-8")
-    if _STYLE_TAG not in html or _SCRIPT_TAG not in html:
-        raise ConfigurationError(f"{STATIC_DIR / 'index.html'} no longer links style.css and dashboard.js "
+    if _STYLE_TAG not in html or _SCRIPT_TAG not in html or _ECHARTS_TAG not in html:
+        raise ConfigurationError(f"{STATIC_DIR / 'index.html'} no longer links style.css, echarts and dashboard.js "
                                  "the way the snapshot writer expects")
+    if not ECHARTS.exists():
+        raise ConfigurationError(f"{ECHARTS} is missing: run `make deps` (it copies the chart library from "
+                                 "node_modules/echarts)")
+    # "</script" inside the library would end the inline element early.
+    library = ECHARTS.read_text(encoding="utf-8").replace("</script", "<\\/script")
     data = snapshot_data(db)
     html = html.replace(_STYLE_TAG, f"<style>\n{css}</style>")
+    html = html.replace(_ECHARTS_TAG, f"<script>\n{library}\n</script>")
     html = html.replace(_SCRIPT_TAG, f"<script>window.XBORDER_SNAPSHOT = {_inline_json(data)};</script>\n"
                                      f"<script>\n{js}</script>")
     return html.replace("<title>xborder ·", "<title>xborder snapshot ·")

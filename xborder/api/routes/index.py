@@ -32,6 +32,11 @@ def status_router(settings: Settings) -> APIRouter:
         return {"token_id": caller.token_id, "scope": str(caller.scope), "institution": caller.institution,
                 "name": name}
 
+    @router.get("/api/policy", tags=["index"], responses=errors.responses(),
+                summary="The policy's parameter changes (adjustment parameter, leverage, factors), oldest first")
+    def policy(db: DB, caller: Caller) -> Any:
+        return payloads.policy_changes(db)
+
     @router.get("/api/status", tags=["index"], responses=errors.responses(),
                 summary="Index checkpoint and lag behind the node (row counts for the regulator only)")
     def status(db: DB, caller: Caller) -> Any:
