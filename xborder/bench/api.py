@@ -160,8 +160,8 @@ def first_paint(base: str, token: str, runs: int = 3) -> list[float] | None:
     if not (Path(chromium).exists() and Path(driver_bin).exists()):
         return None
     from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
 
     profile = tempfile.mkdtemp(prefix="xborder-bench-chromium-")
