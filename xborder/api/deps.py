@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from xborder.api.errors import Forbidden, IndexUnavailable, Unauthorized
 from xborder.api.tokens import Scope, TokenStore
 from xborder.config import Settings
-from xborder.errors import ConfigurationError
+from xborder.errors import ConfigurationError, XborderError
 from xborder.index.db import Database, IndexDatabaseError, open_database, redact
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,15 @@ class DatabasePool:
             db = self._open()
         try:
             yield db
-        except BaseException:
-            db.close()  # it may be broken (server restart, aborted statement): never reuse it
+        except XborderError:
+            self._release(db)  # an answer such as 404 or 422: the connection is fine
             raise
+        except BaseException:
+            db.close()  # a database or unexpected error may have broken it: never reuse it
+            raise
+        self._release(db)
+
+    def _release(self, db: Database) -> None:
         if self._free.qsize() < self.idle:
             self._free.put(db)
         else:

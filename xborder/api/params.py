@@ -14,7 +14,7 @@ from fastapi import Path as PathParam
 
 from xborder.api import payloads
 from xborder.api.errors import NotFound
-from xborder.domain import loan_ids
+from xborder.domain.loans import LOAN_ID_ALLOWED, LOAN_ID_PATTERN, parse_loan_id
 from xborder.errors import ValidationError
 from xborder.index import queries
 
@@ -43,7 +43,7 @@ RULES: dict[str, tuple[str, str]] = {
     "event": ("a loan event", ", ".join(payloads.LOAN_EVENTS) + " (the Loan prefix is optional)"),
     "sort": ("a known order", ", ".join(payloads.EXPOSURE_SORTS)),
     "from": _DATE_RULE, "to": _DATE_RULE,
-    "loan_id": ("a loan id", loan_ids.ALLOWED.removeprefix("a loan id ").strip("()")),
+    "loan_id": ("a loan id", LOAN_ID_ALLOWED.removeprefix("a loan id ").strip("()")),
 }
 
 Format = Literal["json", "csv"]
@@ -98,11 +98,11 @@ def date_range(value_date_from: _DateFrom = None, value_date_to: _DateTo = None)
 Dates = Annotated[DateRange, Depends(date_range)]
 
 
-def loan_id(loan_id: Annotated[str, PathParam(pattern=loan_ids.PATTERN,
+def loan_id(loan_id: Annotated[str, PathParam(pattern=LOAN_ID_PATTERN,
                                               description="decimal, 0x hex or BORROWER:N, e.g. 3:1")]) -> int:
     """A well-formed id that cannot exist (0, a 0 part, above uint64) is simply not in the index: 404."""
     try:
-        return loan_ids.parse_loan_id(loan_id, "loan_id")
+        return parse_loan_id(loan_id, "loan_id")
     except ValidationError:
         allowed = "1 to 2**64-1; BORROWER:N with both parts 1 to 4294967295"
         raise NotFound(f"loan_id: {loan_id!r} is out of range ({allowed}), so no loan has it",

@@ -16,7 +16,7 @@ import re
 from dataclasses import asdict
 from typing import Any
 
-from xborder.domain import loan_ids
+from xborder.domain.loans import parse_loan_id as _parse_loan_id
 from xborder.errors import ValidationError
 from xborder.index import analytics, queries
 from xborder.index.db import Database
@@ -88,7 +88,7 @@ def parse_date(value: str | None, field: str, *, end_of_day: bool = False) -> in
 
 def parse_loan_id(value: str, field: str = "loan_id") -> int:
     """'4294967297', '0x100000001' or '1:1' (borrower:n) -> loan id (the CLI's rules)."""
-    return loan_ids.parse_loan_id(value, field)
+    return _parse_loan_id(value, field)
 
 
 def institution_exists(db: Database, institution: int) -> bool:

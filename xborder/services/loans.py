@@ -29,8 +29,8 @@ from web3 import Web3
 from xborder.bindings.client import XborderClient
 from xborder.bindings.reverts import LOAN_STATUS
 from xborder.bindings.units import base_amount, currency_bytes, currency_text, format_amount, format_rate
-from xborder.domain.loan_ids import loan_label as loan_label  # re-exported (CLI, import, tests)
-from xborder.domain.loan_ids import parse_loan_id as parse_loan_id
+from xborder.domain.loans import loan_label as loan_label  # re-exported (CLI, import, tests)
+from xborder.domain.loans import parse_loan_id as parse_loan_id
 from xborder.errors import ValidationError
 from xborder.services import terms as terms_codec
 from xborder.services.confidential import ReadTerms, TermsReader, TermsSealer

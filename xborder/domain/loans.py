@@ -1,4 +1,4 @@
-"""Loan ids: `(borrower << 32) | n`, the n-th loan of a borrower (uint64 on chain).
+"""Loans in the domain vocabulary. Loan ids: `(borrower << 32) | n`, the n-th loan of a borrower (uint64 on chain).
 
 One parser for every face (CLI arguments, CSV imports, HTTP paths): decimal, 0x hex, or the
 human label `BORROWER:N`."""
@@ -9,10 +9,10 @@ from xborder.errors import ValidationError
 
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
-ALLOWED = "a loan id (decimal, 0x hex, or BORROWER:N)"
+LOAN_ID_ALLOWED = "a loan id (decimal, 0x hex, or BORROWER:N)"
 #: The shapes `parse_loan_id` accepts, as a regular expression (the HTTP API's OpenAPI pattern).
 #: Values that match it can still be out of range (above uint64 or a 0 part): `parse_loan_id` says so.
-PATTERN = r"^(0[xX][0-9a-fA-F]{1,16}|[0-9]{1,20}|[0-9]{1,10}:[0-9]{1,10})$"
+LOAN_ID_PATTERN = r"^(0[xX][0-9a-fA-F]{1,16}|[0-9]{1,20}|[0-9]{1,10}:[0-9]{1,10})$"
 
 
 def parse_loan_id(value: object, field: str = "loan id") -> int:
@@ -26,11 +26,11 @@ def parse_loan_id(value: object, field: str = "loan id") -> int:
             return borrower << 32 | n
         loan_id = int(text, 0)
     except ValueError:
-        raise ValidationError(f"{field}: {text!r} is not a loan id ({ALLOWED})", field=field, value=text,
-                              allowed=ALLOWED) from None
+        raise ValidationError(f"{field}: {text!r} is not a loan id ({LOAN_ID_ALLOWED})", field=field, value=text,
+                              allowed=LOAN_ID_ALLOWED) from None
     if not 0 < loan_id <= UINT64_MAX:
-        raise ValidationError(f"{field}: {text!r} is out of range ({ALLOWED})", field=field, value=text,
-                              allowed=ALLOWED)
+        raise ValidationError(f"{field}: {text!r} is out of range ({LOAN_ID_ALLOWED})", field=field, value=text,
+                              allowed=LOAN_ID_ALLOWED)
     return loan_id
 
 
