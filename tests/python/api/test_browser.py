@@ -9,8 +9,8 @@ Without Chromium the test is skipped on a workstation and FAILS under CI (`CI=tr
 from __future__ import annotations
 
 import logging
-import re
 import os
+import re
 import shutil
 import tempfile
 import threading
