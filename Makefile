@@ -8,6 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/compilers
+ECHARTS := xborder/api/static/vendor/echarts.common.min.js
 
 .PHONY: demo test bench deps system-deps lint typecheck lock clean
 
@@ -27,7 +28,21 @@ test: deps system-deps
 bench: deps
 	$(BIN)/python -m xborder.bench
 
-deps: $(VENV)/.installed node_modules/.installed $(GETH_STAMP)
+deps: $(VENV)/.installed node_modules/.installed $(GETH_STAMP) .venv-schemathesis/.installed $(ECHARTS)
+
+# The dashboard's chart library, served by the API from its own static folder (nothing from the network).
+$(ECHARTS): node_modules/.installed
+	mkdir -p $(@D)
+	cp node_modules/echarts/dist/echarts.common.min.js $@
+	cp node_modules/echarts/LICENSE $(@D)/ECHARTS-LICENSE
+
+# Schemathesis cannot share .venv (it needs a newer hypothesis than eth-brownie's pin): its own venv.
+.venv-schemathesis/.installed: requirements-schemathesis.txt
+	test -x .venv-schemathesis/bin/python || $(PYTHON) -m venv .venv-schemathesis
+	.venv-schemathesis/bin/python -m pip install --quiet pip==24.3.1
+	.venv-schemathesis/bin/pip install --quiet --no-deps -r requirements-schemathesis.txt
+	.venv-schemathesis/bin/pip check
+	touch $@
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "xborder needs Python 3.11 ($(PYTHON) not found)" >&2; exit 1; }

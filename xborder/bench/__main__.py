@@ -1,9 +1,10 @@
-"""python -m xborder.bench [--quick] [--only gas,ingest,index,query,network] [--out bench-results/]"""
+"""python -m xborder.bench [--quick] [--only gas,ingest,index,query,api,network] [--out bench-results/]"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -12,14 +13,16 @@ from pathlib import Path
 
 from rich.console import Console
 
-from xborder.bench import gas, index, ingest, query
+from xborder.bench import api, gas, index, ingest, query
 from xborder.bench import network as network_bench
 from xborder.bench.results import Results, load, machine
 from xborder.bench.world import World, build_world
 
-SECTIONS = ("gas", "ingest", "index", "query", "network")
-FULL = {"loans": 10_000, "plain": 300, "borrowers": 1_000, "banks": 20, "creditors": 20, "query_loans": 1_000_000}
-QUICK = {"loans": 2_000, "plain": 100, "borrowers": 300, "banks": 10, "creditors": 10, "query_loans": 100_000}
+SECTIONS = ("gas", "ingest", "index", "query", "api", "network")
+FULL = {"loans": 10_000, "plain": 300, "borrowers": 1_000, "banks": 20, "creditors": 20, "query_loans": 1_000_000,
+        "api_seconds": 60}
+QUICK = {"loans": 2_000, "plain": 100, "borrowers": 300, "banks": 10, "creditors": 10, "query_loans": 100_000,
+         "api_seconds": 15}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +72,12 @@ def main(argv: list[str] | None = None) -> int:
                 query.run(results, workdir, loans=size["query_loans"])
             elif section == "network":
                 network_bench.run(results, quick=args.quick, say=console.print)
+            elif section == "api":
+                prebuilt = os.environ.get("XBORDER_BENCH_API_INDEX_URL")  # an index built before, to re-measure
+                if prebuilt:
+                    api.measure(results, prebuilt, loans=size["query_loans"], seconds=size["api_seconds"])
+                else:
+                    api.run(results, loans=size["query_loans"], seconds=size["api_seconds"])
             results.sections.setdefault(section, {}).update(
                 {"seconds": time.perf_counter() - t, "load_at_end": load()})
     finally:
