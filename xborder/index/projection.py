@@ -17,7 +17,7 @@ from xborder.index.db import Database
 from xborder.index.decode import DecodedEvent
 
 if TYPE_CHECKING:
-    from xborder.services.confidential import TermsReader
+    from xborder.wallets.terms_reader import TermsReader
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from xborder.index.indexer import (
 )
 from xborder.index.projection import XborderProjection
 from xborder.index.rpc import RetryPolicy
-from xborder.services.confidential import TermsReader
 from xborder.wallets.encryption import KeyRing
+from xborder.wallets.terms_reader import TermsReader
 
 log = logging.getLogger(__name__)
 
