@@ -88,6 +88,16 @@ class RpcClient:
     failures: Counter[str] = field(default_factory=Counter)
     requests: int = 0
 
+    @property
+    def url(self) -> str:
+        return str(getattr(self.w3.provider, "endpoint_uri", None) or "the RPC URL")
+
+    def bounded(self, attempts: int = 3) -> RpcClient:
+        """The same node with at most `attempts` tries per request: for the checks at start, where a
+        node that does not answer must fail the command (exit 4) instead of being waited for."""
+        return RpcClient(self.w3, RetryPolicy(initial_delay=0.2, max_delay=1.0, max_attempts=attempts),
+                         sleep=self.sleep)
+
     def _once(self, method: str, params: list[Any], expect: type | None = None) -> Any:
         self.requests += 1
         reply = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
@@ -117,8 +127,8 @@ class RpcClient:
                     raise RangeTooLarge(f"{method} {params}: {exc}") from exc
                 if self.retry.max_attempts is not None and attempt >= self.retry.max_attempts:
                     raise RpcRequestFailed(
-                        f"{method} failed {attempt} times ({kind}: {exc}); check that the node "
-                        "at the RPC URL is up and reachable") from exc
+                        f"{method} failed {attempt} times ({kind}: {str(exc)[:160]}); check that the node at "
+                        f"{self.url} is up and reachable") from exc
                 delay = self.retry.delay(attempt)
                 log.warning("%s failed (%s: %s); retry %d in %.2fs", method, kind,
                             str(exc)[:200], attempt, delay)
@@ -168,6 +178,19 @@ class RpcClient:
                 log.warning("header batch failed (%s: %s); retry %d in %.2fs", kind,
                             str(exc)[:200], attempt, delay)
                 self.sleep(delay)
+
+    def blocks(self, numbers: list[int], chunk: int = 64) -> dict[int, tuple[str, str, int]]:
+        """(hash, parent hash, timestamp) of each block, asked `chunk` headers per JSON-RPC batch.
+        Only those three fields are kept: a header also lists every transaction hash of its block,
+        which on a dense chain is most of the reply."""
+        out: dict[int, tuple[str, str, int]] = {}
+        unique = sorted(set(numbers))
+        for i in range(0, len(unique), chunk):
+            for number, header in self.headers(unique[i:i + chunk]).items():
+                if header is not None:
+                    out[number] = (str(header["hash"]).lower(), str(header["parentHash"]).lower(),
+                                   int(header["timestamp"], 16))
+        return out
 
     def logs(self, addresses: list[str], from_block: int, to_block: int) -> list[dict[str, Any]]:
         result = self.call("eth_getLogs", [{"address": addresses, "fromBlock": hex(from_block),

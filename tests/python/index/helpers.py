@@ -23,9 +23,13 @@ from xborder.index.db import open_database
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ROLES = ("InstitutionRegistry", "MacroPrudentialPolicy", "LoanLedger")
-TABLES = ("checkpoint", "indexed_contracts", "blocks", "institutions", "institution_events", "wallets",
-          "wallet_events", "parameter_changes", "reference_rate_changes", "financing_type_changes",
-          "loans", "loan_events")
+TABLES = ("checkpoint", "indexed_contracts", "blocks", "raw_logs", "log_counts", "institutions", "institution_events",
+          "wallets", "wallet_events", "parameter_changes", "reference_rate_changes", "financing_type_changes",
+          "loans", "loan_events", "loan_terms", "loan_totals", "volume_buckets", "borrower_positions",
+          "borrower_currency")
+#: What a reprojection rebuilds (everything but the raw logs, their blocks and the checkpoint).
+PROJECTED = tuple(t for t in TABLES if t not in ("checkpoint", "indexed_contracts", "blocks", "raw_logs",
+                                                  "log_counts"))
 
 
 @cache
@@ -163,6 +167,16 @@ def dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     for table in TABLES:
         rows = db.query(f"SELECT * FROM {table}")
         out[table] = sorted(tuple(str(v) for v in row) for row in rows)
+    return out
+
+
+def dump_diff(a: dict[str, list[tuple[Any, ...]]], b: dict[str, list[tuple[Any, ...]]]) -> list[str]:
+    """The rows one dump has and the other has not, table by table (empty when equal)."""
+    out = []
+    for table in sorted(set(a) | set(b)):
+        left, right = set(a.get(table, [])), set(b.get(table, []))
+        out += [f"{table}: only left {row}" for row in sorted(left - right)]
+        out += [f"{table}: only right {row}" for row in sorted(right - left)]
     return out
 
 
