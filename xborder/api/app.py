@@ -2,7 +2,7 @@
 
 `create_app(settings_or_url)` builds a fresh FastAPI app (no module-level state). Each request
 opens its own database connection (SQLite or PostgreSQL) and closes it when the answer is sent.
-Listings answer JSON pages (`limit`, `offset`, `next_offset`) or CSV with `?format=csv`; the
+Listings answer JSON pages (`limit`, `cursor`, `next_cursor`: keyset pages) or CSV with `?format=csv`; the
 same listings are also at `/export/<name>.csv`.
 
 Bad parameters answer 400 (a value the index cannot use: unknown status, malformed currency,
@@ -28,7 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from xborder.api import payloads
 from xborder.api.payloads import NotFound
 from xborder.config import Settings
-from xborder.errors import ChainError, ConfigurationError, DeploymentNotFound, ValidationError, XborderError
+from xborder.errors import ChainError, ConfigurationError, ValidationError, XborderError
 from xborder.index import analytics, queries
 from xborder.index.db import Database, IndexDatabaseError, open_database, redact
 
@@ -39,7 +39,7 @@ MAX_PAGE = queries.MAX_PAGE
 
 Format = Literal["json", "csv"]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"page size, 1 to {MAX_PAGE}")]
-Offset = Annotated[int, Query(ge=0, description="rows to skip, 0 or more")]
+Cursor = Annotated[str | None, Query(max_length=400, description="the next_cursor of the previous page")]
 FormatQ = Annotated[Format, Query(description="json (default) or csv")]
 InstitutionQ = Annotated[int | None, Query(ge=1, le=payloads.UINT32_MAX, description="institution id")]
 
@@ -89,7 +89,7 @@ def create_app(config: Settings | str) -> FastAPI:
             "Read-only view of the cross-border financing registry, from the event index. Loan amounts "
             "are integers in 1/100 of the loan currency; balances, limits, headroom and `*_cny` figures "
             "in CNY minor units (1/100 yuan); utilisation is balance / limit. Listings take "
-            "`limit`/`offset` and `format=csv` (or `/export/<listing>.csv`)."),
+            "`limit`/`cursor` (the previous page's `next_cursor`) and `format=csv` (or `/export/<listing>.csv`)."),
     )
     app.state.settings = settings
 
@@ -143,7 +143,7 @@ def create_app(config: Settings | str) -> FastAPI:
               status: Annotated[str | None, Query(description=", ".join(payloads.STATUS_NAMES))] = None,
               value_date_from: Annotated[str | None, Query(alias="from", description="value date on or after, YYYY-MM-DD")] = None,
               value_date_to: Annotated[str | None, Query(alias="to", description="value date on or before, YYYY-MM-DD")] = None,
-              limit: Limit = 100, offset: Offset = 0, format: FormatQ = "json") -> Any:
+              limit: Limit = 100, cursor: Cursor = None, format: FormatQ = "json") -> Any:
         cur = payloads.parse_currency(currency)
         country = payloads.parse_country(creditor_country)
         st = payloads.parse_status(status)
@@ -156,8 +156,8 @@ def create_app(config: Settings | str) -> FastAPI:
         payloads.require_institution(db, creditor, "creditor")
         listing = queries.list_loans(db, borrower=borrower, creditor=creditor, currency=cur,
                                      creditor_country=country, status=st, value_date_from=start,
-                                     value_date_to=end, limit=limit, offset=offset)
-        return _csv(listing, "loans") if _wants_csv(request, format) else payloads.page(listing, limit, offset)
+                                     value_date_to=end, limit=limit, cursor=cursor)
+        return _csv(listing, "loans") if _wants_csv(request, format) else payloads.page(listing, limit)
 
     @app.get("/api/loans/{loan_id}", tags=["loans"], summary="One loan and its event history")
     def loan(db: DB, loan_id: Annotated[str, PathParam(description="decimal, 0x hex or BORROWER:N")]) -> Any:
@@ -169,8 +169,8 @@ def create_app(config: Settings | str) -> FastAPI:
     def borrowers(request: Request, db: DB,
                   sort: Annotated[str, Query(description=", ".join(analytics.EXPOSURE_SORTS))] = "utilisation",
                   min_utilisation: Annotated[float | None, Query(ge=0, le=100, description="only borrowers at or above this ratio, e.g. 0.9")] = None,
-                  limit: Limit = 100, offset: Offset = 0, format: FormatQ = "json") -> Any:
-        body, listing = payloads.exposures(db, sort=sort, limit=limit, offset=offset, min_utilisation=min_utilisation)
+                  limit: Limit = 100, cursor: Cursor = None, format: FormatQ = "json") -> Any:
+        body, listing = payloads.exposures(db, sort=sort, limit=limit, cursor=cursor, min_utilisation=min_utilisation)
         return _csv(listing, "borrowers") if _wants_csv(request, format) else body
 
     @app.get("/api/borrowers/{borrower}", tags=["exposure"],
@@ -204,11 +204,11 @@ def create_app(config: Settings | str) -> FastAPI:
     def events(request: Request, db: DB, borrower: InstitutionQ = None,
                currency: Annotated[str | None, Query(description="ISO 4217, e.g. USD")] = None,
                event: Annotated[str | None, Query(description=", ".join(analytics.LOAN_EVENTS))] = None,
-               limit: Limit = 20, offset: Offset = 0, format: FormatQ = "json") -> Any:
+               limit: Limit = 20, cursor: Cursor = None, format: FormatQ = "json") -> Any:
         cur = payloads.parse_currency(currency)
         payloads.require_institution(db, borrower, "borrower")
-        listing = analytics.latest_events(db, limit=limit, offset=offset, borrower=borrower, currency=cur, event=event)
-        return _csv(listing, "events") if _wants_csv(request, format) else payloads.page(listing, limit, offset)
+        listing = analytics.latest_events(db, limit=limit, cursor=cursor, borrower=borrower, currency=cur, event=event)
+        return _csv(listing, "events") if _wants_csv(request, format) else payloads.page(listing, limit)
 
     # ------------------------------------------------------------------ headline and status
 
@@ -237,20 +237,16 @@ def create_app(config: Settings | str) -> FastAPI:
         @app.get("/api/consistency", tags=["index"],
                  summary="Compare every borrower's indexed balance, limit and headroom with the ledger")
         def consistency(db: DB) -> Any:
-            from xborder.index.indexer import deployment_contracts
+            from xborder.index.reconcile import consistency_report
             from xborder.index.service import indexer_web3
 
             try:
-                w3 = indexer_web3(rpc_url, timeout=30.0)
-                chain_id = settings.chain_id or int(w3.eth.chain_id)
-                ledger = next(c for c in deployment_contracts(settings.deployments, chain_id) if c.name == "LoanLedger")
-            except (ChainError, DeploymentNotFound) as exc:
+                report = consistency_report(db, indexer_web3(rpc_url, timeout=30.0), expected_chain_id=settings.chain_id)
+            except ChainError as exc:
                 return _error(503, str(exc))
-            except Exception as exc:
-                return _error(503, f"node {rpc_url} unreachable: {type(exc).__name__}: {exc}")
-            report = queries.check_consistency(db, w3, ledger.address, ledger.abi)
             return {"ok": report.ok, "block": report.block, "checked": report.checked,
-                    "borrowers": report.borrowers,
-                    "mismatches": [m.__dict__ for m in report.mismatches]}
+                    "borrowers": report.borrowers, "logs_checked": report.logs_checked,
+                    "mismatches": [m.__dict__ for m in report.mismatches],
+                    "log_mismatches": [m.__dict__ for m in report.log_mismatches], "internal": report.internal}
 
     return app

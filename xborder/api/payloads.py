@@ -95,10 +95,9 @@ def require_institution(db: Database, institution: int | None, field: str) -> No
 
 # ---------------------------------------------------------------------------- bodies
 
-def page(listing: queries.Listing, limit: int, offset: int) -> dict[str, Any]:
-    total = listing.total if listing.total is not None else len(listing.rows)
-    return {"total": total, "limit": limit, "offset": offset,
-            "next_offset": offset + limit if offset + limit < total else None,
+def page(listing: queries.Listing, limit: int) -> dict[str, Any]:
+    """A keyset page: `next_cursor` (None on the last page) asks for the next one."""
+    return {"total": listing.total, "limit": limit, "next_cursor": listing.next_cursor,
             "columns": listing.columns, "items": listing.dicts()}
 
 
@@ -106,11 +105,10 @@ def summary(db: Database) -> dict[str, Any]:
     return asdict(analytics.summary(db))
 
 
-def exposures(db: Database, *, sort: str = "utilisation", limit: int = 100, offset: int = 0,
+def exposures(db: Database, *, sort: str = "utilisation", limit: int = 100, cursor: str | None = None,
               min_utilisation: float | None = None) -> tuple[dict[str, Any], queries.Listing]:
-    ranked = analytics.ranked_exposures(db, sort=sort, limit=limit, offset=offset, min_utilisation=min_utilisation)
-    body = {"total": ranked.total, "limit": limit, "offset": offset, "sort": sort,
-            "next_offset": offset + limit if offset + limit < ranked.total else None,
+    ranked = analytics.ranked_exposures(db, sort=sort, limit=limit, cursor=cursor, min_utilisation=min_utilisation)
+    body = {"total": ranked.total, "limit": limit, "sort": sort, "next_cursor": ranked.next_cursor,
             "items": [analytics.exposure_dict(e) for e in ranked.items]}
     return body, ranked.listing()
 
@@ -154,9 +152,9 @@ def dashboard_snapshot(db: Database) -> dict[str, Any]:
     return {
         "summary": summary(db),
         "borrowers": borrowers,
-        "volumes_month": page(analytics.volumes_with_cny(db, "month"), queries.MAX_PAGE, 0),
-        "volumes_day": page(analytics.volumes_with_cny(db, "day"), queries.MAX_PAGE, 0),
-        "events": page(events, 500, 0),
+        "volumes_month": page(analytics.volumes_with_cny(db, "month"), queries.MAX_PAGE),
+        "volumes_day": page(analytics.volumes_with_cny(db, "day"), queries.MAX_PAGE),
+        "events": page(events, 500),
         "status": status(db),
         "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
     }

@@ -40,7 +40,7 @@ from xborder.chain.launcher import DEV_MNEMONIC
 from xborder.chain.sender import SenderPool, rpc
 from xborder.config import Settings
 from xborder.domain.identifiers import identifier_bytes
-from xborder.index import queries
+from xborder.index import queries, reconcile
 from xborder.index.service import index_events, open_index
 from xborder.services import terms as terms_codec
 from xborder.services.actions import DONE, FAILED, REFUSED, Action, ActionBatch
@@ -442,7 +442,7 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
                                  "SUM(CASE WHEN commitment_ok = 0 THEN 1 ELSE 0 END) FROM loan_terms")
         terms_seen = {"envelopes": int(terms_row[0] or 0), "opened_and_verified": int(terms_row[1] or 0),
                       "flagged": int(terms_row[2] or 0)} if terms_row else {}
-        consistency = queries.check_consistency(db, w3, client.ledger.address, list(client.ledger.abi))  # type: ignore[arg-type]
+        consistency = reconcile.consistency_report(db, w3)
         dashboard = None
         try:
             from xborder.api.snapshot import write_snapshot

@@ -48,10 +48,12 @@ def test_exposure_matches_the_ledger(client: TestClient, book: Book) -> None:
 def test_borrowers_ranked_by_utilisation(client: TestClient) -> None:
     body = get(client, "/api/borrowers")
     assert [b["name"] for b in body["items"][:3]] == ["BORROWER-X", "BORROWER-Y", "BANK-A"]
-    assert body["total"] == 5 and body["next_offset"] is None
+    assert body["total"] == 5 and body["next_cursor"] is None
     assert body["items"][0]["utilisation"] == pytest.approx(323 / 350)
     by_balance = get(client, "/api/borrowers?sort=balance&limit=2")
-    assert [b["borrower"] for b in by_balance["items"]] == [BORROWER_X, BANK_A] and by_balance["next_offset"] == 2
+    assert [b["borrower"] for b in by_balance["items"]] == [BORROWER_X, BANK_A] and by_balance["next_cursor"]
+    rest = get(client, f"/api/borrowers?sort=balance&limit=2&cursor={by_balance['next_cursor']}")
+    assert BORROWER_X not in [b["borrower"] for b in rest["items"]] and len(rest["items"]) == 2
     near = get(client, "/api/borrowers?min_utilisation=0.9")
     assert [b["borrower"] for b in near["items"]] == [BORROWER_X]
 
@@ -68,8 +70,9 @@ def test_loans_filters_and_paging(client: TestClient, book: Book) -> None:
     assert get(client, "/api/loans?status=Cancelled")["items"][0]["loan_id"] == book.loans["x-cancelled"]
     assert get(client, "/api/loans?from=2000-01-01&to=2100-12-31")["total"] == 6
     assert get(client, "/api/loans?to=2000-01-01")["total"] == 0
-    first, second = get(client, "/api/loans?limit=4"), get(client, "/api/loans?limit=4&offset=4")
-    assert first["next_offset"] == 4 and second["next_offset"] is None
+    first = get(client, "/api/loans?limit=4")
+    second = get(client, f"/api/loans?limit=4&cursor={first['next_cursor']}")
+    assert first["next_cursor"] and second["next_cursor"] is None
     assert [i["loan_id"] for i in first["items"] + second["items"]] == [i["loan_id"] for i in every["items"]]
 
 
@@ -95,6 +98,7 @@ def test_totals(client: TestClient) -> None:
     types = get(client, "/api/totals?by=financing_type&status=active")["items"]
     assert types == [{"financing_type": 1, "loans": 5, "principal": types[0]["principal"], "drawn": types[0]["drawn"],
                       "outstanding": sum(EXPECTED_OUTSTANDING.values()), "contribution": sum(EXPECTED_BALANCE.values()),
+                      "outstanding_cny": get(client, "/api/summary")["outstanding_cny"],
                       "financing_type_name": "ORDINARY_LOAN"}]
 
 
@@ -162,7 +166,7 @@ BAD = [
     ("/api/loans?limit=0", 422, "limit", "greater than or equal to 1"),
     ("/api/loans?limit=100000", 422, "limit", "less than or equal to 10000"),
     ("/api/loans?limit=ten", 422, "limit", "valid integer"),
-    ("/api/loans?offset=-5", 422, "offset", "greater than or equal to 0"),
+    ("/api/loans?cursor=not-a-cursor", 400, "cursor", "not a cursor of this listing"),
     ("/api/loans?currency=US", 400, "currency", "ISO 4217"),
     ("/api/loans?currency=U5D", 400, "currency", "three letters"),
     ("/api/loans?creditor_country=HKG", 400, "creditor_country", "ISO 3166"),
