@@ -1,7 +1,7 @@
 """Which chain and which deployment an index database belongs to (issue #13 item 4).
 
-At its first run the indexer records the chain id, the genesis block's hash, the block before the
-first indexed one (and its hash) and the contracts (addresses, start blocks, ABIs). Every later
+At its first run the indexer records the chain id, the genesis block's hash, the first indexed
+block (where the deployment starts) and its hash, and the contracts (addresses, start blocks, ABIs). Every later
 run, `index status` and every report check them: a node serving another chain (another chain id,
 or the same id with another genesis, e.g. a restarted dev chain), a `--chain-id` that differs, or
 another deployment's contracts is refused with exit code 4 before anything is read or written.
@@ -27,38 +27,34 @@ class IndexerError(ChainError):
 class ChainIdentity:
     chain_id: int
     genesis_hash: str
-    base_block: int
-    base_hash: str
+    first_block: int
+    first_hash: str
 
 
-def node_identity(rpc: RpcClient, base_block: int) -> ChainIdentity:
-    """The node's chain id, genesis hash and the hash of `base_block` (ZERO_HASH below 0)."""
+def node_identity(rpc: RpcClient, first_block: int) -> ChainIdentity:
+    """The node's chain id, genesis hash and the hash of `first_block` (ZERO_HASH when the node does
+    not have that block yet)."""
     chain_id = rpc.chain_id()
-    numbers = [0] if base_block <= 0 else [0, base_block]
+    numbers = sorted({0, max(0, first_block)})
     headers = rpc.headers(numbers)
     genesis = headers.get(0)
     if genesis is None:
         raise ChainError("the node has no genesis block: is it a JSON-RPC node of an EVM chain?")
-    base_hash = ZERO_HASH
-    if base_block >= 0:
-        header = headers.get(base_block)
-        if header is None:
-            raise ChainError(f"the node has no block {base_block} (the start of the deployment is beyond its head): "
-                             "is it the node of this deployment's chain?")
-        base_hash = str(header["hash"]).lower()
-    return ChainIdentity(chain_id, str(genesis["hash"]).lower(), base_block, base_hash)
+    first = headers.get(max(0, first_block))
+    return ChainIdentity(chain_id, str(genesis["hash"]).lower(), first_block,
+                         str(first["hash"]).lower() if first is not None else ZERO_HASH)
 
 
 def stored_identity(db: Database) -> ChainIdentity | None:
-    row = db.query_one("SELECT chain_id, genesis_hash, base_block, base_hash FROM chain_identity WHERE id = 1")
+    row = db.query_one("SELECT chain_id, genesis_hash, first_block, first_hash FROM chain_identity WHERE id = 1")
     return ChainIdentity(int(row[0]), str(row[1]), int(row[2]), str(row[3])) if row else None
 
 
 def record_identity(db: Database, identity: ChainIdentity, contracts: Sequence[IndexedContract]) -> None:
     """Store the identity and the contracts (inside the caller's transaction)."""
-    db.execute("INSERT INTO chain_identity (id, chain_id, genesis_hash, base_block, base_hash, recorded_at) "
+    db.execute("INSERT INTO chain_identity (id, chain_id, genesis_hash, first_block, first_hash, recorded_at) "
                "VALUES (1, ?, ?, ?, ?, CURRENT_TIMESTAMP)",
-               (identity.chain_id, identity.genesis_hash, identity.base_block, identity.base_hash))
+               (identity.chain_id, identity.genesis_hash, identity.first_block, identity.first_hash))
     db.executemany("INSERT INTO indexed_contracts (name, address, start_block, abi) VALUES (?, ?, ?, ?)",
                    [(c.name, c.address.lower(), c.start_block, json.dumps(c.abi, sort_keys=True))
                     for c in sorted(contracts, key=lambda c: c.name)])
@@ -88,9 +84,11 @@ def check_node(db: Database, node: ChainIdentity, *, expected_chain_id: int | No
         raise IndexerError(f"{where} was built from another chain with id {stored.chain_id} (genesis "
                            f"{stored.genesis_hash[:12]}..., {rpc_url} has {node.genesis_hash[:12]}...; a restarted "
                            "dev chain is a new chain): index it into a new database")
-    if node.base_block == stored.base_block and stored.base_hash != node.base_hash:
-        raise IndexerError(f"{where} was built from another history of chain {stored.chain_id} (block "
-                           f"{stored.base_block} differs): index it into a new database")
+    if node.first_block == stored.first_block and stored.first_hash != node.first_hash:
+        raise IndexerError(f"{where} was built from another chain with id {stored.chain_id} (its first indexed block "
+                           f"{stored.first_block} is {stored.first_hash[:12]}..., {rpc_url} has "
+                           f"{node.first_hash[:12]}...: another chain, or a deployment replaced by a reorg): index it "
+                           "into a new database")
 
 
 def check_contracts(db: Database, contracts: Sequence[IndexedContract]) -> None:

@@ -155,14 +155,20 @@ class Indexer:
         """Check that the node and the database belong to this chain and deployment (once per
         Indexer); create the checkpoint at the first run."""
         if not self._ready:
-            node = node_identity(self.rpc.bounded(START_ATTEMPTS), self.base_block)
+            rpc = self.rpc.bounded(START_ATTEMPTS)
+            node = node_identity(rpc, self.base_block + 1)
             check_node(self.db, node, expected_chain_id=self.expected_chain_id, rpc_url=self.rpc.url)
             check_contracts(self.db, self.contracts)
             if self.store.checkpoint() is None:
+                if node.first_hash == ZERO_HASH:
+                    raise ConfigurationError(f"start block {self.base_block + 1} is beyond the chain head of "
+                                             f"{self.rpc.url}: is it the node of this deployment's chain?")
+                base = rpc.header(self.base_block) if self.base_block >= 0 else None
+                base_hash = str(base["hash"]).lower() if base is not None else ZERO_HASH
                 with self.db.transaction():
                     record_identity(self.db, node, self.contracts)
                     self.db.execute("INSERT INTO checkpoint (id, chain_id, block_number, block_hash) "
-                                    "VALUES (1, ?, ?, ?)", (node.chain_id, self.base_block, node.base_hash))
+                                    "VALUES (1, ?, ?, ?)", (node.chain_id, self.base_block, base_hash))
                 log.info("new index of chain %d from block %d", node.chain_id, self.base_block + 1)
             self._ready = True
         checkpoint = self.store.checkpoint()
@@ -197,7 +203,7 @@ class Indexer:
         if ancestor is None:  # nothing stored is canonical: the same chain, rewritten from the base?
             stored = stored_identity(self.db)
             if stored is not None:
-                check_node(self.db, node_identity(self.rpc, self.base_block), rpc_url=self.rpc.url)
+                check_node(self.db, node_identity(self.rpc, stored.first_block), rpc_url=self.rpc.url)
             ancestor = self.base_block
         if ancestor >= 0:
             header = self.rpc.header(ancestor)

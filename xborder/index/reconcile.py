@@ -98,7 +98,7 @@ def consistency_report(db: Database, w3: Web3, *, expected_chain_id: int | None 
     stored = stored_identity(db)
     rpc = RpcClient(w3, RetryPolicy(initial_delay=0.2, max_delay=2.0, max_attempts=ATTEMPTS))
     if stored is not None:
-        check_node(db, node_identity(rpc, stored.base_block), expected_chain_id=expected_chain_id, rpc_url=rpc.url)
+        check_node(db, node_identity(rpc, stored.first_block), expected_chain_id=expected_chain_id, rpc_url=rpc.url)
     return compare(db, chain_figures(rpc, stored_contracts(db), borrowers(db), block))
 
 

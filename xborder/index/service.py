@@ -13,6 +13,7 @@ from web3.providers.rpc import HTTPProvider
 from xborder.config import Settings
 from xborder.errors import ChainError, ConfigurationError
 from xborder.index.db import Database, open_database
+from xborder.index.identity import IndexerError
 from xborder.index.indexer import (
     START_ATTEMPTS,
     IndexedContract,
@@ -61,7 +62,10 @@ def index_events(settings: Settings, *, w3: Web3 | None = None,
             raise ConfigurationError("the indexer needs a node: pass --rpc-url (or start the embedded "
                                      "chain with `xborder chain start` and use its URL)")
         w3 = indexer_web3(settings.rpc_url)
-    chain_id = settings.chain_id or RpcClient(w3).bounded(START_ATTEMPTS).chain_id()
+    chain_id = RpcClient(w3).bounded(START_ATTEMPTS).chain_id()
+    if settings.chain_id is not None and chain_id != settings.chain_id:
+        raise IndexerError(f"{settings.rpc_url or 'the node'} serves chain {chain_id}, not chain {settings.chain_id} "
+                           "(--chain-id)")
     if contracts is None:
         contracts = deployment_contracts(settings.deployments, chain_id)
     projection = None

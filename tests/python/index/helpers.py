@@ -1,7 +1,7 @@
 """Test support for the indexer: the EventEmitter double, a seeded workload and table dumps.
 
 Also runnable as a script (the crash test runs it in a subprocess and kills it):
-    python helpers.py RPC_URL DB_URL CONTRACTS_JSON TO_BLOCK BATCH_BLOCKS
+    python helpers.py RPC_URL DB_URL CONTRACTS_JSON TO_BLOCK BATCH_BLOCKS   (TO_BLOCK -1: follow)
 """
 
 from __future__ import annotations
@@ -192,7 +192,10 @@ def _main(argv: list[str]) -> int:
     db = open_database(db_url)
     indexer = Indexer(db, indexer_web3(rpc_url), contracts, batch_blocks=int(batch_blocks),
                       max_batch_blocks=int(batch_blocks), retry=RetryPolicy(initial_delay=0.05, max_delay=0.5))
-    indexer.run(to_block=int(to_block))
+    if int(to_block) < 0:  # follow until killed
+        indexer.run(follow=True, poll_interval=0.1)
+    else:
+        indexer.run(to_block=int(to_block))
     db.close()
     return 0
 

@@ -8,19 +8,16 @@ import random
 from pathlib import Path
 from typing import Any
 
-import pytest
 from web3 import Web3
 from web3.exceptions import ContractLogicError
 
 from xborder.chain import LocalNode
-from xborder.config import PROJECT_ROOT, Settings
+from xborder.config import Settings
 from xborder.domain.identifiers import lei_with_check
 from xborder.index import index_events, index_status_of, open_database, queries
 from xborder.index.indexer import deployment_contracts
 from xborder.index.reconcile import consistency_report
 from xborder.index.service import indexer_web3
-from xborder.services.deploy import deploy
-from xborder.services.funding import dev_funder
 
 from .helpers import Emitters, Workload, dump
 
@@ -89,14 +86,6 @@ class RealWorkload:
                 self.send(self.accounts[1], ledger.functions.repay(loan_id, rng.randrange(1, outstanding + 1)))
             elif rng.random() < 0.5:
                 self.send(self.accounts[1], ledger.functions.cancelLoan(loan_id))
-
-
-@pytest.fixture
-def deployed(anvil: LocalNode, settings: Settings) -> tuple[Web3, Settings]:
-    w3 = indexer_web3(anvil.rpc_url)
-    deploy(w3, dev_funder(), w3.eth.accounts[0], settings.deployments, PROJECT_ROOT)
-    return w3, Settings(project_root=settings.project_root, data_dir=settings.data_dir,
-                        deployments_dir=settings.deployments_dir, rpc_url=anvil.rpc_url)
 
 
 def test_consistency_check_passes_then_names_the_tampered_borrower(deployed: tuple[Web3, Settings], db_url: str) -> None:

@@ -133,7 +133,7 @@ def _compare_with_node(app: App, data: dict[str, Any]) -> None:
         stored = stored_identity(db)
         rpc = RpcClient(indexer_web3(rpc_url, timeout=5.0)).bounded(3 if explicit else 1)
         try:
-            node = node_identity(rpc, stored.base_block if stored else -1)
+            node = node_identity(rpc, stored.first_block if stored else 0)
             head = rpc.block_number()
             check_node(db, node, expected_chain_id=app.settings.chain_id, rpc_url=rpc_url)
         except ChainError as exc:

@@ -8,13 +8,14 @@
 -- ---------------------------------------------------------------- which chain, which deployment
 
 -- Recorded at the first run, checked at every run and by every report: an index of another chain
--- (chain id, or the same id with another genesis block) or of another deployment is refused.
+-- (chain id, or the same id with another genesis block or another first indexed block, i.e. the
+-- block the deployment starts in) or of another deployment is refused.
 CREATE TABLE chain_identity (
     id INTEGER PRIMARY KEY,
     chain_id BIGINT NOT NULL,
     genesis_hash TEXT NOT NULL,
-    base_block BIGINT NOT NULL,
-    base_hash TEXT NOT NULL,
+    first_block BIGINT NOT NULL,
+    first_hash TEXT NOT NULL,
     recorded_at TEXT NOT NULL
 );
 
