@@ -24,6 +24,8 @@ doubles nothing.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import logging
 import threading
@@ -32,7 +34,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from web3 import Web3
 
@@ -40,7 +41,7 @@ from xborder.bindings.deployment import CONTRACT_NAMES as INDEXED_CONTRACT_NAMES
 from xborder.bindings.deployment import load_deployment
 from xborder.errors import ConfigurationError, DeploymentNotFound
 from xborder.index.db import Database
-from xborder.index.decode import DecodedEvent, EventDecoder, UndecodableLog
+from xborder.index.decode import EventDecoder
 from xborder.index.identity import (
     IndexerError,
     check_contracts,
@@ -51,7 +52,7 @@ from xborder.index.identity import (
 )
 from xborder.index.projection import Projection, XborderProjection
 from xborder.index.rpc import RangeTooLarge, RetryPolicy, RpcClient, classify
-from xborder.index.store import ZERO_HASH, IndexedContract, IndexStore, LogBatch, raw_row
+from xborder.index.store import ZERO_HASH, IndexedContract, IndexStore, LogBatch, decode_logs
 
 __all__ = ["IndexStats", "IndexStatus", "IndexedContract", "Indexer", "IndexerError", "deployment_contracts",
            "index_status"]
@@ -73,6 +74,25 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _release_freed_memory() -> None:
+    """Hand the memory a batch freed back to the system (glibc keeps freed small blocks in its
+    arenas; after batches of 100,000s of short-lived objects that is most of the resident size)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        return libc
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_LIBC = _libc()
 
 
 class _ChainMoved(Exception):
@@ -236,36 +256,14 @@ class Indexer:
             cp = blocks.get(checkpoint[0])
             if cp is None or cp[0] != checkpoint[1]:
                 raise _ChainMoved()
-        rows: list[tuple[Any, ...]] = []
-        events: list[DecodedEvent] = []
-        decoder, contract_of = self.decoder, self._contract_of
         for entry in raw:
             if entry.get("removed"):
                 raise _ChainMoved()
-            number = int(entry["blockNumber"], 16)
-            block_hash = str(entry["blockHash"]).lower()
-            block = blocks.get(number)
-            if block is None or block[0] != block_hash:
+            block = blocks.get(int(entry["blockNumber"], 16))
+            if block is None or block[0] != str(entry["blockHash"]).lower():
                 raise _ChainMoved()
-            address = str(entry["address"]).lower()
-            topics = entry["topics"]
-            data = bytes.fromhex(str(entry["data"])[2:])
-            log_index, tx_index = int(entry["logIndex"], 16), int(entry["transactionIndex"], 16)
-            tx_hash = str(entry["transactionHash"]).lower()
-            spec = decoder.spec_of(address, topics[0] if topics else None)
-            if spec is not None:
-                try:
-                    events.append(decoder.decode_with(spec, address, topics, data, number, block_hash, tx_index,
-                                                      tx_hash, log_index))
-                except (UndecodableLog, ValueError) as exc:
-                    raise ConfigurationError(
-                        f"log {log_index} of block {number} (tx {tx_hash}) at {address} does not decode as "
-                        f"{spec.signature}: {exc}; is the deployment's ABI the one of these contracts?") from None
-            rows.append(raw_row(number, log_index, block_hash, tx_hash, tx_index, address,
-                                contract_of.get(address, address), spec.name if spec else None, topics, data))
+        rows, events = decode_logs(raw, self.decoder, self._contract_of)
         del raw
-        rows.sort(key=lambda r: (r[0], r[1]))
-        events.sort(key=lambda e: (e.block_number, e.log_index))
         return LogBatch(rows, events, {n: blocks[n] for n in numbers}), end_block[0]
 
     def sync(self, to_block: int | None = None, stop: threading.Event | None = None) -> int:
@@ -302,15 +300,18 @@ class Indexer:
                     continue
                 with _gc_paused():
                     self.store.write(batch, end, end_hash)
+                logs, events, blocks = len(batch.raw), len(batch.events), len(batch.blocks)
+                del batch
+                _release_freed_memory()
                 span = end - checkpoint[0]
                 checkpoint = (end, end_hash)
                 # Size the next range for about `target_events` logs: big enough to amortise the
                 # round trip and the commit, small enough to keep memory flat on busy chains.
                 grown = self.batch_blocks * 2
-                if batch.raw:
-                    grown = min(grown, max(1, span * self.target_events // len(batch.raw)))
+                if logs:
+                    grown = min(grown, max(1, span * self.target_events // logs))
                 self.batch_blocks = max(self.min_batch_blocks, min(self.max_batch_blocks, grown))
-                self._tally(batch, end)
+                self._tally(logs, events, blocks, end)
                 attempt = 0
             except _ChainMoved:
                 log.info("the chain moved under batch after block %d; reading it again", checkpoint[0])
@@ -330,11 +331,11 @@ class Indexer:
                 checkpoint = self.store.checkpoint() or checkpoint
         return checkpoint[0]
 
-    def _tally(self, batch: LogBatch, end: int) -> None:
+    def _tally(self, logs: int, events: int, blocks: int, end: int) -> None:
         self.stats.batches += 1
-        self.stats.events += len(batch.events)
-        self.stats.logs += len(batch.raw)
-        self.stats.blocks += len(batch.blocks)
+        self.stats.events += events
+        self.stats.logs += logs
+        self.stats.blocks += blocks
         self.stats.checkpoint = end
         self.stats.failures = dict(self.rpc.failures)
         if self._on_batch is not None:

@@ -396,8 +396,7 @@ class XborderProjection:
         delta = SummaryDelta()
         for event, amount, block_time, currency, rate in db.query(
                 "SELECT e.event, e.amount, e.block_time, l.currency, l.rate FROM loan_events e JOIN loans l "
-                "ON l.loan_id = e.loan_id WHERE e.block_number > ? AND e.event IN ('LoanRecorded', 'LoanDrawn', "
-                "'LoanRepaid')", (n,)):
+                "ON l.loan_id = e.loan_id WHERE e.block_number > ?", (n,)):
             delta.volume(str(event), int(block_time), str(currency), amount, int(rate), sign=-1)
         borrowers = {int(r[0]) for r in db.query(
             "SELECT DISTINCT borrower FROM loan_events WHERE block_number > ?", (n,))}

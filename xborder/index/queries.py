@@ -54,26 +54,30 @@ def _named_status(columns: list[str], rows: list[Row]) -> list[Row]:
     return [(*r[:at], LOAN_STATUS_NAMES.get(int(r[at]), str(r[at])), *r[at + 1:]) for r in rows]
 
 
-def _loans_total(db: Database, filters: dict[str, Any], where: list[str], params: list[Any]) -> int:
-    """The number of loans of a listing: from the summary tables when the filter is one dimension
-    (and a status), else counted (with the listing's index)."""
+def _loans_total(db: Database, filters: dict[str, Any], where: list[str], params: list[Any],
+                 dated: bool) -> int | None:
+    """The number of loans of a listing: from `loan_totals` when the filter is at most one dimension
+    (or currency with creditor country) and a status; counted when a borrower or a value-date range
+    bounds it; None otherwise (a filter combination no summary holds: counting it would scan)."""
     dims = {k: v for k, v in filters.items() if v is not None and k != "status"}
     status = filters.get("status")
-    if not dims:
-        row = db.query_one("SELECT COALESCE(SUM(loans), 0) FROM loan_totals WHERE dimension = 'currency'"
-                           + (" AND status = ?" if status is not None else ""), [status] if status is not None else [])
+    if "borrower" in dims or dated:
+        row = db.query_one(f"SELECT COUNT(*) FROM loans l WHERE {' AND '.join(where)}", params)
         return int(row[0]) if row else 0
-    if len(dims) == 1 and next(iter(dims)) in TOTALS_BY:
-        (dimension, value), = dims.items()
-        row = db.query_one("SELECT COALESCE(SUM(loans), 0) FROM loan_totals WHERE dimension = ? AND group_key = ?"
-                           + (" AND status = ?" if status is not None else ""),
-                           [dimension, str(value), *([status] if status is not None else [])])
-        return int(row[0]) if row else 0
-    if set(dims) == {"borrower"} and status in (None, 2):
-        row = db.query_one(f"SELECT {'loans' if status is None else 'active_loans'} FROM borrower_positions "
-                           "WHERE borrower = ?", (dims["borrower"],))
-        return int(row[0]) if row else 0
-    row = db.query_one(f"SELECT COUNT(*) FROM loans l WHERE {' AND '.join(where)}", params)
+    if set(dims) == {"currency", "creditor_country"}:
+        dims = {"currency_country": f"{dims['currency']}|{dims['creditor_country']}"}
+    if len(dims) > 1:
+        return None
+    dimension, value = next(iter(dims.items())) if dims else ("currency", None)
+    sql = "SELECT COALESCE(SUM(loans), 0) FROM loan_totals WHERE dimension = ?"
+    args: list[Any] = [dimension]
+    if value is not None:
+        sql += " AND group_key = ?"
+        args.append(str(value))
+    if status is not None:
+        sql += " AND status = ?"
+        args.append(status)
+    row = db.query_one(sql, args)
     return int(row[0]) if row else 0
 
 
@@ -84,7 +88,8 @@ def list_loans(db: Database, *, borrower: int | None = None, creditor: int | Non
                with_total: bool = True) -> Listing:
     """Loans in their current state, newest first (recorded block, then loan id, descending);
     dates are unix seconds (value date, inclusive); `bank` is the recording institution. Pass the
-    previous page's `next_cursor` as `cursor` for the next page."""
+    previous page's `next_cursor` as `cursor` for the next page. `total` is None for a filter
+    combination the summary tables do not hold (see `_loans_total`)."""
     check_limit(limit)
     filters: dict[str, Any] = {
         "borrower": borrower, "creditor": creditor, "bank": bank,
@@ -104,12 +109,8 @@ def list_loans(db: Database, *, borrower: int | None = None, creditor: int | Non
     if value_date_to is not None:
         where.append("l.value_date <= ?")
         params.append(value_date_to)
-    total = None
-    if with_total and (value_date_from is not None or value_date_to is not None):
-        row = db.query_one(f"SELECT COUNT(*) FROM loans l WHERE {' AND '.join(where)}", params)
-        total = int(row[0]) if row else 0
-    elif with_total:
-        total = _loans_total(db, filters, where, params)
+    dated = value_date_from is not None or value_date_to is not None
+    total = _loans_total(db, filters, where, params, dated) if with_total else None
     after = decode_cursor(cursor, (int, int))
     page_where, page_params = list(where), list(params)
     if after is not None:
@@ -177,13 +178,19 @@ def loan_events(db: Database, *, limit: int = 20, cursor: str | None = None, bor
 
 def _events_total(db: Database, where: list[str], params: list[Any], borrower: int | None, currency: str | None,
                   event: str | None) -> int:
-    if borrower is None and currency is None:  # the ledger's log counts hold it
-        names = [event] if event is not None else list(LOAN_EVENT_NAMES)
-        row = db.query_one(f"SELECT COALESCE(SUM(logs), 0) FROM log_counts WHERE contract = 'LoanLedger' AND event IN "
-                           f"({', '.join('?' * len(names))})", names)
+    """From `event_counts`, or counted over one borrower's events (its index range)."""
+    if borrower is None:
+        sql, args = "SELECT COALESCE(SUM(events), 0) FROM event_counts WHERE 1 = 1", []
+        if event is not None:
+            sql += " AND event = ?"
+            args.append(event)
+        if currency is not None:
+            sql += " AND currency = ?"
+            args.append(currency.upper())
+        row = db.query_one(sql, args)
         return int(row[0]) if row else 0
     join = " JOIN loans l ON l.loan_id = e.loan_id" if currency is not None else ""
-    row = db.query_one(f"SELECT COUNT(*) FROM loan_events e{join} WHERE {' AND '.join(where) or '1 = 1'}", params)
+    row = db.query_one(f"SELECT COUNT(*) FROM loan_events e{join} WHERE {' AND '.join(where)}", params)
     return int(row[0]) if row else 0
 
 
@@ -209,17 +216,24 @@ def totals(db: Database, by: str, *, status: int | str | None = None) -> Listing
     if status is not None:
         where += " AND t.status = ?"
         params.append(status_code(status))
-    name = ", MAX(i.name) AS name" if by in ("bank", "creditor") else ""
-    join = " LEFT JOIN institutions i ON CAST(t.group_key AS BIGINT) = i.institution_id" if name else ""
     columns, rows = db.columns(
         f"SELECT t.group_key AS {by}, SUM(t.loans) AS loans, SUM(t.principal) AS principal, SUM(t.drawn) AS drawn, "
         "SUM(t.outstanding) AS outstanding, SUM(t.contribution) AS contribution, "
-        f"SUM(t.outstanding_cny) AS outstanding_cny{name} FROM loan_totals t{join} {where} "
-        "GROUP BY t.group_key", params)
+        f"SUM(t.outstanding_cny) AS outstanding_cny FROM loan_totals t {where} GROUP BY t.group_key", params)
     if by in _NUMERIC_GROUPS:
         rows = sorted(((int(r[0]), *r[1:]) for r in rows), key=lambda r: r[0])
     else:
         rows = sorted(rows, key=lambda r: str(r[0]))
+    if by in ("bank", "creditor"):
+        names: dict[int, str] = {}
+        ids = [int(r[0]) for r in rows]
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            names.update((int(a), str(b)) for a, b in db.query(
+                f"SELECT institution_id, name FROM institutions WHERE institution_id IN ({', '.join('?' * len(chunk))})",
+                chunk))
+        columns = [*columns, "name"]
+        rows = [(*r, names.get(int(r[0]))) for r in rows]
     return Listing(columns, rows, len(rows))
 
 

@@ -16,8 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from xborder.errors import ConfigurationError
 from xborder.index.db import Database
-from xborder.index.decode import DecodedEvent, EventDecoder
+from xborder.index.decode import DecodedEvent, EventDecoder, UndecodableLog
 from xborder.index.projection import Projection
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,36 @@ def raw_row(block_number: int, log_index: int, block_hash: str, tx_hash: str, tx
     """A `raw_logs` row from a JSON-RPC log's fields (topics as 0x hex)."""
     t = [bytes.fromhex(topic[2:]) for topic in topics[:4]] + [None] * (4 - min(len(topics), 4))
     return (block_number, log_index, block_hash, tx_hash, tx_index, address, contract, event, *t, data)
+
+
+def decode_logs(entries: Sequence[dict[str, Any]], decoder: EventDecoder, contract_of: dict[str, str]
+                ) -> tuple[list[tuple[Any, ...]], list[DecodedEvent]]:
+    """`raw_logs` rows and decoded events (both in chain order) of `eth_getLogs` entries: each log's
+    data is parsed once and serves both."""
+    rows: list[tuple[Any, ...]] = []
+    events: list[DecodedEvent] = []
+    for entry in entries:
+        number = int(entry["blockNumber"], 16)
+        block_hash = str(entry["blockHash"]).lower()
+        address = str(entry["address"]).lower()
+        topics = entry["topics"]
+        data = bytes.fromhex(str(entry["data"])[2:])
+        log_index, tx_index = int(entry["logIndex"], 16), int(entry["transactionIndex"], 16)
+        tx_hash = str(entry["transactionHash"]).lower()
+        spec = decoder.spec_of(address, topics[0] if topics else None)
+        if spec is not None:
+            try:
+                events.append(decoder.decode_with(spec, address, topics, data, number, block_hash, tx_index, tx_hash,
+                                                  log_index))
+            except (UndecodableLog, ValueError) as exc:
+                raise ConfigurationError(
+                    f"log {log_index} of block {number} (tx {tx_hash}) at {address} does not decode as "
+                    f"{spec.signature}: {exc}; is the deployment's ABI the one of these contracts?") from None
+        rows.append(raw_row(number, log_index, block_hash, tx_hash, tx_index, address,
+                            contract_of.get(address, address), spec.name if spec else None, topics, data))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    events.sort(key=lambda e: (e.block_number, e.log_index))
+    return rows, events
 
 
 def stored_contracts(db: Database) -> list[IndexedContract]:

@@ -30,6 +30,7 @@ DIMENSIONS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "financing_type": lambda s: str(s["financing_type"]),
     "bank": lambda s: str(s["recorder"]),
     "creditor": lambda s: str(s["creditor"]),
+    "currency_country": lambda s: f"{s['currency']}|{s['creditor_country']}",
 }
 VOLUME_EVENTS = frozenset({"LoanRecorded", "LoanDrawn", "LoanRepaid"})
 
@@ -87,6 +88,7 @@ class SummaryDelta:
     totals: dict[tuple[str, str, str, int], list[int]] = field(default_factory=dict)
     volumes: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
     currency: dict[tuple[int, str], list[int]] = field(default_factory=dict)
+    events: dict[tuple[str, str], int] = field(default_factory=dict)
     #: borrower -> [loans, active loans]
     counts: dict[int, list[int]] = field(default_factory=dict)
     buckets: Buckets = field(default_factory=Buckets)
@@ -118,7 +120,9 @@ class SummaryDelta:
             row[1] += sign * outstanding
 
     def volume(self, event: str, block_time: int, currency: str, amount: int | None, rate: int, sign: int = 1) -> None:
-        """A LoanRecorded / LoanDrawn / LoanRepaid at `block_time` (others are ignored)."""
+        """A loan event at `block_time`: counted by event and currency; LoanRecorded, LoanDrawn and
+        LoanRepaid also in the volumes."""
+        self.events[(event, currency)] = self.events.get((event, currency), 0) + sign
         if event not in VOLUME_EVENTS:
             return
         day, month = self.buckets(block_time)
@@ -143,6 +147,11 @@ class SummaryDelta:
         db.executemany(_VOLUMES_SQL, [(*k, *v) for k, v in volumes])
         db.executemany("DELETE FROM volume_buckets WHERE period = ? AND bucket = ? AND currency = ? AND drawn = 0 "
                        "AND repaid = 0 AND loans_recorded = 0", [k for k, v in volumes if min(v) < 0])
+        events = sorted((k, v) for k, v in self.events.items() if v)
+        db.executemany("INSERT INTO event_counts (event, currency, events) VALUES (?, ?, ?) ON CONFLICT (event, currency) "
+                       "DO UPDATE SET events = event_counts.events + excluded.events", [(*k, v) for k, v in events])
+        db.executemany("DELETE FROM event_counts WHERE event = ? AND currency = ? AND events = 0",
+                       [k for k, v in events if v < 0])
         currency = sorted((k, v) for k, v in self.currency.items() if any(v))
         db.executemany(_CURRENCY_SQL, [(*k, *v) for k, v in currency])
         db.executemany("DELETE FROM borrower_currency WHERE borrower = ? AND currency = ? AND active_loans = 0",
@@ -195,4 +204,4 @@ def write_positions(db: Database, positions: Mapping[int, Mapping[str, Any]], pa
                     if int(p["kind"]) not in BORROWING_KINDS and int(p["loans"]) <= 0])
 
 
-SUMMARY_TABLES = ("loan_totals", "volume_buckets", "borrower_positions", "borrower_currency")
+SUMMARY_TABLES = ("loan_totals", "volume_buckets", "borrower_positions", "borrower_currency", "event_counts")

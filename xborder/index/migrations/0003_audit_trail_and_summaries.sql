@@ -79,7 +79,8 @@ CREATE INDEX loan_events_event ON loan_events (event, block_number, log_index);
 
 -- ---------------------------------------------------------------- summary tables
 
--- Loans by dimension (currency, creditor_country, financing_type, bank = the recorder, creditor),
+-- Loans by dimension (currency, creditor_country, financing_type, bank = the recorder, creditor,
+-- currency_country = "USD|HK": the pair the listings filter on together),
 -- group, currency and status: count and sums of the loans' current state. Kept by the projection
 -- from each loan's state before and after every batch (and undone the same way by a reorg).
 -- outstanding_cny: sum over loans of ceil(outstanding x rate / 1e8), CNY minor units.
@@ -109,6 +110,14 @@ CREATE TABLE volume_buckets (
     drawn_cny NUMERIC(40, 0) NOT NULL,
     repaid_cny NUMERIC(40, 0) NOT NULL,
     PRIMARY KEY (period, bucket, currency)
+);
+
+-- Loan events by event name and loan currency (the totals of the event listings).
+CREATE TABLE event_counts (
+    event TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    events BIGINT NOT NULL,
+    PRIMARY KEY (event, currency)
 );
 
 -- Every institution that can borrow (or ever borrowed): the risk-weighted balance after its last
