@@ -282,7 +282,7 @@ def run_engine(results: Results, db_url: str, engine: str, *, loans: int, borrow
     db.close()
 
 
-def run(results: Results, workdir: Path, *, loans: int, borrowers: int = 12_000, repeat: int = 200,
+def run(results: Results, workdir: Path, *, loans: int, borrowers: int = 12_000, repeat: int = 100,
         engines: tuple[str, ...] = ("sqlite", "postgresql")) -> None:
     if "sqlite" in engines:
         path = workdir / "query.db"

@@ -127,3 +127,22 @@ def test_a_second_indexer_beside_a_following_process_refuses(w3: Web3, emitters:
     finally:
         follower.terminate()
         follower.wait(30)
+
+
+def test_an_index_without_raw_logs_is_not_upgraded_in_place(tmp_path: Path) -> None:
+    """An index of schema 2 with data has no raw logs to rebuild from: refused with what to do."""
+    from xborder.index.db import IndexDatabaseError, load_migrations
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = open_database(url, migrate=False)
+    old.migrate(load_migrations()[:2])
+    with old.transaction():
+        old.execute("INSERT INTO checkpoint (id, chain_id, block_number, block_hash) VALUES (1, 31337, 5, '0x00')")
+    old.close()
+    with pytest.raises(IndexDatabaseError, match="built by an older xborder \\(schema 2\\) without the raw log table"):
+        open_database(url)
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    fresh = open_database(empty, migrate=False)
+    fresh.migrate(load_migrations()[:2])
+    fresh.close()
+    assert open_database(empty).schema_version() == len(load_migrations())  # nothing indexed: upgraded
