@@ -127,12 +127,11 @@ def summary(db: Database) -> Summary:
         if int(status) == LOAN_ACTIVE:
             outstanding[str(currency)] = outstanding.get(str(currency), 0) + int(outstanding_sum)
             outstanding_cny += int(cny)
-    figures = db.query_one(
-        "SELECT COUNT(*), COALESCE(SUM(balance), 0), COALESCE(SUM(limit_cny), 0), "
-        "COALESCE(SUM(CASE WHEN no_limit = 0 AND util_rank < -1.0 THEN 1 ELSE 0 END), 0), "
-        "COALESCE(SUM(CASE WHEN no_limit = 0 AND util_rank >= -1.0 AND util_rank <= -0.9 THEN 1 ELSE 0 END), 0) "
-        "FROM borrower_positions")
-    assert figures is not None
+    figures = db.query_one("SELECT COUNT(*), COALESCE(SUM(balance), 0), COALESCE(SUM(limit_cny), 0) "
+                           "FROM borrower_positions")
+    over = db.query_one("SELECT COUNT(*) FROM borrower_positions WHERE util_rank < -1.0")  # index ranges
+    near = db.query_one("SELECT COUNT(*) FROM borrower_positions WHERE util_rank >= -1.0 AND util_rank <= -0.9")
+    assert figures is not None and over is not None and near is not None
     count = db.query_one("SELECT COUNT(*) FROM institutions")
     return Summary(
         checkpoint=int(checkpoint[0]) if checkpoint else None,
@@ -141,7 +140,7 @@ def summary(db: Database) -> Summary:
         loans=sum(by_status.values()), loans_by_status=by_status, outstanding=dict(sorted(outstanding.items())),
         outstanding_cny=outstanding_cny, principal=dict(sorted(principal.items())),
         risk_weighted_balance=int(figures[1]), total_limit=int(figures[2]),
-        borrowers_over_limit=int(figures[3]), borrowers_near_limit=int(figures[4]),
+        borrowers_over_limit=int(over[0]), borrowers_near_limit=int(near[0]),
         currencies=currencies(db), financing_types=financing_type_names(db))
 
 

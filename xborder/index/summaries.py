@@ -106,7 +106,10 @@ class SummaryDelta:
         vector = (sign, sign * int(s["principal"]), sign * int(s["drawn"]), sign * outstanding,
                   sign * ceil_cny(outstanding, int(s["rate"])), sign * int(s["contribution"]))
         for dimension, group in DIMENSIONS.items():
-            sums = self.totals.setdefault((dimension, group(s), currency, status), [0] * 6)
+            # Per currency only where it is the grouping: other groupings add currencies up anyway,
+            # and a key without the currency keeps their rows (and their totals' scan) 5x fewer.
+            key_currency = currency if dimension in ("currency", "currency_country") else ""
+            sums = self.totals.setdefault((dimension, group(s), key_currency, status), [0] * 6)
             for i, value in enumerate(vector):
                 sums[i] += value
         borrower = int(s["borrower"])

@@ -80,9 +80,10 @@ CREATE INDEX loan_events_event ON loan_events (event, block_number, log_index);
 -- ---------------------------------------------------------------- summary tables
 
 -- Loans by dimension (currency, creditor_country, financing_type, bank = the recorder, creditor,
--- currency_country = "USD|HK": the pair the listings filter on together),
--- group, currency and status: count and sums of the loans' current state. Kept by the projection
--- from each loan's state before and after every batch (and undone the same way by a reorg).
+-- currency_country = "USD|HK": the pair the listings filter on together), group, currency (''
+-- for the groupings other than currency and currency_country) and status: count and sums of the
+-- loans' current state. Kept by the projection from each loan's state before and after every
+-- batch (and undone the same way by a reorg).
 -- outstanding_cny: sum over loans of ceil(outstanding x rate / 1e8), CNY minor units.
 CREATE TABLE loan_totals (
     dimension TEXT NOT NULL,
