@@ -4,8 +4,9 @@
 (`xborder.api.routes`), the error model (`xborder.api.errors`), the bearer-token check
 (`xborder.api.deps`) and the dashboard's static files. Every `/api` and `/export` path needs an
 `Authorization: Bearer` token (`xborder api token issue`); `/`, `/static`, `/docs` and
-`/openapi.json` hold no data and need none. Listings answer JSON pages (`limit`, `offset`,
-`next_offset`) or CSV with `?format=csv`; the same listings are also at `/export/<name>.csv`.
+`/openapi.json` hold no data and need none. Listings answer JSON keyset pages (`limit`, then
+`cursor` = the previous page's `next_cursor`; no offsets) or CSV with `?format=csv`; the same
+listings are also at `/export/<name>.csv`.
 docs/api.md describes scopes, status codes and the error body.
 """
 
@@ -30,8 +31,9 @@ DESCRIPTION = (
     "`/export` path needs `Authorization: Bearer <token>` (tokens come from `xborder api token issue`): "
     "a `regulator` token reads everything, an `institution:<id>` token its own loans and exposure only. "
     "Loan amounts are integers in 1/100 of the loan currency; balances, limits, headroom and `*_cny` figures "
-    "in CNY minor units (1/100 yuan); utilisation is balance / limit. Listings take `limit`/`offset` and "
-    "`format=csv` (or `/export/<listing>.csv`). Every error answers the `ErrorBody` schema.")
+    "in CNY minor units (1/100 yuan); utilisation is balance / limit. Listings are keyset pages: `limit`, then "
+    "`cursor` = the previous page's `next_cursor` (null on the last page); and `format=csv` (or "
+    "`/export/<listing>.csv`). Every error answers the `ErrorBody` schema.")
 
 
 def create_app(config: Settings | str) -> FastAPI:

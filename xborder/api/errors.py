@@ -8,7 +8,7 @@
 | 403 | the token's scope does not cover the request (an institution asking for another's data or a regulator-only figure) |
 | 404 | a borrower, creditor or loan that is not in the index (or, for an institution's token, not its own loan); an unknown path |
 | 405 | a method other than GET/HEAD |
-| 422 | a parameter breaks its declared rule (type, range, pattern, enum) or a rule the schema cannot express (`from` after `to`, a date such as 2025-02-30) |
+| 422 | a parameter breaks its declared rule (type, range, pattern, enum) or a rule the schema cannot express (`from` after `to`, a date such as 2025-02-30, a `cursor` the listing did not give) |
 | 500 | a bug: the body says so, the log has the traceback |
 | 503 | the index database is missing, empty or unreachable; the node is unreachable (consistency check) |
 """

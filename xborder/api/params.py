@@ -23,6 +23,10 @@ MAX_PAGE = queries.MAX_PAGE
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 CURRENCY_PATTERN = r"^[A-Za-z]{3}$"
 COUNTRY_PATTERN = r"^[A-Za-z]{2}$"
+#: A keyset cursor (`xborder.index.pages`): URL-safe base64 without padding, as `next_cursor` gives it.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+CURSOR_MAX_LENGTH = 400
+_CURSOR_ALLOWED = "the next_cursor of the previous page, unchanged"
 
 
 def _choices(names: Sequence[str]) -> dict[str, Any]:
@@ -44,11 +48,18 @@ RULES: dict[str, tuple[str, str]] = {
     "sort": ("a known order", ", ".join(payloads.EXPOSURE_SORTS)),
     "from": _DATE_RULE, "to": _DATE_RULE,
     "loan_id": ("a loan id", LOAN_ID_ALLOWED.removeprefix("a loan id ").strip("()")),
+    "cursor": ("a cursor of this listing", _CURSOR_ALLOWED),
+    "by": ("a grouping", ", ".join(payloads.TOTALS_BY)),
 }
 
 Format = Literal["json", "csv"]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"page size, 1 to {MAX_PAGE}")]
-Offset = Annotated[int, Query(ge=0, le=2**62, description="rows to skip, 0 or more")]
+OptionalLimit = Annotated[int | None, Query(ge=1, le=MAX_PAGE, description=f"page size, 1 to {MAX_PAGE} "
+                                                                           "(absent: every row in one answer)")]
+Cursor = Annotated[str | None, Query(pattern=CURSOR_PATTERN, max_length=CURSOR_MAX_LENGTH,
+                                     description="the next page: the `next_cursor` of the previous page, unchanged "
+                                                 "(absent for the first page); a cursor the listing did not give "
+                                                 "answers 422")]
 FormatQ = Annotated[Format, Query(description="json (default) or csv (`text/csv`)")]
 InstitutionQ = Annotated[int | None, Query(ge=1, le=UINT32_MAX, description="institution id, 1 to 4294967295")]
 CurrencyQ = Annotated[str | None, Query(pattern=CURRENCY_PATTERN, description="ISO 4217 code, e.g. USD (any case)")]
@@ -59,6 +70,9 @@ EventQ = Annotated[str | None, Query(description="loan event (with or without th
                                      **_choices(EVENT_SPELLINGS))]
 SortQ = Annotated[str, Query(description="utilisation and balance: highest first; headroom: smallest first; "
                                          "borrower: by id", **_choices(payloads.EXPOSURE_SORTS))]
+TotalsByQ = Annotated[str, Query(description="the grouping; bank is the institution that recorded the loan, and bank "
+                                             "and creditor rows carry the institution's name",
+                                 **_choices(payloads.TOTALS_BY))]
 BorrowerPath = Annotated[int, PathParam(ge=1, le=UINT32_MAX, description="institution id, 1 to 4294967295")]
 _DateFrom = Annotated[str | None, Query(alias="from", pattern=DATE_PATTERN, json_schema_extra={"format": "date"},
                                         description="value date on or after, a UTC date YYYY-MM-DD")]

@@ -20,9 +20,9 @@ from xborder.bench.world import World, build_world
 
 SECTIONS = ("gas", "ingest", "index", "query", "api", "network")
 FULL = {"loans": 10_000, "plain": 300, "borrowers": 1_000, "banks": 20, "creditors": 20, "query_loans": 1_000_000,
-        "api_seconds": 60}
+        "query_borrowers": 12_000, "api_seconds": 60}
 QUICK = {"loans": 2_000, "plain": 100, "borrowers": 300, "banks": 10, "creditors": 10, "query_loans": 100_000,
-         "api_seconds": 15}
+         "query_borrowers": 2_000, "api_seconds": 15}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gas-limit", type=int, default=300_000_000, help="anvil block gas limit")
     parser.add_argument("--block-time", type=float, default=0.2, help="anvil block interval (s)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (anvil log, databases)")
+    parser.add_argument("--query-loans", type=int, default=None, help="loans of the query section [default: 1,000,000]")
+    parser.add_argument("--query-engines", default="sqlite,postgresql", help="index databases of the query section")
     args = parser.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = sorted(set(only) - set(SECTIONS))
@@ -69,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
                 assert world is not None
                 index.run(world, results)
             elif section == "query":
-                query.run(results, workdir, loans=size["query_loans"])
+                query.run(results, workdir, loans=args.query_loans or size["query_loans"],
+                          borrowers=size["query_borrowers"],
+                          engines=tuple(e.strip() for e in args.query_engines.split(",") if e.strip()))
             elif section == "network":
                 network_bench.run(results, quick=args.quick, say=console.print)
             elif section == "api":

@@ -2,8 +2,8 @@
 first paint in Chromium at that size.
 
 1. A throwaway PostgreSQL database (`xborder.bench.postgres`) is filled through the indexer's own
-   write path by the index bench's synthetic builder (`BUILD`, today `xborder.bench.query.load`:
-   decoded events applied by `XborderProjection`; re-point `BUILD` when the index has a newer one).
+   write path by the query section's 2022-size builder (`BUILD` = `xborder.bench.query.load`:
+   ABI-encoded logs decoded, stored raw and projected with the summary tables, as `Indexer` does).
 2. `xborder serve` runs in its own process (as in production); a regulator's and an institution's
    token are issued with the token store.
 3. `CLIENTS` concurrent clients (an asyncio aiohttp client in this process) send the endpoint mix
@@ -38,7 +38,7 @@ from pathlib import Path
 
 from xborder.api.tokens import Scope, TokenStore
 from xborder.bench import query
-from xborder.bench.postgres import postgres_database
+from xborder.bench.postgres import EPHEMERAL, postgres_database
 from xborder.bench.results import Results, Row, load
 from xborder.chain import free_port
 from xborder.index.db import open_database
@@ -48,15 +48,20 @@ CLIENTS = 50
 SECONDS = 60.0
 TIMEOUT = 120.0
 BORROWERS = 12_000
-CREDITORS = 300
+BANKS = 300
+CREDITORS = 200
+#: The builder numbers banks, then creditors, then borrowers; the first borrower borrows most.
+FIRST_BORROWER = BANKS + CREDITORS + 1
+#: The section's cluster: throwaway data (no fsync) and a connection per client.
+POSTGRES_SETTINGS = {**EPHEMERAL, "shared_buffers": "512MB", "max_connections": "200"}
 P99_TARGET = "< 50"
 PAINT_TARGET = "< 1000"
 PAINT_WAIT = 120.0  # s: a dashboard not drawn by then is reported as not drawn
 #: Endpoints the index answers from its indexes (one borrower, one loan): the API's own cost under load.
 POINT_READS = ("GET /api/loans/{id}", "GET /api/borrowers/{id}", "GET /api/borrowers as an institution",
                "GET /api/loans?borrower=")
-#: The synthetic index builder: (database URL, loans, borrowers, creditors) -> (seconds, events).
-BUILD: Callable[[str, int, int, int], tuple[float, int]] = query.load
+#: The synthetic index builder: (database URL, loans, borrowers, banks, creditors) -> (seconds, logs).
+BUILD: Callable[[str, int, int, int, int], tuple[float, int]] = query.load
 
 
 @dataclass
@@ -76,7 +81,7 @@ def _p(values: list[float], q: float) -> float:
 def endpoint_mix(rng: random.Random, loans: int, institution: int) -> list[tuple[str, Callable[[], str], str]]:
     """(name, path maker, which token) of every endpoint the load sends, in equal shares."""
     def borrower() -> int:  # drawn as the builder draws them: some borrow much more than others
-        return CREDITORS + 1 + int(BORROWERS * rng.random() ** 2)
+        return FIRST_BORROWER + int(BORROWERS * rng.random() ** 2)
 
     return [
         ("GET /api/loans (newest page)", lambda: "/api/loans?limit=50", "regulator"),
@@ -88,6 +93,7 @@ def endpoint_mix(rng: random.Random, loans: int, institution: int) -> list[tuple
         ("GET /api/events (latest 50)", lambda: "/api/events?limit=50", "regulator"),
         ("GET /api/totals?by=currency", lambda: "/api/totals?by=currency", "regulator"),
         ("GET /api/totals?by=creditor_country", lambda: "/api/totals?by=creditor_country", "regulator"),
+        ("GET /api/totals?by=bank", lambda: "/api/totals?by=bank", "regulator"),
         ("GET /api/volumes (month)", lambda: "/api/volumes?period=month", "regulator"),
         ("GET /api/summary", lambda: "/api/summary", "regulator"),
         ("GET /api/status", lambda: "/api/status", "regulator"),
@@ -199,8 +205,8 @@ def first_paint(base: str, token: str, runs: int = 3) -> list[float] | None:
 
 
 def run(results: Results, *, loans: int, clients: int = CLIENTS, seconds: float = SECONDS) -> None:
-    with postgres_database() as url:
-        build_seconds, events = BUILD(url, loans, BORROWERS, CREDITORS)
+    with postgres_database(settings=POSTGRES_SETTINGS) as url:
+        build_seconds, events = BUILD(url, loans, BORROWERS, BANKS, CREDITORS)
         results.add(Row(SECTION, "build the PostgreSQL index through the projection", events / build_seconds,
                         "events/s", note=f"{events:,} events ({loans:,} loans, {BORROWERS:,} borrowers) in "
                                          f"{build_seconds:.0f}s"))
@@ -212,7 +218,7 @@ def measure(results: Results, url: str, *, loans: int, clients: int = CLIENTS, s
     db = open_database(url, migrate=False)
     try:
         store = TokenStore(db)
-        institution = CREDITORS + 1  # the builder's most active borrower
+        institution = FIRST_BORROWER  # the builder's most active borrower
         tokens = {"regulator": store.issue(Scope(), label="bench").token,
                   "institution": store.issue(Scope(institution), label="bench").token}
     finally:

@@ -40,7 +40,7 @@ from xborder.chain.launcher import DEV_MNEMONIC
 from xborder.chain.sender import SenderPool, rpc
 from xborder.config import Settings
 from xborder.domain.identifiers import identifier_bytes
-from xborder.index import queries
+from xborder.index import queries, reconcile
 from xborder.index.service import index_events, open_index
 from xborder.services import terms as terms_codec
 from xborder.services.actions import DONE, FAILED, REFUSED, Action, ActionBatch
@@ -403,6 +403,9 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
         now = int(rpc(w3, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
         if month_start(month) > now and node_of is None:
             rpc(w3, "evm_increaseTime", [month_start(month) - now])
+            # Mine the jump now: consents are signed for chain time + 1 h, read from the latest block;
+            # left to the next interval block, the jump could land after they were signed (expired).
+            rpc(w3, "evm_mine", [])
         if month == TIGHTENING_MONTH:
             tighten = Action(regulator, client.policy.address, _calldata(client.policy.functions.setParameter(
                 ADJUSTMENT_ENTERPRISE, workload.tightened_adjustment_bps)), GAS["parameter"], "tighten")
@@ -518,7 +521,7 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
                       "flagged": int(terms_row[2] or 0)} if terms_row else {}
         # On a network the index (from the regulator's node) is checked against another node.
         check_w3 = router.at(node_of(0))[0].w3 if node_of else w3
-        consistency = queries.check_consistency(db, check_w3, client.ledger.address, list(client.ledger.abi))  # type: ignore[arg-type]
+        consistency = reconcile.consistency_report(db, check_w3)
         dashboard = None
         try:
             from xborder.api.snapshot import write_snapshot

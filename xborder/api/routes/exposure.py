@@ -19,11 +19,11 @@ router = APIRouter()
 def borrowers(request: Request, db: DB, caller: Caller, sort: params.SortQ = "utilisation",
               min_utilisation: Annotated[float | None, Query(ge=0, le=100, description="only borrowers at or above "
                                                              "this ratio, e.g. 0.9")] = None,
-              limit: params.Limit = 100, offset: params.Offset = 0, format: params.FormatQ = "json") -> Any:
+              limit: params.Limit = 100, cursor: params.Cursor = None, format: params.FormatQ = "json") -> Any:
     if caller.institution is None:
-        body, listing = payloads.exposures(db, sort=sort, limit=limit, offset=offset, min_utilisation=min_utilisation)
+        body, listing = payloads.exposures(db, sort=sort, limit=limit, cursor=cursor, min_utilisation=min_utilisation)
     else:
-        body, listing = payloads.own_exposure(db, caller.institution, sort=sort, limit=limit, offset=offset,
+        body, listing = payloads.own_exposure(db, caller.institution, sort=sort, limit=limit, cursor=cursor,
                                               min_utilisation=min_utilisation)
     return csv(listing, "borrowers") if wants_csv(request, format) else body
 

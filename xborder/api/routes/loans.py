@@ -33,26 +33,26 @@ def _parties(caller: Principal, borrower: int | None, creditor: int | None) -> t
 def loans(request: Request, db: DB, caller: Caller, dates: params.Dates, borrower: params.InstitutionQ = None,
           creditor: params.InstitutionQ = None, currency: params.CurrencyQ = None,
           creditor_country: params.CountryQ = None, status: params.StatusQ = None, limit: params.Limit = 100,
-          offset: params.Offset = 0, format: params.FormatQ = "json") -> Any:
+          cursor: params.Cursor = None, format: params.FormatQ = "json") -> Any:
     borrower, creditor = _parties(caller, borrower, creditor)
     payloads.require_institution(db, borrower, "borrower")
     payloads.require_institution(db, creditor, "creditor")
     listing = payloads.loans(db, borrower=borrower, creditor=creditor, currency=params.currency(currency),
                              creditor_country=params.country(creditor_country), status=params.status(status),
-                             value_date_from=dates.start, value_date_to=dates.end, limit=limit, offset=offset)
-    return csv(listing, "loans") if wants_csv(request, format) else payloads.page(listing, limit, offset)
+                             value_date_from=dates.start, value_date_to=dates.end, limit=limit, cursor=cursor)
+    return csv(listing, "loans") if wants_csv(request, format) else payloads.page(listing, limit)
 
 
 def events(request: Request, db: DB, caller: Caller, borrower: params.InstitutionQ = None,
            currency: params.CurrencyQ = None, event: params.EventQ = None, limit: params.Limit = 20,
-           offset: params.Offset = 0, format: params.FormatQ = "json") -> Any:
+           cursor: params.Cursor = None, format: params.FormatQ = "json") -> Any:
     if caller.institution is not None:
         borrower = caller.institution if borrower is None else borrower
         caller.require_own(borrower, "borrower")
     payloads.require_institution(db, borrower, "borrower")
-    listing = payloads.events(db, limit=limit, offset=offset, borrower=borrower, currency=params.currency(currency),
+    listing = payloads.events(db, limit=limit, cursor=cursor, borrower=borrower, currency=params.currency(currency),
                               event=event)
-    return csv(listing, "events") if wants_csv(request, format) else payloads.page(listing, limit, offset)
+    return csv(listing, "events") if wants_csv(request, format) else payloads.page(listing, limit)
 
 
 listing_routes(router, loans, path="/api/loans", export="/export/loans.csv", tags=["loans"], codes=(403, 404),

@@ -14,8 +14,7 @@ from xborder.api.routes.common import csv, listing_routes, wants_csv
 router = APIRouter()
 
 
-def totals(request: Request, db: DB, caller: Caller,
-           by: Annotated[Literal["currency", "creditor_country", "financing_type"], Query()] = "currency",
+def totals(request: Request, db: DB, caller: Caller, by: params.TotalsByQ = "currency",
            status: params.StatusQ = None, format: params.FormatQ = "json") -> Any:
     caller.require_regulator("totals")
     listing = payloads.totals(db, by, params.status(status))
@@ -25,16 +24,18 @@ def totals(request: Request, db: DB, caller: Caller,
 
 
 def volumes(request: Request, db: DB, caller: Caller, period: Annotated[Literal["month", "day"], Query()] = "month",
-            currency: params.CurrencyQ = None, format: params.FormatQ = "json") -> Any:
+            currency: params.CurrencyQ = None, limit: params.OptionalLimit = None, cursor: params.Cursor = None,
+            format: params.FormatQ = "json") -> Any:
     caller.require_regulator("volumes")
-    listing = payloads.volumes(db, period, params.currency(currency))
+    listing = payloads.volumes(db, period, params.currency(currency), limit=limit, cursor=cursor)
     if wants_csv(request, format):
         return csv(listing, f"volumes_by_{period}")
-    return {"period": period, "columns": listing.columns, "items": listing.dicts()}
+    return {"period": period, "limit": limit, "next_cursor": listing.next_cursor, "columns": listing.columns,
+            "items": listing.dicts()}
 
 
 listing_routes(router, totals, path="/api/totals", export="/export/totals.csv", tags=["totals"], codes=(403,),
-               summary="Loan totals by currency, creditor country or financing type (regulator only)")
+               summary="Loan totals by currency, creditor country, financing type, bank or creditor (regulator only)")
 listing_routes(router, volumes, path="/api/volumes", export="/export/volumes.csv", tags=["totals"], codes=(403,),
                summary="Drawdown and repayment volumes per month or day and currency (regulator only)")
 
