@@ -25,6 +25,9 @@ from xborder.errors import ValidationError
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
 LOAN_ID_ALLOWED = "a loan id (decimal, 0x hex, or BORROWER:N)"
+#: The shapes `parse_loan_id` accepts, as a regular expression (the HTTP API's OpenAPI pattern).
+#: Values that match it can still be out of range (above uint64 or a 0 part): `parse_loan_id` says so.
+LOAN_ID_PATTERN = r"^(0[xX][0-9a-fA-F]{1,16}|[0-9]{1,20}|[0-9]{1,10}:[0-9]{1,10})$"
 DOCUMENT_ALLOWED = "a document id or file name, or a 0x 32-byte hash"
 _HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
