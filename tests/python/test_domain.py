@@ -10,19 +10,26 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from loan_setup import BORROWER_X, BORROWER_Y, World, build_world
+from loan_setup import BORROWER_X, BORROWER_Y, HK_CREDITOR, World, build_world
 
 from xborder.build import compile_project
 from xborder.config import PROJECT_ROOT
 from xborder.domain import calendar, limits
 from xborder.domain.dates import add_calendar_year, format_date, is_short_term, parse_date
-from xborder.domain.enums import InstitutionKind, InstitutionStatus, LoanStatus, Parameter
+from xborder.domain.enums import (
+    ConsentSide,
+    InstitutionKind,
+    InstitutionStatus,
+    LoanStatus,
+    Parameter,
+    ReasonCode,
+)
 from xborder.domain.loans import InstitutionCore, Loan, LoanRecorded, LoanRequest, Position
 from xborder.domain.money import format_amount, normalise_currency, parse_amount
 from xborder.errors import ValidationError
 
 ENUMS = {"InstitutionKind": InstitutionKind, "InstitutionStatus": InstitutionStatus, "LoanStatus": LoanStatus,
-         "Parameter": Parameter}
+         "ConsentSide": ConsentSide, "ReasonCode": ReasonCode, "Parameter": Parameter}
 
 
 def solidity_enums() -> dict[str, list[str]]:
@@ -40,6 +47,19 @@ def test_every_contract_enum_is_defined_once_in_domain_and_matches_the_interface
     for name, enum in ENUMS.items():
         assert [m.solidity_name for m in enum] == declared[name], name
         assert all(m.label for m in enum)
+
+
+def test_parameter_defaults_and_units_follow_the_interface_comments() -> None:
+    text = (PROJECT_ROOT / "interfaces" / "IMacroPrudentialPolicy.sol").read_text()
+    body = re.search(r"enum\s+Parameter\s*\{([^}]*)\}", text)
+    assert body is not None
+    lines = [line.strip() for line in body.group(1).splitlines() if re.match(r"\s*\w+,?\s*//", line)]
+    assert len(lines) == len(Parameter)
+    for parameter, line in zip(Parameter, lines, strict=True):
+        default = re.search(r"default (\d+)", line)
+        assert default is not None and int(default.group(1)) == parameter.default, line
+        assert ("days" in line) == parameter.in_days, line
+        assert ("1..65535" in line) == (parameter.minimum == 1), line
 
 
 def _components(abi: list[dict[str, Any]], kind: str, name: str, where: str) -> list[dict[str, Any]]:
@@ -68,6 +88,8 @@ def test_struct_codecs_are_the_abi(abis: dict[str, list[dict[str, Any]]]) -> Non
     assert [n for n, _ in Loan.abi_fields()] == [_snake(c["name"]) for c in loan["components"]]
     assert Position.abi_type() == _canonical(_components(ledger, "function", "borrowerPosition", "outputs")[0])
     assert InstitutionCore.abi_type() == _canonical(_components(registry, "function", "institutionCore", "outputs")[0])
+    assert _canonical(_components(ledger, "function", "recordLoanWithConsent", "inputs")[3]) == \
+        "(uint32,uint64,uint16,uint64,bytes)"
     event = next(i for i in ledger if i.get("type") == "event" and i["name"] == "LoanRecorded")
     assert [_canonical(i) for i in event["inputs"] if not i["indexed"]] == LoanRecorded.TYPES
     assert LoanRecorded.signature() == "LoanRecorded(" + ",".join(_canonical(i) for i in event["inputs"]) + ")"
@@ -104,30 +126,49 @@ def test_parameter_defaults_and_limits_match_the_contracts(world: World) -> None
         assert limits.borrowing_limit(core.kind, core.capital_base, params) == int(ledger.borrowingLimit(borrower).call())
 
 
-@pytest.mark.parametrize(("currency", "type_id", "term_days"),
-                         [("USD", 1, 365), ("USD", 1, 366), ("CNY", 1, 200), ("EUR", 2, 800), ("JPY", 4, 90)])
-def test_combined_weight_matches_the_policy(world: World, currency: str, type_id: int, term_days: int) -> None:
+@pytest.mark.parametrize(("currency", "type_id", "short_term"),
+                         [("USD", 1, True), ("USD", 1, False), ("CNY", 1, True), ("EUR", 2, False), ("JPY", 4, True),
+                          ("EUR", 7, True), ("CNY", 7, False)])
+def test_combined_weight_matches_the_policy(world: World, currency: str, type_id: int, short_term: bool) -> None:
     policy = world.client.policy.functions
     params = {p: int(v) for p, v in zip(Parameter, policy.parameters().call(), strict=True)}
     weight, off_balance, _exists = policy.financingType(type_id).call()
     rule = limits.FinancingTypeRule(int(weight), bool(off_balance))
-    expected = int(policy.combinedWeight(currency.encode(), type_id, term_days * 86_400).call())
-    assert limits.combined_weight(params, currency, rule, term_days * 86_400) == expected
+    expected = int(policy.combinedWeight(currency.encode(), type_id, short_term).call())
+    assert limits.combined_weight(params, currency, rule, short_term) == expected
+
+
+@pytest.mark.parametrize(("value", "maturity"), [("2027-03-01", "2028-03-01"), ("2027-03-01", "2028-03-01T00:00:01Z"),
+                                                 ("2028-02-29", "2029-02-28"), ("2028-02-29", "2029-03-01"),
+                                                 ("2027-02-28", "2028-02-29"), ("2025-12-31", "2026-12-31")])
+def test_calendar_year_rule_matches_the_policy(world: World, value: str, maturity: str) -> None:
+    v, m = parse_date(value), parse_date(maturity)
+    assert is_short_term(v, m) == bool(world.client.policy.functions.isShortTerm(v, m).call())
 
 
 def test_contribution_matches_the_ledger(world: World) -> None:
     from xborder.services import terms as T
 
     sealed = T.seal(T.LoanTerms(purpose="domain check"))
-    request = LoanRequest(BORROWER_X, 5, "USD", 1_234_567_89, parse_date("2025-01-01"), parse_date("2026-06-01"), 1,
-                          b"\x07" * 32, sealed.terms_hash)
-    loan_id = world.service.record(world.wallets[2], request, sealed).loan_id
+    now = world.client.now()
+    request = LoanRequest(BORROWER_X, HK_CREDITOR, "USD", 1_234_567_89, now, now + 500 * 86_400, 1, b"\x07" * 32,
+                          sealed.terms_hash)
+    loan_id = world.service.record(world.wallets[HK_CREDITOR], request, sealed).loan_id
     world.service.confirm(world.wallets[BORROWER_X], loan_id)
-    world.service.draw(world.wallets[BORROWER_X], loan_id, 333_333_33)
+    params = {p: int(v) for p, v in zip(Parameter, world.client.policy.functions.parameters().call(), strict=True)}
+    rule = limits.FinancingTypeRule(10_000, False)
+    expected = 0
+    for amount, rate in ((333_333_33, 710_000_000), (100_000_01, 733_333_333)):
+        world.client.transact(world.regulator, world.client.policy.functions.setReferenceRate(b"USD", rate), "rate")
+        world.service.draw(world.wallets[BORROWER_X], loan_id, amount)
+        expected += limits.contribution(amount, rate, limits.combined_weight(params, "USD", rule, False))
     loan = world.service.loan(loan_id)
     on_chain = int(world.client.ledger.functions.loanContribution(loan_id).call())
-    assert limits.loan_contribution(loan.outstanding, loan.rate, loan.weight_bps, loan.status) == on_chain
-    assert world.client.position(BORROWER_X).balance >= on_chain
+    assert loan.contribution == on_chain == expected
+    world.service.repay(world.wallets[HK_CREDITOR], loan_id, 123_456_78)
+    expected = limits.remaining_after_repay(expected, 433_333_34, 123_456_78)
+    assert int(world.client.ledger.functions.loanContribution(loan_id).call()) == expected
+    assert world.client.position(BORROWER_X).balance >= expected
 
 
 # ---------------------------------------------------------------------------- parsing rules

@@ -92,6 +92,44 @@ class LoanStatus(ContractEnum):
     CLOSED = 3
     CANCELLED = 4
     DEFAULTED = 5
+    WRITTEN_OFF = 6
+    EXPIRED = 7
+
+    @property
+    def is_live(self) -> bool:
+        """Holds its document and counts in the borrower's balance (Active, Defaulted)."""
+        return self in (LoanStatus.ACTIVE, LoanStatus.DEFAULTED)
+
+    @property
+    def is_final(self) -> bool:
+        return self in (LoanStatus.CLOSED, LoanStatus.CANCELLED, LoanStatus.WRITTEN_OFF, LoanStatus.EXPIRED)
+
+
+class ConsentSide(ContractEnum):
+    """ILoanLedger.ConsentSide: which side a consent speaks for."""
+
+    BORROWER = 0
+    CREDITOR = 1
+
+
+class ReasonCode(ContractEnum):
+    """ILoanLedger.ReasonCode: why the regulator (or, for an elapsed window, anyone) acted."""
+
+    UNSPECIFIED = 0
+    CONFIRMATION_WINDOW_ELAPSED = 1
+    DOCUMENT_DISPUTE = 2
+    SUSPECTED_FRAUD = 3
+    COURT_OR_SANCTIONS = 4
+    DATA_CORRECTION = 5
+    WRITE_OFF_APPROVED = 6
+
+    @property
+    def slug(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+    @classmethod
+    def by_slug(cls, slug: str) -> ReasonCode:
+        return next(reason for reason in cls if reason.slug == slug)
 
 
 class Parameter(ContractEnum):
@@ -108,26 +146,53 @@ class Parameter(ContractEnum):
     ON_BALANCE_FACTOR = 8
     OFF_BALANCE_FACTOR = 9
     FX_RISK_FACTOR = 10
-    ONE_YEAR_SECONDS = 11
+    CONFIRMATION_WINDOW_DAYS = 11
+    VALUE_DATE_MAX_PAST_DAYS = 12
+    VALUE_DATE_MAX_FUTURE_DAYS = 13
+    MAX_TERM_DAYS = 14
 
     @property
     def slug(self) -> str:
         return self.name.lower().replace("_", "-")
 
+    @classmethod
+    def by_slug(cls, slug: str) -> Parameter:
+        return next(parameter for parameter in cls if parameter.slug == slug)
+
     @property
     def default(self) -> int:
-        """The policy constructor's value (bps; seconds for ONE_YEAR_SECONDS); a test holds the
-        deployed contract to these."""
+        """The policy constructor's value (bps, or whole days for the day parameters); a test holds
+        the deployed contract to these."""
         return _PARAMETER_DEFAULTS[self.value]
 
     @property
-    def in_seconds(self) -> bool:
-        return self is Parameter.ONE_YEAR_SECONDS
+    def in_days(self) -> bool:
+        """Whole days (the confirmation window, the value-date windows, the maximum term), not bps."""
+        return self.value >= Parameter.CONFIRMATION_WINDOW_DAYS
+
+    @property
+    def unit(self) -> str:
+        return "days" if self.in_days else "bps"
+
+    @property
+    def minimum(self) -> int:
+        """The policy's range: every parameter fits uint16; the window and the max term are >= 1."""
+        return 1 if self in (Parameter.CONFIRMATION_WINDOW_DAYS, Parameter.MAX_TERM_DAYS) else 0
+
+    @property
+    def maximum(self) -> int:
+        return UINT16_MAX
 
     @property
     def zero_allowed(self) -> bool:
-        return self is Parameter.FX_RISK_FACTOR
+        """Whether xborder lets people set 0: the contract takes 0 for every bps factor, but a zero
+        leverage, adjustment, term or type factor forbids all borrowing of a kind (certainly a typo);
+        a zero FX risk factor or a zero value-date window is meaningful."""
+        return self in (Parameter.FX_RISK_FACTOR, Parameter.VALUE_DATE_MAX_PAST_DAYS,
+                        Parameter.VALUE_DATE_MAX_FUTURE_DAYS)
 
+
+UINT16_MAX = 65_535
 
 _KIND_SLUGS = {0: "domestic-bank", 1: "foreign-bank-branch", 2: "non-bank-fi", 3: "enterprise",
                4: "foreign-creditor", 5: "observer"}
@@ -137,7 +202,11 @@ _LABELS: dict[str, dict[int, str]] = {
                         3: "enterprise", 4: "foreign creditor", 5: "observer"},
     "InstitutionStatus": {0: "not registered", 1: "active", 2: "suspended", 3: "revoked"},
     "LoanStatus": {0: "unknown", 1: "recorded (awaiting confirmation)", 2: "active", 3: "closed",
-                   4: "cancelled", 5: "defaulted"},
+                   4: "cancelled", 5: "defaulted", 6: "written off", 7: "expired"},
+    "ConsentSide": {0: "borrower", 1: "creditor"},
+    "ReasonCode": {0: "unspecified", 1: "confirmation window elapsed", 2: "document dispute",
+                   3: "suspected fraud", 4: "court order or sanctions", 5: "data correction",
+                   6: "write-off approved"},
     "Parameter": {0: "leverage ratio, domestic banks", 1: "leverage ratio, foreign bank branches",
                   2: "leverage ratio, non-bank financial institutions", 3: "leverage ratio, enterprises",
                   4: "macro-prudential adjustment parameter, enterprises",
@@ -146,11 +215,14 @@ _LABELS: dict[str, dict[int, str]] = {
                   8: "type risk factor, on-balance-sheet financing",
                   9: "type risk factor, off-balance-sheet financing",
                   10: "exchange-rate risk factor (foreign-currency loans)",
-                  11: "length of 'one year' for short/long term, seconds"},
+                  11: "confirmation window of a recorded loan, days",
+                  12: "how far the value date may lie in the past, days",
+                  13: "how far the value date may lie in the future, days",
+                  14: "longest term from value date to maturity, days"},
 }
 
 _PARAMETER_DEFAULTS = {0: 8000, 1: 8000, 2: 10000, 3: 20000, 4: 17500, 5: 17500, 6: 15000, 7: 10000,
-                       8: 10000, 9: 10000, 10: 5000, 11: 31_536_000}
+                       8: 10000, 9: 10000, 10: 5000, 11: 30, 12: 30, 13: 366, 14: 10_958}
 
 #: Financing types seeded by the policy's constructor (docs/contracts.md): name -> id.
 SEEDED_FINANCING_TYPES = {

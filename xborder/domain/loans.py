@@ -153,7 +153,7 @@ class LoanRequest(AbiStruct):
 
 @dataclass(frozen=True)
 class Loan(AbiStruct):
-    """ILoanLedger.Loan as `getLoan` returns it."""
+    """ILoanLedger.Loan as `getLoan` returns it (v2: consent flags, term class, confirmBy, contribution)."""
 
     borrower: int = abi("uint32")
     creditor: int = abi("uint32")
@@ -161,17 +161,40 @@ class Loan(AbiStruct):
     currency: str = abi("bytes3")
     financing_type: int = abi("uint8")
     status: int = abi("uint8")
-    weight_bps: int = abi("uint32")
+    borrower_consented: bool = abi("bool")
+    creditor_consented: bool = abi("bool")
+    short_term: bool = abi("bool")
     value_date: int = abi("uint32")
     maturity_date: int = abi("uint32")
+    confirm_by: int = abi("uint32")
     principal: int = abi("uint64")
     drawn: int = abi("uint64")
     outstanding: int = abi("uint64")
-    rate: int = abi("uint64")
+    contribution: int = abi("uint64")
+
+    _BOOLS: ClassVar[tuple[str, ...]] = ("borrower_consented", "creditor_consented", "short_term")
+
+    @classmethod
+    def from_abi(cls, values: tuple[Any, ...] | list[Any]) -> Self:
+        names = [n for n, _ in cls.abi_fields()]
+        args: dict[str, Any] = {}
+        for n, v in zip(names, values, strict=True):
+            args[n] = currency_text(v) if n in cls._BYTES3 else bool(v) if n in cls._BOOLS else int(v)
+        return cls(**args)
 
     @property
     def loan_status(self) -> LoanStatus:
         return LoanStatus(self.status)
+
+    @property
+    def available(self) -> int:
+        """Undrawn principal."""
+        return self.principal - self.drawn
+
+    @property
+    def counted(self) -> int:
+        """This loan's part of its borrower's balance (Active or Defaulted), CNY minor units."""
+        return self.contribution if self.status in (LoanStatus.ACTIVE, LoanStatus.DEFAULTED) else 0
 
 
 @dataclass(frozen=True)
@@ -180,43 +203,76 @@ class Position(AbiStruct):
 
     balance: int = abi("uint128")
     loan_count: int = abi("uint32")
-    nonce: int = abi("uint32")
-
-
-@dataclass(frozen=True)
-class InstitutionCore(AbiStruct):
-    """IInstitutionRegistry.InstitutionCore."""
-
-    kind: int = abi("uint8")
-    status: int = abi("uint8")
-    capital_base: int = abi("uint64")
-    admin: str = abi("address")
+    frozen: bool = abi("bool")
 
     @classmethod
     def from_abi(cls, values: tuple[Any, ...] | list[Any]) -> Self:
-        kind, status, capital, admin = values
-        return cls(int(kind), int(status), int(capital), str(admin))
+        balance, count, frozen = values
+        return cls(int(balance), int(count), bool(frozen))
+
+
+@dataclass(frozen=True)
+class InstitutionCore:
+    """IInstitutionRegistry's `InstitutionCore`: one uint256 word (contracts/types/InstitutionCore.sol)
+    admin (0-159) | kind (160-167) | status (168-175) | capitalBase (176-239) | signatureEpoch (240-255).
+    A zero word = unregistered."""
+
+    kind: int
+    status: int
+    capital_base: int
+    admin: str
+    signature_epoch: int = 0
+
+    KIND_OFFSET: ClassVar[int] = 160
+    STATUS_OFFSET: ClassVar[int] = 168
+    CAPITAL_OFFSET: ClassVar[int] = 176
+    EPOCH_OFFSET: ClassVar[int] = 240
+
+    @staticmethod
+    def abi_type() -> str:
+        return "uint256"
+
+    @classmethod
+    def from_word(cls, word: int) -> InstitutionCore:
+        from eth_utils import to_checksum_address
+
+        w = int(word)
+        admin = to_checksum_address((w & (2**160 - 1)).to_bytes(20, "big"))
+        return cls(kind=(w >> cls.KIND_OFFSET) & 0xFF, status=(w >> cls.STATUS_OFFSET) & 0xFF,
+                   capital_base=(w >> cls.CAPITAL_OFFSET) & UINT64_MAX, admin=admin,
+                   signature_epoch=(w >> cls.EPOCH_OFFSET) & 0xFFFF)
+
+    @classmethod
+    def decode(cls, data: bytes) -> InstitutionCore:
+        return cls.from_word(int.from_bytes(bytes(data)[:32], "big"))
+
+    def word(self) -> int:
+        return (int(self.admin, 16) | self.kind << self.KIND_OFFSET | self.status << self.STATUS_OFFSET
+                | self.capital_base << self.CAPITAL_OFFSET | self.signature_epoch << self.EPOCH_OFFSET)
 
 
 @dataclass(frozen=True)
 class LoanRecorded:
-    """The non-indexed data of ILoanLedger.LoanRecorded."""
+    """The non-indexed data of ILoanLedger.LoanRecorded (indexed: loanId, borrower, creditor)."""
 
-    TYPES: ClassVar[list[str]] = ["uint32", "uint8", LoanRequest.abi_type(), "uint64", "uint32", "uint256", "bytes"]
+    TYPES: ClassVar[list[str]] = ["uint32", "uint8", LoanRequest.abi_type(), "bool", "uint32", "bool", "bool",
+                                  "uint256", "bytes"]
 
     recorder: int
     status: int
     request: LoanRequest
-    rate: int
-    weight_bps: int
+    short_term: bool
+    confirm_by: int
+    borrower_consented: bool
+    creditor_consented: bool
     borrower_balance: int
     terms: bytes
 
     @classmethod
     def decode(cls, data: bytes) -> LoanRecorded:
-        recorder, status, request, rate, weight, balance, terms = abi_decode(cls.TYPES, data)
-        return cls(int(recorder), int(status), LoanRequest.from_abi(request), int(rate), int(weight), int(balance),
-                   bytes(terms))
+        recorder, status, request, short, confirm_by, b_ok, c_ok, balance, terms = abi_decode(cls.TYPES, data)
+        return cls(int(recorder), int(status), LoanRequest.from_abi(request), bool(short), int(confirm_by),
+                   bool(b_ok), bool(c_ok), int(balance), bytes(terms))
 
     @staticmethod
     def signature() -> str:

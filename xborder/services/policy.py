@@ -49,20 +49,20 @@ def parameter_spec(name: str) -> ParameterSpec:
 
 
 def parse_parameter_value(spec: ParameterSpec, value: str) -> int:
-    """Human value -> contract value (bps, or seconds for one-year-seconds)."""
+    """Human value -> contract value (bps for factors, whole days for the day parameters)."""
     text = str(value).strip()
-    if spec.in_seconds:
-        allowed = f"whole seconds 1..{UINT32_MAX} (or days with a 'd' suffix, e.g. 365d)"
-        days = text.lower().endswith("d")
-        digits = text[:-1] if days else text
+    if spec.in_days:
+        low = 0 if spec.zero_allowed else max(spec.minimum, 1)
+        allowed = f"whole days {low}..{spec.maximum} (a 'd' suffix is accepted, e.g. 30d)"
+        digits = text[:-1] if text.lower().endswith("d") else text
         if not digits.isdigit():
-            raise ValidationError(f"{spec.slug}: {value!r} is not a whole number of seconds ({allowed})",
+            raise ValidationError(f"{spec.slug}: {value!r} is not a whole number of days ({allowed})",
                                   field=spec.slug, value=value, allowed=allowed)
-        seconds = int(digits) * (86_400 if days else 1)
-        if not 1 <= seconds <= UINT32_MAX:
+        days = int(digits)
+        if not low <= days <= spec.maximum:
             raise ValidationError(f"{spec.slug}: {value!r} is out of range ({allowed})", field=spec.slug,
                                   value=value, allowed=allowed)
-        return seconds
+        return days
     allowed = ("a factor 0 to 6.5535 with at most 4 decimals" if spec.zero_allowed
                else "a factor above 0 and below 6.5536 with at most 4 decimals, e.g. 1.75")
     try:
@@ -78,7 +78,7 @@ def parse_parameter_value(spec: ParameterSpec, value: str) -> int:
 
 
 def format_parameter(spec: ParameterSpec, raw: int) -> str:
-    return str(raw) if spec.in_seconds else format_bps(raw)
+    return f"{raw} days" if spec.in_days else format_bps(raw)
 
 
 def parameters(client: XborderClient) -> dict[str, int]:
