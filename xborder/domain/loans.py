@@ -75,6 +75,13 @@ def document_hash(value: object, field: str = "document") -> bytes:
     return bytes(keccak(text.encode("utf-8")))
 
 
+def checksum_address(raw: bytes) -> str:
+    """EIP-55 spelling of a 20-byte address."""
+    lower = raw.hex()
+    digest = keccak(lower.encode()).hex()
+    return "0x" + "".join(c.upper() if int(digest[i], 16) >= 8 else c for i, c in enumerate(lower))
+
+
 def short_hash(value: bytes) -> str:
     return "0x" + value.hex()[:12] + "…"
 
@@ -234,10 +241,8 @@ class InstitutionCore:
 
     @classmethod
     def from_word(cls, word: int) -> InstitutionCore:
-        from eth_utils import to_checksum_address
-
         w = int(word)
-        admin = to_checksum_address((w & (2**160 - 1)).to_bytes(20, "big"))
+        admin = checksum_address((w & (2**160 - 1)).to_bytes(20, "big"))
         return cls(kind=(w >> cls.KIND_OFFSET) & 0xFF, status=(w >> cls.STATUS_OFFSET) & 0xFF,
                    capital_base=(w >> cls.CAPITAL_OFFSET) & UINT64_MAX, admin=admin,
                    signature_epoch=(w >> cls.EPOCH_OFFSET) & 0xFFFF)
