@@ -62,14 +62,15 @@ def build_world(rpc_url: str, deployments_dir: Path) -> World:
     client = XborderClient.load(w3, deployments_dir)
     wallets: dict[int, LocalAccount] = {}
     for i, (name, kind, ident, capital) in enumerate(CAST, start=1):
-        admin = accounts[i]
+        admin, identifier = accounts[i], ident.encode().ljust(20, b"\0")
         client.transact(regulator, client.registry.functions.registerInstitution(
-            kind, ident.encode().ljust(20, b"\0"), b"CN" if kind != 4 else b"HK", capital, name, admin.address),
-            f"register {name}")
+            kind, identifier, b"CN" if kind != 4 else b"HK", capital, name, admin.address,
+            client.wallet_proof(admin, identifier).as_abi()), f"register {name}")
         wallets[i] = admin
     extra_x = accounts[9]
-    client.transact(wallets[BORROWER_X], client.registry.functions.addWallet(BORROWER_X, extra_x.address),
-                    "add wallet")
+    client.transact(wallets[BORROWER_X], client.registry.functions.addWallet(
+        BORROWER_X, extra_x.address, client.wallet_proof(extra_x, client.identifier(BORROWER_X)).as_abi()),
+        "add wallet")
     client.transact(regulator, client.policy.functions.setReferenceRates(
         [c.encode() for c in RATES], list(RATES.values())), "set rates")
     client.transact(regulator, client.registry.functions.suspendInstitution(SUSPENDED_E), "suspend")

@@ -24,6 +24,13 @@ from web3.contract.contract import ContractFunction
 from web3.datastructures import AttributeDict
 
 from xborder.bindings.batch import Batch, Outcome, Tx, one
+from xborder.bindings.consent import (
+    LEDGER_DOMAIN,
+    REGISTRY_DOMAIN,
+    WalletProof,
+    domain_separator,
+    sign_wallet_proof,
+)
 from xborder.bindings.deployment import CONTRACT_NAMES, Deployment, load_deployment
 from xborder.bindings.reverts import ErrorDecoder
 from xborder.chain.rpc import Rpc
@@ -154,7 +161,47 @@ class XborderClient:
         return int(self.registry.functions.institutionOf(Web3.to_checksum_address(wallet)).call())
 
     def core(self, institution_id: int) -> InstitutionCore:
-        return InstitutionCore.from_abi(self.registry.functions.institutionCore(institution_id).call())
+        """The institution's core word: kind, status, capital base, admin, signature epoch."""
+        return InstitutionCore.from_word(int(self.registry.functions.institutionCore(institution_id).call()))
+
+    def identifier(self, institution_id: int) -> bytes:
+        """The institution's bytes20 identifier (LEI, or USCC + two zero bytes)."""
+        return bytes(self.registry.functions.getInstitution(institution_id).call()[5])
+
+    def signature_epoch(self, institution_id: int) -> int:
+        return int(self.registry.functions.signatureEpoch(institution_id).call())
+
+    def binding_nonce(self, wallet: str) -> int:
+        return int(self.registry.functions.bindingNonce(Web3.to_checksum_address(wallet)).call())
+
+    def consent_nonce_used(self, borrower: int, nonce: int) -> bool:
+        return bool(self.ledger.functions.consentNonceUsed(borrower, nonce).call())
+
+    def is_agent(self, principal: int, agent: int) -> bool:
+        return bool(self.ledger.functions.isAgent(principal, agent).call())
+
+    def now(self) -> int:
+        """The latest block's timestamp (what the contracts compare dates and deadlines with)."""
+        return self.rpc.chain_time()
+
+    @property
+    def chain_id(self) -> int:
+        return int(self.deployment.chain_id)
+
+    @cached_property
+    def ledger_separator(self) -> bytes:
+        return domain_separator(self.chain_id, str(self.ledger.address), LEDGER_DOMAIN)
+
+    @cached_property
+    def registry_separator(self) -> bytes:
+        return domain_separator(self.chain_id, str(self.registry.address), REGISTRY_DOMAIN)
+
+    def wallet_proof(self, wallet: LocalAccount, identifier: bytes, *, valid_for: int = 3600,
+                     nonce: int | None = None) -> WalletProof:
+        """`wallet`'s `WalletBinding` proof for the institution `identifier` at its current binding nonce."""
+        return sign_wallet_proof(wallet, identifier, nonce=self.binding_nonce(wallet.address) if nonce is None else nonce,
+                                 deadline=self.now() + valid_for, chain_id=self.chain_id,
+                                 registry=str(self.registry.address), separator=self.registry_separator)
 
     def position(self, borrower: int) -> Position:
         return Position.from_abi(self.ledger.functions.borrowerPosition(borrower).call())

@@ -1,5 +1,6 @@
-"""Turn a revert into a sentence: custom errors decoded from every contract's ABI, values in
-human units, institutions by name."""
+"""Turn a revert into a sentence: every custom error of the v2 contracts (and OpenZeppelin's)
+decoded from the contracts' ABIs, each sentence naming its values in human units, institutions by
+name. `tests/python/test_reverts.py` holds that every error in the ABIs has a sentence here."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from eth_abi.abi import decode as abi_decode
 from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
 
-from xborder.domain.dates import day_text
-from xborder.domain.enums import InstitutionKind, InstitutionStatus, LoanStatus, Parameter
-from xborder.domain.loans import short_hash
+from xborder.domain.dates import format_date
+from xborder.domain.enums import ConsentSide, InstitutionKind, InstitutionStatus, LoanStatus, Parameter
+from xborder.domain.loans import loan_label, short_hash
 from xborder.domain.money import currency_text, format_amount
 
 InstitutionNamer = Callable[[int], str]
@@ -70,86 +71,169 @@ class ErrorDecoder:
         return DecodedError(name, args, self.describe(name, args))
 
     def describe(self, name: str, a: dict[str, Any]) -> str:
-        n = self.namer
-        templates: dict[str, Callable[[], str]] = {
-            "BorrowingLimitExceeded": lambda: (
-                f"{n(a['borrower'])} would reach {format_amount(a['balanceAfter'], 'CNY')} of "
-                f"risk-weighted balance, above its limit of {format_amount(a['limit'], 'CNY')}"),
-            "DocumentAlreadyBacksLoan": lambda: (
-                f"document {short_hash(a['documentHash'])} already backs live loan {a['loanId']}: one document "
-                "can back only one live loan"),
-            "InstitutionNotActive": lambda: (
-                f"{n(a['institutionId'])} is {InstitutionStatus.label_of(a['status'])}: its wallets "
-                "can write nothing"),
-            "UnknownInstitution": lambda: f"no institution with id {a['institutionId']} is registered",
-            "UnauthorizedWallet": lambda: (
-                f"wallet {a['wallet']} "
-                + (f"of {n(a['walletInstitution'])}" if a['walletInstitution'] else "(no institution)")
-                + " is not allowed to do this"),
-            "InvalidIdentifier": lambda: (
-                f"identifier {_text(a['identifier'])!r} is neither a valid LEI (20 characters 0-9A-Z with "
-                "valid check digits) nor a unified social credit code (18 characters)"),
-            "InvalidJurisdiction": lambda: (
-                f"jurisdiction {_text(a['jurisdiction'])!r} is not an ISO 3166 alpha-2 code"),
-            "IdentifierTaken": lambda: (
-                f"identifier {_text(a['identifier'])} is already registered to {n(a['institutionId'])}"),
-            "WalletAlreadyRegistered": lambda: (
-                f"wallet {a['wallet']} already belongs to {n(a['institutionId'])}"),
-            "WalletNotRegistered": lambda: (
-                f"wallet {a['wallet']} is not a wallet of {n(a['institutionId'])}"),
-            "CannotRemoveAdminWallet": lambda: (
-                f"wallet {a['wallet']} is the admin wallet of {n(a['institutionId'])}: set another admin first"),
-            "ZeroAddress": lambda: "the zero address is not a wallet",
-            "InvalidStatusTransition": lambda: (
-                f"{n(a['institutionId'])} cannot go from {InstitutionStatus.label_of(a['from'])} "
-                f"to {InstitutionStatus.label_of(a['to'])}"),
-            "ParameterOutOfRange": lambda: (
-                f"{Parameter.name_of(a['parameter'])} "
-                f"cannot be {a['value']}"),
-            "UnknownCurrency": lambda: (
-                f"no reference rate is published for currency {currency_text(a['currency'])!r}: "
-                "the regulator sets one with `xborder policy fx set`"),
-            "InvalidCurrency": lambda: f"{currency_text(a['currency'])!r} is not a valid currency code",
-            "UnknownFinancingType": lambda: (
-                f"financing type {a['typeId']} is not in the regulator's financing-type table"),
-            "LengthMismatch": lambda: f"{a['currencies']} currencies but {a['rates']} rates",
-            "InvalidBorrowerKind": lambda: (
-                f"{n(a['borrower'])} is a {InstitutionKind.label_of(a['kind'])} and cannot borrow"),
-            "InvalidCreditor": lambda: f"{n(a['creditor'])} cannot be a creditor",
-            "InvalidDates": lambda: (
-                f"maturity date {day_text(a['maturityDate'])} must be after value date {day_text(a['valueDate'])}"),
-            "InvalidExtension": lambda: (
-                f"loan {a['loanId']}: new maturity {day_text(a['newMaturityDate'])} must be after the current "
-                f"maturity {day_text(a['maturityDate'])}"),
-            "DrawdownExceedsAvailable": lambda: (
-                f"loan {a['loanId']}: drawdown of {format_amount(a['amount'])} exceeds the undrawn "
-                f"{format_amount(a['available'])}"),
-            "RepaymentExceedsOutstanding": lambda: (
-                f"loan {a['loanId']}: repayment of {format_amount(a['amount'])} exceeds the outstanding "
-                f"{format_amount(a['outstanding'])}"),
-            "InvalidLoanStatus": lambda: (
-                f"loan {a['loanId']} is {LoanStatus.label_of(a['status'])}, which does not allow this"),
-            "LoanAlreadyDrawn": lambda: (
-                f"loan {a['loanId']} has already drawn {format_amount(a['drawn'])} and cannot be cancelled"),
-            "OutstandingNotZero": lambda: (
-                f"loan {a['loanId']} still has {format_amount(a['outstanding'])} outstanding"),
-            "SignatureExpired": lambda: (
-                f"the borrower's consent expired at {day_text(a['deadline'])} (chain time {day_text(a['timestamp'])})"),
-            "InvalidBorrowerSignature": lambda: (
-                f"the consent was signed by {a['signer']}, which is not a wallet of {n(a['borrower'])}"),
-            "ZeroAmount": lambda: "the amount must be greater than zero",
-            "ZeroDocumentHash": lambda: "the document hash must not be zero",
-            "AccessControlUnauthorizedAccount": lambda: (
-                f"wallet {a['account']} lacks the role {ROLE_NAMES.get('0x' + a['neededRole'].hex(), '0x' + a['neededRole'].hex())}"),
-            "EnforcedPause": lambda: "the system is paused by the regulator: no writes are accepted",
-            "ExpectedPause": lambda: "the system is not paused",
-            "Error": lambda: f"reverted: {a['reason']}",
-            "Panic": lambda: f"the contract panicked (code {a['code']:#x})",
-        }
-        render = templates.get(name)
+        render = _TEMPLATES.get(name)
         if render is None:
             return f"{name}(" + ", ".join(f"{k}={_plain(v)}" for k, v in a.items()) + ")"
-        return render()
+        return render(a, self.namer)
+
+
+Template = Callable[[dict[str, Any], InstitutionNamer], str]
+
+
+def _wallet_of(a: dict[str, Any], n: InstitutionNamer) -> str:
+    owner = f"of {n(a['walletInstitution'])}" if a["walletInstitution"] else "(no institution)"
+    return f"wallet {a['wallet']} {owner}"
+
+
+def _loan(loan_id: int) -> str:
+    return f"loan {loan_label(loan_id)}"
+
+
+def _cny(amount: int) -> str:
+    return format_amount(amount, "CNY")
+
+
+def _term(short: bool) -> str:
+    return "short-term" if short else "long-term"
+
+
+_REGISTRY: dict[str, Template] = {
+    "InstitutionNotActive": lambda a, n: (
+        f"{n(a['institutionId'])} is {InstitutionStatus.label_of(a['status'])}: its wallets can write nothing"),
+    "UnknownInstitution": lambda a, n: f"no institution with id {a['institutionId']} is registered",
+    "UnauthorizedWallet": lambda a, n: f"{_wallet_of(a, n)} is not allowed to do this",
+    "InvalidIdentifier": lambda a, n: (
+        f"identifier {_text(a['identifier'])!r} is neither a valid LEI (20 characters 0-9A-Z with valid check "
+        "digits) nor a valid unified social credit code (18 characters with a valid check character)"),
+    "InvalidJurisdiction": lambda a, n: f"jurisdiction {_text(a['jurisdiction'])!r} is not an ISO 3166 alpha-2 code",
+    "IdentifierTaken": lambda a, n: f"identifier {_text(a['identifier'])} is already registered to {n(a['institutionId'])}",
+    "WalletAlreadyRegistered": lambda a, n: f"wallet {a['wallet']} already belongs to {n(a['institutionId'])}",
+    "WalletNotRegistered": lambda a, n: f"wallet {a['wallet']} is not a wallet of {n(a['institutionId'])}",
+    "CannotRemoveAdminWallet": lambda a, n: (
+        f"wallet {a['wallet']} is the admin wallet of {n(a['institutionId'])}: set another admin first"),
+    "ZeroAddress": lambda a, n: "the zero address is not a wallet (nor an admin, registry or policy)",
+    "InvalidStatusTransition": lambda a, n: (
+        f"{n(a['institutionId'])} cannot go from {InstitutionStatus.label_of(a['from'])} "
+        f"to {InstitutionStatus.label_of(a['to'])}"),
+    "InvalidEncryptionKey": lambda a, n: "the encryption public key must not be zero",
+    "UnknownEncryptionKey": lambda a, n: (
+        f"{n(a['institutionId']) if a['institutionId'] else 'the regulator'} has no encryption key version "
+        f"{a['version']} (latest {a['latest']})"),
+    "InvalidWalletProof": lambda a, n: (
+        f"the proof for binding wallet {a['wallet']} was signed by {a['signer']}, not by the wallet itself: "
+        "a wallet is bound only with its own signature"),
+    "SignatureExpired": lambda a, n: (
+        f"the signature expired at {_moment(a['deadline'])} (chain time {_moment(a['timestamp'])}): sign again"),
+}
+
+_POLICY: dict[str, Template] = {
+    "ParameterOutOfRange": lambda a, n: (
+        f"{Parameter.name_of(a['parameter'])} cannot be {a['value']}"
+        + (f" (allowed {Parameter(a['parameter']).minimum}..{Parameter(a['parameter']).maximum}"
+           f" {Parameter(a['parameter']).unit})" if a['parameter'] in Parameter._value2member_map_ else "")),
+    "UnknownCurrency": lambda a, n: (
+        f"no reference rate is published for currency {currency_text(a['currency'])!r}: "
+        "the regulator sets one with `xborder policy fx set`"),
+    "InvalidCurrency": lambda a, n: f"{currency_text(a['currency'])!r} is not a valid currency code",
+    "UnknownFinancingType": lambda a, n: f"financing type {a['typeId']} is not in the regulator's financing-type table",
+    "LengthMismatch": lambda a, n: f"{a['currencies']} currencies but {a['rates']} rates",
+    "ValueDateOutOfRange": lambda a, n: (
+        f"value date {_moment(a['valueDate'])} is outside the window the regulator allows today: "
+        f"{_moment(a['earliest'])} to {_moment(a['latest'])}"),
+    "MaturityDateOutOfRange": lambda a, n: (
+        f"maturity date {_moment(a['maturityDate'])} is outside {_moment(a['earliest'])} to "
+        f"{_moment(a['latest'])} (after today and the value date, at most the maximum term after the value date)"),
+}
+
+_LEDGER: dict[str, Template] = {
+    "BorrowingLimitExceeded": lambda a, n: (
+        f"{n(a['borrower'])} would reach {_cny(a['balanceAfter'])} of risk-weighted balance, above its limit of "
+        f"{_cny(a['limit'])}"),
+    "DocumentAlreadyBacksLoan": lambda a, n: (
+        f"document {short_hash(a['documentHash'])} already backs live {_loan(a['loanId'])}: one document can back "
+        "only one live loan"),
+    "DocumentNotClaimed": lambda a, n: f"document {short_hash(a['documentHash'])} backs no live loan: nothing to release",
+    "InvalidBorrowerKind": lambda a, n: (
+        f"{n(a['borrower'])} is a {InstitutionKind.label_of(a['kind'])} and cannot borrow"),
+    "InvalidCreditor": lambda a, n: (
+        f"{n(a['creditor'])} cannot be the creditor: it is the borrower itself or an observer"),
+    "InvalidAgent": lambda a, n: (
+        f"{n(a['agent'])} cannot be an agent of {n(a['principal'])}: an agent is another institution that is a "
+        "bank (domestic bank or foreign bank branch)"),
+    "AgentAlreadyAppointed": lambda a, n: f"{n(a['agent'])} already is an agent of {n(a['principal'])}",
+    "NotAnAgent": lambda a, n: f"{n(a['agent'])} is not an agent of {n(a['principal'])}",
+    "InvalidExtension": lambda a, n: (
+        f"{_loan(a['loanId'])}: new maturity {_moment(a['newMaturityDate'])} must be after the current maturity "
+        f"{_moment(a['maturityDate'])}"),
+    "BorrowerConsentRequired": lambda a, n: (
+        f"{_loan(a['loanId'])}: the extension turns it from {_term(a['shortTermBefore'])} to "
+        f"{_term(a['shortTermAfter'])}, which needs the borrower's signed extension consent"),
+    "DrawdownExceedsAvailable": lambda a, n: (
+        f"{_loan(a['loanId'])}: drawdown of {format_amount(a['amount'])} exceeds the undrawn "
+        f"{format_amount(a['available'])}"),
+    "RepaymentExceedsOutstanding": lambda a, n: (
+        f"{_loan(a['loanId'])}: repayment of {format_amount(a['amount'])} exceeds the outstanding "
+        f"{format_amount(a['outstanding'])}"),
+    "InvalidLoanStatus": lambda a, n: (
+        f"{_loan(a['loanId'])} does not exist" if a["status"] == LoanStatus.NONE else
+        f"{_loan(a['loanId'])} is {LoanStatus.label_of(a['status'])}, which does not allow this"),
+    "LoanAlreadyDrawn": lambda a, n: (
+        f"{_loan(a['loanId'])} has already drawn {format_amount(a['drawn'])} and cannot be cancelled"),
+    "OutstandingNotZero": lambda a, n: f"{_loan(a['loanId'])} still has {format_amount(a['outstanding'])} outstanding",
+    "NothingOutstanding": lambda a, n: f"{_loan(a['loanId'])} has nothing outstanding: there is no default to declare",
+    "LoanMatured": lambda a, n: (
+        f"{_loan(a['loanId'])} matured on {_moment(a['maturityDate'])}: no drawdown after the maturity date"),
+    "ConfirmationWindowClosed": lambda a, n: (
+        f"{_loan(a['loanId'])} was not consented by {_moment(a['confirmBy'])}: it can only expire now"),
+    "ConfirmationWindowOpen": lambda a, n: (
+        f"{_loan(a['loanId'])} may be consented until {_moment(a['confirmBy'])}: until then only the regulator "
+        "may expire it"),
+    "AlreadyConsented": lambda a, n: (
+        f"the {ConsentSide.label_of(a['side'])} side already consented to {_loan(a['loanId'])}: the other side "
+        "confirms it"),
+    "BorrowerFrozen": lambda a, n: f"the regulator froze the drawdowns of {n(a['borrower'])}",
+    "FreezeUnchanged": lambda a, n: (
+        f"the drawdowns of {n(a['institution'])} already are {'frozen' if a['frozen'] else 'not frozen'}"),
+    "ContributionOverflow": lambda a, n: (
+        f"{_loan(a['loanId'])}: its contribution would be {_cny(a['contribution'])}, more than a loan can hold"),
+    "InvalidBorrowerSignature": lambda a, n: (
+        f"the consent was signed by {a['signer']}, which is not a wallet of {n(a['borrower'])}"),
+    "ConsentSubmitterMismatch": lambda a, n: (
+        f"the borrower's consent names {n(a['named'])} as the one who may submit it, but {n(a['caller'])} sent it"),
+    "ConsentNonceUsed": lambda a, n: (
+        f"consent nonce {a['nonce']} of {n(a['borrower'])} is already used or was revoked: the borrower signs "
+        "a new consent"),
+    "ConsentRevoked": lambda a, n: (
+        f"the consent was signed at {n(a['borrower'])}'s signature epoch {a['signedEpoch']}, which was revoked "
+        f"(the epoch is {a['currentEpoch']} now): the borrower signs again"),
+    "ZeroAmount": lambda a, n: "the amount must be greater than zero",
+    "ZeroDocumentHash": lambda a, n: "the document hash must not be zero",
+    "EmptyEnvelope": lambda a, n: f"{_loan(a['loanId'])}: the terms envelope must not be empty",
+}
+
+_OPENZEPPELIN: dict[str, Template] = {
+    "AccessControlUnauthorizedAccount": lambda a, n: (
+        f"wallet {a['account']} lacks the role {_role(a['neededRole'])}"),
+    "AccessControlBadConfirmation": lambda a, n: "a role can only be renounced by its own holder",
+    "EnforcedPause": lambda a, n: "the system is paused by the regulator: no writes are accepted",
+    "ExpectedPause": lambda a, n: "the system is not paused",
+    "ECDSAInvalidSignature": lambda a, n: "the signature is not a valid ECDSA signature",
+    "ECDSAInvalidSignatureLength": lambda a, n: f"the signature is {a['length']} bytes long (65 or 64 expected)",
+    "ECDSAInvalidSignatureS": lambda a, n: "the signature's s value is in the upper half (malleable)",
+    "Error": lambda a, n: f"reverted: {a['reason']}",
+    "Panic": lambda a, n: f"the contract panicked (code {a['code']:#x})",
+}
+
+_TEMPLATES: dict[str, Template] = _REGISTRY | _POLICY | _LEDGER | _OPENZEPPELIN
+
+
+def _role(role: bytes) -> str:
+    key = "0x" + role.hex()
+    return ROLE_NAMES.get(key, key)
+
+
+def _moment(seconds: int) -> str:
+    return format_date(int(seconds)) if 0 <= int(seconds) < 2**32 else str(seconds)
 
 
 def _as_bytes(data: object) -> bytes | None:
