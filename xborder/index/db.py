@@ -33,6 +33,8 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _INT64_MAX = 2**63 - 1
 #: First schema version with the raw log table: an older index with data cannot be upgraded.
 AUDIT_TRAIL_VERSION = 3
+#: First schema version of the v2 ledger's events: an index of a v1 ledger holds v1 raw logs.
+LEDGER_V2_VERSION = 4
 #: pg_try_advisory_lock key of the one writer of an index database ("xbindex" + 1).
 WRITER_LOCK_KEY = int.from_bytes(b"xbindex\x01", "big")
 
@@ -234,6 +236,21 @@ class Database:
                    "AND table_name = ?")
         return self.query_one(sql, (name,)) is not None
 
+    def _refuse_old_index(self, current: int, newest: int) -> None:
+        """An index with data that a migration cannot carry forward: refused with what to do."""
+        if not (0 < current < newest and self.table_exists("checkpoint") and self.query_one("SELECT 1 FROM checkpoint")):
+            return
+        if current < AUDIT_TRAIL_VERSION <= newest:
+            raise IndexDatabaseError(
+                f"the index database {redact(self.url)} was built by an older xborder (schema {current}) without "
+                "the raw log table, so it cannot be upgraded: index into a new database (delete this one or "
+                "pass another --database-url) and run `xborder index run` again")
+        if current < LEDGER_V2_VERSION <= newest:
+            raise IndexDatabaseError(
+                f"the index database {redact(self.url)} was built by an older xborder (schema {current}) from a v1 "
+                "ledger, whose events this xborder does not read, so it cannot be upgraded: index the v2 "
+                "deployment into a new database (delete this one or pass another --database-url)")
+
     def migrate(self, migrations: list[Migration] | None = None) -> list[int]:
         """Apply every migration not applied yet, each in its own transaction; return their numbers."""
         migrations = load_migrations() if migrations is None else migrations
@@ -247,12 +264,7 @@ class Database:
             raise IndexDatabaseError(
                 f"the index database {redact(self.url)} has schema version {current}, newer than this "
                 f"xborder ({newest}): upgrade xborder or index into a new database")
-        if 0 < current < AUDIT_TRAIL_VERSION <= newest and self.table_exists("checkpoint") and \
-                self.query_one("SELECT 1 FROM checkpoint"):
-            raise IndexDatabaseError(
-                f"the index database {redact(self.url)} was built by an older xborder (schema {current}) without "
-                "the raw log table, so it cannot be upgraded: index into a new database (delete this one or "
-                "pass another --database-url) and run `xborder index run` again")
+        self._refuse_old_index(current, newest)
         for migration in migrations:
             if migration.version <= current:
                 continue
