@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from xborder.domain.enums import InstitutionKind, LoanStatus
 from xborder.index.db import Database
 from xborder.index.exposures import (
     BANDS,
@@ -22,7 +23,6 @@ from xborder.index.exposures import (
     ranked_exposures,
 )
 from xborder.index.pages import Listing
-from xborder.index.projection import INSTITUTION_KIND_NAMES, LOAN_ACTIVE, LOAN_STATUS_NAMES
 from xborder.index.queries import LOAN_EVENT_NAMES, list_loans, loan_events, volumes
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 LOAN_EVENTS = LOAN_EVENT_NAMES
+_LIVE = frozenset(int(s) for s in LoanStatus if s.is_live)
 #: The CNY equivalents are part of `queries.volumes` now (kept in `volume_buckets`).
 volumes_with_cny = volumes
 #: Newest loan events first (`queries.loan_events`).
@@ -83,7 +84,7 @@ def currencies(db: Database) -> list[str]:
 
 
 def kind_name(kind: int) -> str:
-    return INSTITUTION_KIND_NAMES.get(kind, str(kind))
+    return InstitutionKind.name_of(kind)
 
 
 # ---------------------------------------------------------------------------- headline
@@ -98,8 +99,8 @@ class Summary:
     borrowers: int
     loans: int
     loans_by_status: dict[str, int]
-    outstanding: dict[str, int]  # active loans, by currency, minor units of that currency
-    outstanding_cny: int  # the same in CNY minor units, each loan at its rate (rounded up per loan)
+    outstanding: dict[str, int]  # live loans (Active, Defaulted), by currency, minor units of that currency
+    outstanding_cny: int  # the same in CNY minor units at the drawdown dates' rates (`loans.outstanding_cny`)
     principal: dict[str, int]  # every loan, by currency
     risk_weighted_balance: int  # sum over borrowers, CNY minor units
     total_limit: int
@@ -107,6 +108,8 @@ class Summary:
     borrowers_near_limit: int  # >= 90 % and <= 100 %
     currencies: list[str] = field(default_factory=list)
     financing_types: dict[int, str] = field(default_factory=dict)
+    #: every loan status's Solidity name (the keys of `loans_by_status`) -> its label
+    status_labels: dict[str, str] = field(default_factory=lambda: {s.solidity_name: s.label for s in LoanStatus})
 
 
 def summary(db: Database) -> Summary:
@@ -121,10 +124,10 @@ def summary(db: Database) -> Summary:
     for currency, status, loans, principal_sum, outstanding_sum, cny in db.query(
             "SELECT group_key, status, loans, principal, outstanding, outstanding_cny FROM loan_totals "
             "WHERE dimension = 'currency' ORDER BY status, group_key"):
-        name = LOAN_STATUS_NAMES.get(int(status), str(status))
+        name = LoanStatus.name_of(int(status))
         by_status[name] = by_status.get(name, 0) + int(loans)
         principal[str(currency)] = principal.get(str(currency), 0) + int(principal_sum)
-        if int(status) == LOAN_ACTIVE:
+        if int(status) in _LIVE:
             outstanding[str(currency)] = outstanding.get(str(currency), 0) + int(outstanding_sum)
             outstanding_cny += int(cny)
     figures = db.query_one("SELECT COUNT(*), COALESCE(SUM(balance), 0), COALESCE(SUM(limit_cny), 0) "
@@ -177,14 +180,16 @@ def loan_detail(db: Database, loan_id: int) -> dict[str, Any] | None:
     columns, rows = db.columns(
         "SELECT l.loan_id, l.borrower, b.name AS borrower_name, l.creditor, c.name AS creditor_name, "
         "l.creditor_country, l.recorder, l.currency, l.financing_type, l.principal, l.drawn, "
-        "l.outstanding, l.rate, l.weight_bps, l.contribution, l.value_date, l.maturity_date, l.status, "
-        "l.document_hash, l.terms_hash, l.recorded_block, l.recorded_at, l.recorded_tx, l.updated_block "
+        "l.outstanding, l.rate, l.weight_bps, l.contribution, l.outstanding_cny, l.value_date, l.maturity_date, "
+        "l.short_term, l.status, l.borrower_consented, l.creditor_consented, l.confirm_by, l.document_hash, "
+        "l.document_released, l.terms_hash, l.recorded_block, l.recorded_at, l.recorded_tx, l.updated_block "
         "FROM loans l LEFT JOIN institutions b ON b.institution_id = l.borrower "
         "LEFT JOIN institutions c ON c.institution_id = l.creditor WHERE l.loan_id = ?", (loan_id,))
     if not rows:
         return None
     data = dict(zip(columns, rows[0], strict=True))
-    data["status"] = LOAN_STATUS_NAMES.get(int(data["status"]), str(data["status"]))
+    data["status_label"] = LoanStatus.label_of(int(data["status"]))
+    data["status"] = LoanStatus.name_of(int(data["status"]))
     data["financing_type_name"] = financing_type_names(db).get(int(data["financing_type"]))
     data["label"] = f"{loan_id >> 32}:{loan_id & 0xFFFFFFFF}"
     return data

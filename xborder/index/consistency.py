@@ -2,9 +2,11 @@
 (`ChainFigures`, gathered by `xborder.index.reconcile`, which alone talks to the node).
 
 Checked, at the checkpoint block:
-* every borrower: risk-weighted balance, limit and headroom against the ledger's views, and the
-  sum of its loans' contributions against the ledger's balance (the limit is recomputed from the
-  indexed institution and parameters, so a tampered capital base or parameter row shows);
+* every borrower: risk-weighted balance, limit and headroom against the ledger's views, its number
+  of loans and its drawdown freeze against `borrowerPosition`, and the sum of its loans'
+  contributions (each built from the drawdown, repayment and write-off events, ledger v2) against
+  the ledger's balance (the limit is recomputed from the indexed institution and parameters, so a
+  tampered capital base or parameter row shows);
 * every contract and event: the number of logs in `raw_logs` against `eth_getLogs`;
 * the summary tables against the rows they summarise (`internal`): a projection bug or a
   hand-edited row shows even where the chain agrees.
@@ -21,12 +23,23 @@ from xborder.index.store import event_label
 
 
 @dataclass(frozen=True)
+class BorrowerViews:
+    """One borrower as the ledger's views answer: `borrowerPosition` (balance, loan count, frozen),
+    `borrowingLimit` and `headroom`."""
+
+    balance: int
+    limit: int
+    headroom: int
+    loans: int
+    frozen: bool
+
+
+@dataclass(frozen=True)
 class ChainFigures:
-    """What the node says at `block`: (balance, limit, headroom) per borrower, logs per
-    (contract, event label)."""
+    """What the node says at `block`: the views of every borrower, logs per (contract, event label)."""
 
     block: int
-    views: dict[int, tuple[int, int, int]]
+    views: dict[int, BorrowerViews]
     log_counts: dict[tuple[str, str], int]
 
 
@@ -91,21 +104,22 @@ def compare(db: Database, chain: ChainFigures) -> ConsistencyReport:
     params = parameters(db)
     sums = {int(b): int(s) for b, s in db.query("SELECT borrower, SUM(contribution) FROM loans GROUP BY borrower")}
     positions = {int(r[0]): r[1:] for r in db.query(
-        "SELECT p.borrower, i.name, i.kind, i.capital_base, p.balance, p.limit_cny FROM borrower_positions p "
-        "LEFT JOIN institutions i ON i.institution_id = p.borrower")}
+        "SELECT p.borrower, i.name, i.kind, i.capital_base, p.balance, p.limit_cny, p.loans, p.frozen "
+        "FROM borrower_positions p LEFT JOIN institutions i ON i.institution_id = p.borrower")}
     mismatches: list[Mismatch] = []
     internal: list[str] = []
-    for borrower, (balance, limit, headroom) in sorted(chain.views.items()):
-        name, kind, capital, indexed_balance, stored_limit = positions.get(borrower, ("?", None, 0, 0, 0))
+    for borrower, view in sorted(chain.views.items()):
+        name, kind, capital, indexed_balance, stored_limit, loans, frozen = positions.get(
+            borrower, ("?", None, 0, 0, 0, 0, 0))
         indexed_limit = borrowing_limit(int(kind), int(capital or 0), params) if kind is not None else 0
         if int(stored_limit) != indexed_limit:
             internal.append(f"borrower {borrower}: borrower_positions.limit_cny {stored_limit} != {indexed_limit} "
                             "from the indexed capital base and parameters")
         indexed = {"risk_weighted_balance": int(indexed_balance), "limit": indexed_limit,
                    "headroom": max(0, indexed_limit - int(indexed_balance)),
-                   "sum_of_contributions": sums.get(borrower, 0)}
-        on_chain = {"risk_weighted_balance": balance, "limit": limit, "headroom": headroom,
-                    "sum_of_contributions": balance}
+                   "sum_of_contributions": sums.get(borrower, 0), "loans": int(loans), "frozen": int(frozen)}
+        on_chain = {"risk_weighted_balance": view.balance, "limit": view.limit, "headroom": view.headroom,
+                    "sum_of_contributions": view.balance, "loans": view.loans, "frozen": int(view.frozen)}
         mismatches += [Mismatch(borrower, str(name or ""), key, indexed[key], on_chain[key])
                        for key in indexed if indexed[key] != on_chain[key]]
     ours = indexed_log_counts(db)

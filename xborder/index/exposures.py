@@ -11,16 +11,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from xborder.domain.enums import InstitutionKind, InstitutionStatus
 from xborder.errors import ValidationError
 from xborder.index.db import Database, Row
 from xborder.index.pages import Listing, check_limit, decode_cursor, encode_cursor
-from xborder.index.projection import INSTITUTION_KIND_NAMES, INSTITUTION_STATUS_NAMES
 
 EXPOSURE_SORTS = ("utilisation", "balance", "headroom", "borrower")
 #: Utilisation bands of the dashboard (balance / limit).
 BANDS = (("over", 1.0), ("critical", 0.9), ("high", 0.75), ("moderate", 0.5), ("low", 0.0))
 EXPOSURE_COLUMNS = ["borrower", "name", "kind", "status", "capital_base", "risk_weighted_balance",
-                    "limit", "headroom", "utilisation", "band", "active_loans", "outstanding"]
+                    "limit", "headroom", "utilisation", "band", "active_loans", "outstanding", "frozen"]
 #: sort -> (ORDER BY columns of borrower_positions, their cursor types)
 _ORDERS: dict[str, tuple[tuple[str, ...], tuple[type, ...]]] = {
     "utilisation": (("util_rank", "balance_rank", "borrower"), (float, int, int)),
@@ -29,7 +29,7 @@ _ORDERS: dict[str, tuple[tuple[str, ...], tuple[type, ...]]] = {
     "borrower": (("borrower",), (int,)),
 }
 _COLUMNS = ("p.borrower, i.name, p.kind, p.status, p.capital_base, p.balance, p.limit_cny, p.headroom, "
-            "p.utilisation, p.active_loans")
+            "p.utilisation, p.active_loans, p.frozen")
 
 
 @dataclass
@@ -43,9 +43,10 @@ class Exposure:
     limit: int
     headroom: int
     utilisation: float | None  # balance / limit; None when the limit is 0
-    active_loans: int
-    outstanding: dict[str, int] = field(default_factory=dict)  # by currency, minor units
+    active_loans: int  # live loans: Active or Defaulted (both count in the balance)
+    outstanding: dict[str, int] = field(default_factory=dict)  # live loans, by currency, minor units
     as_of_block: int | None = None
+    frozen: bool = False  # the regulator froze its new drawdowns
 
 
 def band(utilisation: float | None) -> str:
@@ -59,9 +60,19 @@ def band(utilisation: float | None) -> str:
 
 
 def exposure_dict(exposure: Exposure) -> dict[str, Any]:
+    """The exposure with its band and the labels of its kind and status (`xborder.domain.enums`)."""
     data = asdict(exposure)
     data["band"] = band(exposure.utilisation)
+    data["kind_label"] = _label(InstitutionKind, exposure.kind)
+    data["status_label"] = _label(InstitutionStatus, exposure.status)
     return data
+
+
+def _label(enum: type[InstitutionKind] | type[InstitutionStatus], solidity_name: str) -> str:
+    try:
+        return enum.by_name(solidity_name).label
+    except ValueError:
+        return solidity_name
 
 
 def _checkpoint(db: Database) -> int | None:
@@ -81,13 +92,13 @@ def _outstanding(db: Database, borrowers: list[int]) -> dict[int, dict[str, int]
 
 
 def _exposure(row: Row, outstanding: dict[str, int], block: int | None) -> Exposure:
-    borrower, name, kind, status, capital, balance, limit, headroom, utilisation, active = row
+    borrower, name, kind, status, capital, balance, limit, headroom, utilisation, active, frozen = row
     return Exposure(
-        borrower=int(borrower), name=str(name or ""), kind=INSTITUTION_KIND_NAMES.get(int(kind), str(kind)),
-        status=INSTITUTION_STATUS_NAMES.get(int(status), str(status)), capital_base=int(capital),
+        borrower=int(borrower), name=str(name or ""), kind=InstitutionKind.name_of(int(kind)),
+        status=InstitutionStatus.name_of(int(status)), capital_base=int(capital),
         risk_weighted_balance=int(balance), limit=int(limit), headroom=int(headroom),
         utilisation=None if utilisation is None else float(utilisation), active_loans=int(active),
-        outstanding=outstanding, as_of_block=block)
+        outstanding=outstanding, as_of_block=block, frozen=bool(frozen))
 
 
 def borrower_exposure(db: Database, borrower: int, params: dict[str, int] | None = None) -> Exposure:
@@ -101,7 +112,7 @@ def borrower_exposure(db: Database, borrower: int, params: dict[str, int] | None
         if inst is None:
             raise ValidationError(f"institution {borrower} is not in the index (is the indexer up to date?)",
                                   field="borrower", value=borrower)
-        row = (borrower, inst[0], inst[1], inst[2], inst[3], 0, 0, 0, None, 0)  # cannot borrow
+        row = (borrower, inst[0], inst[1], inst[2], inst[3], 0, 0, 0, None, 0, 0)  # cannot borrow
     return _exposure(row, _outstanding(db, [borrower])[borrower], _checkpoint(db))
 
 
@@ -122,7 +133,7 @@ class RankedExposures:
     def listing(self) -> Listing:
         rows = [(e.borrower, e.name, e.kind, e.status, e.capital_base, e.risk_weighted_balance, e.limit,
                  e.headroom, e.utilisation, band(e.utilisation), e.active_loans,
-                 ";".join(f"{c}:{v}" for c, v in sorted(e.outstanding.items()))) for e in self.items]
+                 ";".join(f"{c}:{v}" for c, v in sorted(e.outstanding.items())), int(e.frozen)) for e in self.items]
         return Listing(list(EXPOSURE_COLUMNS), rows, self.total, self.next_cursor)
 
 
@@ -156,6 +167,7 @@ def ranked_exposures(db: Database, *, sort: str = "utilisation", limit: int = 10
     rows = rows[:limit]
     outstanding = _outstanding(db, [int(r[0]) for r in rows])
     block = _checkpoint(db)
-    items = [_exposure(r[:10], outstanding[int(r[0])], block) for r in rows]
-    next_cursor = encode_cursor(list(rows[-1][10:])) if more and rows else None
+    width = len(_COLUMNS.split(", "))
+    items = [_exposure(r[:width], outstanding[int(r[0])], block) for r in rows]
+    next_cursor = encode_cursor(list(rows[-1][width:])) if more and rows else None
     return RankedExposures(items, int(total[0]) if total else 0, sort, next_cursor)

@@ -1,43 +1,53 @@
-"""The policy figures the read side needs: parameter names and defaults, the current parameters
-from indexed events, and the borrowing limit exactly as the policy contract computes it:
-    floor(capitalBase x leverage(kind) x adjustment(kind) / 1e8).
+"""The policy figures the read side needs, by the Solidity names the index stores: parameter names
+and defaults, the current parameters from indexed events, and the borrowing limit.
 
-One copy for the projection (which keeps every borrower's limit in `borrower_positions`) and the
-queries. (Issue #12 moves the limit arithmetic into `xborder.domain`; this module then imports it.)
+The enum, its defaults and the limit arithmetic are `xborder.domain` (`enums.Parameter`,
+`limits.borrowing_limit`, `limits.base_amount`): this module only keys them by name for the
+projection (which keeps every borrower's limit in `borrower_positions`) and the queries.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from xborder.domain import limits
+from xborder.domain.enums import Parameter
 from xborder.index.db import Database
 
-PARAMETER_NAMES = ("LeverageDomesticBank", "LeverageForeignBankBranch", "LeverageNonBank",
-                   "LeverageEnterprise", "AdjustmentEnterprise", "AdjustmentFinancial",
-                   "TermFactorShort", "TermFactorLong", "OnBalanceFactor", "OffBalanceFactor",
-                   "FxRiskFactor", "OneYearSeconds")
+PARAMETER_NAMES = tuple(p.solidity_name for p in Parameter)
 
-#: The policy's constructor values (set without events; ParameterUpdated events override them).
-PARAMETER_DEFAULTS: dict[str, int] = {
-    "LeverageDomesticBank": 8000, "LeverageForeignBankBranch": 8000, "LeverageNonBank": 10000,
-    "LeverageEnterprise": 20000, "AdjustmentEnterprise": 17500, "AdjustmentFinancial": 17500,
-    "TermFactorShort": 15000, "TermFactorLong": 10000, "OnBalanceFactor": 10000,
-    "OffBalanceFactor": 10000, "FxRiskFactor": 5000, "OneYearSeconds": 31_536_000,
-}
+#: The policy's constructor values. The v2 policy emits a ParameterUpdated for each of them when it
+#: is deployed, so an index holds them from events; these stand in before the first one is indexed.
+PARAMETER_DEFAULTS: dict[str, int] = {p.solidity_name: p.default for p in Parameter}
 
 #: kind -> (leverage parameter, adjustment parameter); kinds not listed cannot borrow.
-LIMIT_FACTORS = {
-    0: ("LeverageDomesticBank", "AdjustmentFinancial"),
-    1: ("LeverageForeignBankBranch", "AdjustmentFinancial"),
-    2: ("LeverageNonBank", "AdjustmentFinancial"),
-    3: ("LeverageEnterprise", "AdjustmentEnterprise"),
-}
+LIMIT_FACTORS: dict[int, tuple[str, str]] = {
+    int(kind): (leverage.solidity_name, adjustment.solidity_name)
+    for kind, (leverage, adjustment) in limits.LIMIT_FACTORS.items()}
 BORROWING_KINDS = frozenset(LIMIT_FACTORS)
 #: Parameters a limit depends on: a change to one of them changes every limit of those kinds.
 LIMIT_PARAMETERS = frozenset(name for pair in LIMIT_FACTORS.values() for name in pair)
-RATE_SCALE = 10**8
+_BY_NAME = {p.solidity_name: p for p in Parameter}
+
+#: CNY minor units of an amount at a rate, rounded up as the ledger does (`limits.base_amount`).
+ceil_cny = limits.base_amount
 
 
 def parameter_name(parameter: int) -> str:
-    return PARAMETER_NAMES[parameter] if 0 <= parameter < len(PARAMETER_NAMES) else f"Parameter{parameter}"
+    """The Solidity name of `parameter` (`Parameter<n>` for a member this xborder does not know)."""
+    return Parameter.name_of(parameter) if 0 <= parameter < len(PARAMETER_NAMES) else f"Parameter{parameter}"
+
+
+def parameter_label(name: str) -> str:
+    """What people read for the parameter stored as `name` (the name itself when unknown)."""
+    member = _BY_NAME.get(name)
+    return member.label if member is not None else name
+
+
+def parameter_unit(name: str) -> str:
+    """"bps" or "days" (`Parameter.unit`); "" when unknown."""
+    member = _BY_NAME.get(name)
+    return member.unit if member is not None else ""
 
 
 def parameters(db: Database) -> dict[str, int]:
@@ -51,14 +61,11 @@ def parameters(db: Database) -> dict[str, int]:
     return current
 
 
-def borrowing_limit(kind: int, capital_base: int, params: dict[str, int]) -> int:
-    """floor(capitalBase x leverage x adjustment / 1e8), 0 for kinds that cannot borrow."""
-    factors = LIMIT_FACTORS.get(kind)
+def borrowing_limit(kind: int, capital_base: int, params: Mapping[str, int]) -> int:
+    """floor(capitalBase x leverage x adjustment / 1e8), 0 for kinds that cannot borrow
+    (`xborder.domain.limits.borrowing_limit` under the parameters named in `params`)."""
+    factors = LIMIT_FACTORS.get(int(kind))
     if factors is None:
         return 0
-    return capital_base * params[factors[0]] * params[factors[1]] // RATE_SCALE
-
-
-def ceil_cny(amount: int, rate: int) -> int:
-    """An amount in CNY minor units at `rate` (CNY per unit x 1e8), rounded up as the ledger does."""
-    return -(-int(amount) * int(rate) // RATE_SCALE)
+    return limits.borrowing_limit(int(kind), int(capital_base),
+                                  {_BY_NAME[name]: int(params[name]) for name in factors})

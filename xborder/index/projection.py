@@ -1,5 +1,6 @@
 """How the xborder contracts' events become rows: history tables, current-state tables and the
-summary tables (`xborder.index.summaries`). The one module that knows what each event means.
+summary tables (`xborder.index.summaries`). The one module that routes each event; what a loan
+event does to its loan is `xborder.index.loan_state` (ledger v2).
 
 `XborderProjection.apply` writes one batch of decoded events (inside the caller's transaction);
 `rollback(db, n)` removes everything above block n and restores the current-state tables from
@@ -15,8 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from xborder.domain.enums import InstitutionStatus, LoanStatus
+from xborder.index import loan_state
 from xborder.index.db import Database
 from xborder.index.decode import DecodedEvent
+from xborder.index.loan_state import FACT_COLUMNS, LOAN_EVENTS, LOAN_STATE, Facts, ascii_code
 from xborder.index.policy import (
     BORROWING_KINDS,
     LIMIT_PARAMETERS,
@@ -38,31 +42,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Enums of the interfaces (interfaces/*.sol).
-INSTITUTION_ACTIVE = 1
-LOAN_RECORDED, LOAN_ACTIVE, LOAN_CLOSED, LOAN_CANCELLED, LOAN_DEFAULTED = 1, 2, 3, 4, 5
-LOAN_STATUS_NAMES = {0: "None", 1: "Recorded", 2: "Active", 3: "Closed", 4: "Cancelled", 5: "Defaulted"}
-INSTITUTION_STATUS_NAMES = {0: "None", 1: "Active", 2: "Suspended", 3: "Revoked"}
-INSTITUTION_KIND_NAMES = {0: "DomesticBank", 1: "ForeignBankBranch", 2: "NonBankFinancialInstitution",
-                          3: "Enterprise", 4: "ForeignCreditor", 5: "Observer"}
-__all__ = ["PARAMETER_NAMES", "Projection", "XborderProjection"]
+INSTITUTION_ACTIVE = int(InstitutionStatus.ACTIVE)
+LOAN_ACTIVE = int(LoanStatus.ACTIVE)
+__all__ = ["LOAN_STATE", "PARAMETER_NAMES", "Projection", "XborderProjection", "ascii_code"]
 
 HISTORY_TABLES = ("institution_events", "wallet_events", "parameter_changes", "reference_rate_changes",
-                  "financing_type_changes", "loan_events", "loan_terms")
-
-
-def ascii_code(raw: bytes) -> str:
-    """bytesN code (currency, jurisdiction, LEI/USCC) as text, trailing zero bytes dropped."""
-    return raw.rstrip(b"\x00").decode("ascii", errors="replace")
-
-
-def contribution(outstanding: int, rate: int, weight_bps: int, status: int) -> int:
-    """A loan's share of its borrower's risk-weighted balance, rounded up twice as the ledger does:
-    ceil(ceil(outstanding x rate / 1e8) x weightBps / 1e4); 0 unless the loan is Active."""
-    if status != LOAN_ACTIVE:
-        return 0
-    base = -(-outstanding * rate // 10**8)
-    return -(-base * weight_bps // 10**4)
+                  "financing_type_changes", "loan_events", "loan_terms", "drawdown_freezes", "agent_events",
+                  "consent_nonce_invalidations")
 
 
 class Projection(Protocol):
@@ -75,9 +61,6 @@ class Projection(Protocol):
 
 def _meta(ev: DecodedEvent, times: dict[int, int]) -> tuple[int, int, int, str, int]:
     return ev.block_number, ev.log_index, ev.tx_index, ev.tx_hash, times[ev.block_number]
-
-
-LOAN_STATE = ("status", "drawn", "outstanding", "maturity_date", "weight_bps", "contribution")
 
 
 @dataclass
@@ -99,14 +82,14 @@ class _Batch:
     delta: SummaryDelta = field(default_factory=SummaryDelta)
 
 
-_LOAN_EVENT_SQL = (
-    "INSERT INTO loan_events (block_number, log_index, tx_index, tx_hash, block_time, loan_id, borrower, "
-    "event, amount, by_institution, wallet, status, drawn, outstanding, maturity_date, weight_bps, "
-    "contribution, borrower_balance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_LOAN_EVENT_COLUMNS = ("block_number", "log_index", "tx_index", "tx_hash", "block_time", "loan_id", "borrower",
+                       "event", *FACT_COLUMNS, *LOAN_STATE, "borrower_balance")
+_LOAN_EVENT_SQL = (f"INSERT INTO loan_events ({', '.join(_LOAN_EVENT_COLUMNS)}) "
+                   f"VALUES ({', '.join('?' * len(_LOAN_EVENT_COLUMNS))})")
 _INSERT_SQL = {
     "institution_events": "INSERT INTO institution_events (block_number, log_index, tx_index, tx_hash, "
-                          "block_time, institution_id, event, status, capital_base, admin, old_value, "
-                          "by_wallet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          "block_time, institution_id, event, status, capital_base, admin, signature_epoch, "
+                          "old_value, by_wallet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "wallet_events": "INSERT INTO wallet_events (block_number, log_index, tx_index, tx_hash, block_time, "
                      "wallet, institution_id, event, by_wallet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "parameter_changes": "INSERT INTO parameter_changes (block_number, log_index, tx_index, tx_hash, "
@@ -121,16 +104,28 @@ _INSERT_SQL = {
     "loan_terms": "INSERT INTO loan_terms (block_number, log_index, tx_hash, loan_id, source, shared_by, encrypted, "
                   "readable, commitment_ok, key_institution, key_version, terms_json, interest_rate, error) "
                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "drawdown_freezes": "INSERT INTO drawdown_freezes (block_number, log_index, tx_index, tx_hash, block_time, "
+                        "institution_id, frozen, reason, by_wallet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "agent_events": "INSERT INTO agent_events (block_number, log_index, tx_index, tx_hash, block_time, principal, "
+                    "agent, event, wallet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "consent_nonce_invalidations": "INSERT INTO consent_nonce_invalidations (block_number, log_index, tx_index, "
+                                   "tx_hash, block_time, borrower, word_pos, mask, wallet) "
+                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 }
 _LOAN_COLUMNS = ("loan_id", "borrower", "creditor", "recorder", "currency", "financing_type", "principal",
-                 "rate", "value_date", "document_hash", "terms_hash", "recorded_block", "recorded_at",
-                 "recorded_tx", "creditor_country", *LOAN_STATE, "updated_block")
-_INSTITUTION_COLUMNS = ("institution_id", "kind", "identifier", "jurisdiction", "name", "status",
-                        "capital_base", "admin", "registered_block", "registered_at", "updated_block")
-_LOAN_EVENTS = frozenset({"LoanRecorded", "LoanConfirmed", "LoanDrawn", "LoanRepaid", "LoanExtended",
-                          "LoanCancelled", "LoanClosed", "LoanDefaulted"})
+                 "value_date", "document_hash", "terms_hash", "recorded_block", "recorded_at",
+                 "recorded_tx", "creditor_country", "confirm_by", *LOAN_STATE, "updated_block")
+_INSTITUTION_STATE = ("status", "capital_base", "admin", "signature_epoch")
+_INSTITUTION_COLUMNS = ("institution_id", "kind", "identifier", "jurisdiction", "name", *_INSTITUTION_STATE,
+                        "registered_block", "registered_at", "updated_block")
 _INSTITUTION_EVENTS = frozenset({"InstitutionRegistered", "InstitutionStatusChanged",
-                                 "CapitalBaseUpdated", "AdminWalletChanged"})
+                                 "CapitalBaseUpdated", "AdminWalletChanged", "SignatureEpochChanged"})
+_FREEZE_EVENTS = {"DrawdownsFrozen": 1, "DrawdownsUnfrozen": 0}
+_LOAN_UPDATE_SQL = (f"UPDATE loans SET {', '.join(c + ' = ?' for c in LOAN_STATE)}, updated_block = ? "
+                    "WHERE loan_id = ?")
+_INSTITUTION_UPDATE_SQL = (f"UPDATE institutions SET {', '.join(c + ' = ?' for c in _INSTITUTION_STATE)}, "
+                           "updated_block = ? WHERE institution_id = ?")
+_LATEST = "SELECT {cols} FROM {table} WHERE {key} = ? ORDER BY block_number DESC, log_index DESC LIMIT 1"
 
 
 def _chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
@@ -149,7 +144,7 @@ class XborderProjection:
     # ------------------------------------------------------------------ loading state
 
     def _load(self, db: Database, batch: _Batch, events: Sequence[DecodedEvent]) -> None:
-        loan_ids = sorted({ev.args["loanId"] for ev in events if (ev.event in _LOAN_EVENTS
+        loan_ids = sorted({int(ev.args["loanId"]) for ev in events if (ev.event in LOAN_EVENTS
                            and ev.event != "LoanRecorded") or ev.event == "TermsShared"})
         for chunk in _chunks(loan_ids):
             marks = ", ".join("?" * len(chunk))
@@ -158,7 +153,7 @@ class XborderProjection:
                 loan = dict(zip(_LOAN_COLUMNS, row, strict=True))
                 batch.loans[int(row[0])] = loan
                 batch.before[int(row[0])] = dict(loan)
-        inst_ids = sorted({ev.args["institutionId"] for ev in events if ev.event in _INSTITUTION_EVENTS
+        inst_ids = sorted({int(ev.args["institutionId"]) for ev in events if ev.event in _INSTITUTION_EVENTS
                            and ev.event != "InstitutionRegistered"})
         for chunk in _chunks(inst_ids):
             marks = ", ".join("?" * len(chunk))
@@ -171,7 +166,8 @@ class XborderProjection:
             batch.countries.update((int(i), str(j)) for i, j in db.query(
                 f"SELECT institution_id, jurisdiction FROM institutions WHERE institution_id IN "
                 f"({', '.join('?' * len(chunk))})", chunk))
-        borrowers = {int(ev.args["borrower"]) for ev in events if ev.event in _LOAN_EVENTS}
+        borrowers = {loan_state.borrower_of(ev.event, ev.args) for ev in events if ev.event in LOAN_EVENTS}
+        borrowers |= {int(ev.args["institution"]) for ev in events if ev.event in _FREEZE_EVENTS}
         batch.positions = load_positions(db, borrowers | set(inst_ids))
         missing = sorted(borrowers - set(batch.positions))
         for chunk in _chunks(missing):
@@ -189,13 +185,17 @@ class XborderProjection:
         handlers = {
             "InstitutionRegistered": self._institution, "InstitutionStatusChanged": self._institution,
             "CapitalBaseUpdated": self._institution, "AdminWalletChanged": self._institution,
+            "SignatureEpochChanged": self._institution,
             "WalletAdded": self._wallet, "WalletRemoved": self._wallet,
             "ParameterUpdated": self._policy, "ReferenceRateUpdated": self._policy,
             "FinancingTypeSet": self._policy, "FinancingTypeRemoved": self._policy,
+            "DrawdownsFrozen": self._freeze, "DrawdownsUnfrozen": self._freeze,
+            "AgentAppointed": self._agent, "AgentDismissed": self._agent,
+            "ConsentNoncesInvalidated": self._nonces,
         }
         reader = self.terms_reader
         for ev in events:
-            if ev.event in _LOAN_EVENTS:
+            if ev.event in LOAN_EVENTS:
                 self._loan(batch, ev, block_times)
                 if reader is not None and ev.event == "LoanRecorded":
                     self._terms(reader, batch, ev, ev.args["terms"], None)
@@ -211,37 +211,50 @@ class XborderProjection:
     def _institution(self, batch: _Batch, ev: DecodedEvent, times: dict[int, int]) -> None:
         a = ev.args
         iid = int(a["institutionId"])
-        old: object = None
-        by: str | None = None
         if ev.event == "InstitutionRegistered":
-            state = {"institution_id": iid, "kind": a["kind"], "identifier": ascii_code(a["identifier"]),
-                     "jurisdiction": ascii_code(a["jurisdiction"]), "name": a["name"],
-                     "status": INSTITUTION_ACTIVE, "capital_base": a["capitalBase"], "admin": a["admin"],
-                     "registered_block": ev.block_number, "registered_at": times[ev.block_number]}
-            batch.institutions[iid] = state
-            batch.new_institutions.add(iid)
-            batch.countries[iid] = state["jurisdiction"]
-            if int(a["kind"]) in BORROWING_KINDS:
-                batch.positions[iid] = new_position(iid, int(a["kind"]), INSTITUTION_ACTIVE, int(a["capitalBase"]))
-        else:
-            state = batch.institutions.get(iid)  # type: ignore[assignment]
-            if state is None:
-                log.error("%s for institution %d that was never registered (block %d): skipped",
-                          ev.event, iid, ev.block_number)
-                return
-            if ev.event == "InstitutionStatusChanged":
-                old, state["status"], by = a["oldStatus"], a["newStatus"], a["by"]
-            elif ev.event == "CapitalBaseUpdated":
-                old, state["capital_base"] = a["oldCapitalBase"], a["newCapitalBase"]
-            else:  # AdminWalletChanged
-                old, state["admin"] = a["oldAdmin"], a["newAdmin"]
-            position = batch.positions.get(iid)
-            if position is not None:
-                position["status"], position["capital_base"] = state["status"], state["capital_base"]
+            self._registered(batch, ev, times)
+            return
+        state = batch.institutions.get(iid)
+        if state is None:
+            log.error("%s for institution %d that was never registered (block %d): skipped",
+                      ev.event, iid, ev.block_number)
+            return
+        old: object
+        by: str | None = None
+        if ev.event == "InstitutionStatusChanged":
+            old, state["status"], by = a["oldStatus"], a["newStatus"], a["by"]
+        elif ev.event == "CapitalBaseUpdated":
+            old, state["capital_base"] = a["oldCapitalBase"], a["newCapitalBase"]
+        elif ev.event == "SignatureEpochChanged":
+            old, state["signature_epoch"], by = state["signature_epoch"], a["epoch"], a["by"]
+        else:  # AdminWalletChanged
+            old, state["admin"] = a["oldAdmin"], a["newAdmin"]
+        position = batch.positions.get(iid)
+        if position is not None:
+            position["status"], position["capital_base"] = state["status"], state["capital_base"]
+        self._institution_row(batch, ev, times, state, str(old), by)
+
+    @staticmethod
+    def _registered(batch: _Batch, ev: DecodedEvent, times: dict[int, int]) -> None:
+        a = ev.args
+        iid = int(a["institutionId"])
+        state = {"institution_id": iid, "kind": a["kind"], "identifier": ascii_code(a["identifier"]),
+                 "jurisdiction": ascii_code(a["jurisdiction"]), "name": a["name"],
+                 "status": INSTITUTION_ACTIVE, "capital_base": a["capitalBase"], "admin": a["admin"],
+                 "signature_epoch": 0, "registered_block": ev.block_number, "registered_at": times[ev.block_number]}
+        batch.institutions[iid] = state
+        batch.new_institutions.add(iid)
+        batch.countries[iid] = state["jurisdiction"]
+        if int(a["kind"]) in BORROWING_KINDS:
+            batch.positions[iid] = new_position(iid, int(a["kind"]), INSTITUTION_ACTIVE, int(a["capitalBase"]))
+        XborderProjection._institution_row(batch, ev, times, state, None, None)
+
+    @staticmethod
+    def _institution_row(batch: _Batch, ev: DecodedEvent, times: dict[int, int], state: dict[str, Any],
+                         old: str | None, by: str | None) -> None:
         state["updated_block"] = ev.block_number
         batch.rows["institution_events"].append(
-            (*_meta(ev, times), iid, ev.event, state["status"], state["capital_base"], state["admin"],
-             None if old is None else str(old), by))
+            (*_meta(ev, times), state["institution_id"], ev.event, *(state[c] for c in _INSTITUTION_STATE), old, by))
 
     def _wallet(self, batch: _Batch, ev: DecodedEvent, times: dict[int, int]) -> None:
         a = ev.args
@@ -269,61 +282,59 @@ class XborderProjection:
             batch.rows["financing_type_changes"].append(
                 (*meta, a["typeId"], None, a["oldWeightBps"], 0, int(a["oldOffBalance"]), 0, 1))
 
+    def _freeze(self, batch: _Batch, ev: DecodedEvent, times: dict[int, int]) -> None:
+        """DrawdownsFrozen / DrawdownsUnfrozen: the borrower's position carries the flag."""
+        a = ev.args
+        iid, frozen = int(a["institution"]), _FREEZE_EVENTS[ev.event]
+        batch.rows["drawdown_freezes"].append((*_meta(ev, times), iid, frozen, int(a["reason"]), a["by"]))
+        position = batch.positions.get(iid)
+        if position is not None:
+            position["frozen"] = frozen
+
+    def _agent(self, batch: _Batch, ev: DecodedEvent, times: dict[int, int]) -> None:
+        a = ev.args
+        batch.rows["agent_events"].append(
+            (*_meta(ev, times), int(a["principal"]), int(a["agent"]), ev.event, a["wallet"]))
+
+    def _nonces(self, batch: _Batch, ev: DecodedEvent, times: dict[int, int]) -> None:
+        a = ev.args
+        batch.rows["consent_nonce_invalidations"].append(
+            (*_meta(ev, times), int(a["borrower"]), int(a["wordPos"]), hex(int(a["mask"])), a["wallet"]))
+
     def _loan(self, batch: _Batch, ev: DecodedEvent, times: dict[int, int]) -> None:
         a = ev.args
         loan_id = int(a["loanId"])
-        amount: int | None = None
-        by: int | None = None
-        wallet: str | None = None
         if ev.event == "LoanRecorded":
-            (borrower, creditor, currency, principal, value_date, maturity, ftype, doc, terms) = a["request"]
-            loan: dict[str, Any] = {
-                "loan_id": loan_id, "borrower": a["borrower"], "creditor": a["creditor"],
-                "recorder": a["recorder"], "currency": ascii_code(currency), "financing_type": ftype,
-                "principal": principal, "rate": a["rate"], "value_date": value_date,
-                "document_hash": "0x" + doc.hex(), "terms_hash": "0x" + terms.hex(),
-                "recorded_block": ev.block_number, "recorded_at": times[ev.block_number],
-                "recorded_tx": ev.tx_hash, "creditor_country": batch.countries.get(int(a["creditor"]), ""),
-                "status": a["status"], "drawn": 0, "outstanding": 0,
-                "maturity_date": maturity, "weight_bps": a["weightBps"]}
+            loan, facts = loan_state.recorded(
+                a, block_number=ev.block_number, block_time=times[ev.block_number], tx_hash=ev.tx_hash,
+                creditor_country=batch.countries.get(int(a["creditor"]), ""))
             batch.loans[loan_id] = loan
             batch.new_loans.add(loan_id)
             batch.before.setdefault(loan_id, None)
-            by = a["recorder"]
         else:
-            loan = batch.loans.get(loan_id)  # type: ignore[assignment]
-            if loan is None:
+            found = batch.loans.get(loan_id)
+            if found is None:
                 log.error("%s for loan %d that was never recorded (block %d): skipped",
                           ev.event, loan_id, ev.block_number)
                 return
-            event = ev.event
-            if event == "LoanConfirmed":
-                loan["status"], wallet = LOAN_ACTIVE, a["wallet"]
-            elif event == "LoanDrawn":
-                amount, loan["drawn"], loan["outstanding"] = a["amount"], a["drawn"], a["outstanding"]
-            elif event == "LoanRepaid":
-                amount, loan["outstanding"] = a["amount"], a["outstanding"]
-            elif event == "LoanExtended":
-                loan["maturity_date"], loan["weight_bps"] = a["newMaturityDate"], a["newWeightBps"]
-            elif event == "LoanCancelled":
-                loan["status"], by = LOAN_CANCELLED, a["by"]
-            elif event == "LoanClosed":
-                loan["status"] = LOAN_CLOSED
-            else:  # LoanDefaulted: the outstanding is written off and leaves the balance
-                loan["status"], by, amount = LOAN_DEFAULTED, a["by"], a["outstanding"]
-        loan["contribution"] = contribution(int(loan["outstanding"]), int(loan["rate"]),
-                                            int(loan["weight_bps"]), int(loan["status"]))
+            loan = found
+            facts = loan_state.apply(loan, ev.event, a)
         loan["updated_block"] = ev.block_number
         borrower = int(loan["borrower"])
         position = batch.positions.get(borrower)
         if position is None:  # a borrower the registry never announced: no limit
             position = batch.positions[borrower] = new_position(borrower, -1, 0, 0)
-        position["balance"] = a["borrowerBalance"]
-        batch.delta.volume(ev.event, times[ev.block_number], loan["currency"], amount, int(loan["rate"]))
+        if "borrowerBalance" in a:  # every loan event but DocumentReleased carries the balance after it
+            position["balance"] = a["borrowerBalance"]
+        self._loan_row(batch, ev, times, loan, facts, position["balance"])
+
+    @staticmethod
+    def _loan_row(batch: _Batch, ev: DecodedEvent, times: dict[int, int], loan: dict[str, Any], facts: Facts,
+                  balance: int) -> None:
+        batch.delta.volume(ev.event, times[ev.block_number], loan["currency"], facts.amount, facts.amount_cny)
         batch.rows["loan_events"].append(
-            (*_meta(ev, times), loan_id, loan["borrower"], ev.event, amount, by, wallet,
-             loan["status"], loan["drawn"], loan["outstanding"], loan["maturity_date"],
-             loan["weight_bps"], loan["contribution"], a["borrowerBalance"]))
+            (*_meta(ev, times), loan["loan_id"], loan["borrower"], ev.event, *facts.row(),
+             *(loan[c] for c in LOAN_STATE), balance))
 
     def _terms(self, reader: TermsReader, batch: _Batch, ev: DecodedEvent, data: bytes, by: int | None) -> None:
         loan_id = int(ev.args["loanId"])
@@ -354,9 +365,8 @@ class XborderProjection:
                 [tuple(batch.institutions[i][c] for c in _INSTITUTION_COLUMNS)
                  for i in sorted(batch.new_institutions)])
         db.executemany(
-            "UPDATE institutions SET status = ?, capital_base = ?, admin = ?, updated_block = ? "
-            "WHERE institution_id = ?",
-            [(s["status"], s["capital_base"], s["admin"], s["updated_block"], i)
+            _INSTITUTION_UPDATE_SQL,
+            [(*(s[c] for c in _INSTITUTION_STATE), s["updated_block"], i)
              for i, s in sorted(batch.institutions.items()) if i not in batch.new_institutions])
         db.executemany(
             "INSERT INTO wallets (wallet, institution_id, active, updated_block) VALUES (?, ?, ?, ?) "
@@ -368,8 +378,7 @@ class XborderProjection:
                 f"INSERT INTO loans ({', '.join(_LOAN_COLUMNS)}) VALUES ({', '.join('?' * len(_LOAN_COLUMNS))})",
                 [tuple(batch.loans[i][c] for c in _LOAN_COLUMNS) for i in sorted(batch.new_loans)])
         db.executemany(
-            "UPDATE loans SET status = ?, drawn = ?, outstanding = ?, maturity_date = ?, weight_bps = ?, "
-            "contribution = ?, updated_block = ? WHERE loan_id = ?",
+            _LOAN_UPDATE_SQL,
             [(*(s[c] for c in LOAN_STATE), s["updated_block"], i)
              for i, s in sorted(batch.loans.items()) if i not in batch.new_loans])
         delta = batch.delta
@@ -388,18 +397,19 @@ class XborderProjection:
         cols = ", ".join(_LOAN_COLUMNS)
         before = {int(r[0]): dict(zip(_LOAN_COLUMNS, r, strict=True))
                   for r in db.query(f"SELECT {cols} FROM loans WHERE updated_block > ?", (n,))}
-        touched_insts = [r[0] for r in db.query(
+        touched_insts = [int(r[0]) for r in db.query(
             "SELECT institution_id FROM institutions WHERE updated_block > ? AND registered_block <= ?", (n, n))]
         gone_insts = [int(r[0]) for r in db.query(
             "SELECT institution_id FROM institutions WHERE registered_block > ?", (n,))]
         touched_wallets = [r[0] for r in db.query("SELECT wallet FROM wallets WHERE updated_block > ?", (n,))]
         delta = SummaryDelta()
-        for event, amount, block_time, currency, rate in db.query(
-                "SELECT e.event, e.amount, e.block_time, l.currency, l.rate FROM loan_events e JOIN loans l "
+        for event, amount, amount_cny, block_time, currency in db.query(
+                "SELECT e.event, e.amount, e.amount_cny, e.block_time, l.currency FROM loan_events e JOIN loans l "
                 "ON l.loan_id = e.loan_id WHERE e.block_number > ?", (n,)):
-            delta.volume(str(event), int(block_time), str(currency), amount, int(rate), sign=-1)
+            delta.volume(str(event), int(block_time), str(currency), amount, amount_cny, sign=-1)
         borrowers = {int(r[0]) for r in db.query(
-            "SELECT DISTINCT borrower FROM loan_events WHERE block_number > ?", (n,))}
+            "SELECT DISTINCT borrower FROM loan_events WHERE block_number > ? UNION "
+            "SELECT DISTINCT institution_id FROM drawdown_freezes WHERE block_number > ?", (n, n))}
         limits_changed = any(parameter_name(int(r[0])) in LIMIT_PARAMETERS for r in db.query(
             "SELECT DISTINCT parameter FROM parameter_changes WHERE block_number > ?", (n,)))
 
@@ -408,36 +418,46 @@ class XborderProjection:
         db.execute("DELETE FROM loans WHERE recorded_block > ?", (n,))
         db.execute("DELETE FROM institutions WHERE registered_block > ?", (n,))
         db.execute("DELETE FROM wallets WHERE updated_block > ?", (n,))
-        latest = ("SELECT {cols} FROM {table} WHERE {key} = ? "
-                  "ORDER BY block_number DESC, log_index DESC LIMIT 1")
+        after = self._restore_loans(db, n, before)
+        self._restore_institutions(db, touched_insts)
+        self._restore_wallets(db, touched_wallets)
+        for loan_id, old in before.items():
+            delta.loan(old, after.get(loan_id))
+        delta.write(db)
+        self._rollback_positions(db, delta, borrowers | set(touched_insts), gone_insts, limits_changed)
+        log.info("rolled back to block %d: %d loans, %d institutions, %d wallets restored", n,
+                 len(after), len(touched_insts), len(touched_wallets))
+
+    @staticmethod
+    def _restore_loans(db: Database, n: int, before: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+        """Each loan still recorded at block n back to the state after its latest event; the states."""
         after: dict[int, dict[str, Any]] = {}
         for loan_id, old in sorted(before.items()):
             if int(old["recorded_block"]) > n:
                 continue
-            row = db.query_one(latest.format(cols=", ".join(LOAN_STATE) + ", block_number",
-                                             table="loan_events", key="loan_id"), (loan_id,))
+            row = db.query_one(_LATEST.format(cols=", ".join(LOAN_STATE) + ", block_number",
+                                              table="loan_events", key="loan_id"), (loan_id,))
             assert row is not None, "a recorded loan always has its LoanRecorded row"
-            db.execute("UPDATE loans SET status = ?, drawn = ?, outstanding = ?, maturity_date = ?, "
-                       "weight_bps = ?, contribution = ?, updated_block = ? WHERE loan_id = ?", (*row, loan_id))
+            db.execute(_LOAN_UPDATE_SQL, (*row, loan_id))
             after[loan_id] = {**old, **dict(zip((*LOAN_STATE, "updated_block"), row, strict=True))}
-        for iid in touched_insts:
-            row = db.query_one(latest.format(cols="status, capital_base, admin, block_number",
-                                             table="institution_events", key="institution_id"), (iid,))
+        return after
+
+    @staticmethod
+    def _restore_institutions(db: Database, institutions: list[int]) -> None:
+        for iid in institutions:
+            row = db.query_one(_LATEST.format(cols=", ".join(_INSTITUTION_STATE) + ", block_number",
+                                              table="institution_events", key="institution_id"), (iid,))
             assert row is not None, "a registered institution always has its registration row"
-            db.execute("UPDATE institutions SET status = ?, capital_base = ?, admin = ?, updated_block = ? "
-                       "WHERE institution_id = ?", (*row, iid))
-        for wallet in touched_wallets:
-            row = db.query_one(latest.format(cols="institution_id, event, block_number",
-                                             table="wallet_events", key="wallet"), (wallet,))
+            db.execute(_INSTITUTION_UPDATE_SQL, (*row, iid))
+
+    @staticmethod
+    def _restore_wallets(db: Database, wallets: list[str]) -> None:
+        for wallet in wallets:
+            row = db.query_one(_LATEST.format(cols="institution_id, event, block_number",
+                                              table="wallet_events", key="wallet"), (wallet,))
             if row is not None:
                 db.execute("INSERT INTO wallets (wallet, institution_id, active, updated_block) "
                            "VALUES (?, ?, ?, ?)", (wallet, row[0], 1 if row[1] == "WalletAdded" else 0, row[2]))
-        for loan_id, old in before.items():
-            delta.loan(old, after.get(loan_id))
-        delta.write(db)
-        self._rollback_positions(db, delta, borrowers | {int(i) for i in touched_insts}, gone_insts, limits_changed)
-        log.info("rolled back to block %d: %d loans, %d institutions, %d wallets restored", n,
-                 len(after), len(touched_insts), len(touched_wallets))
 
     @staticmethod
     def _rollback_positions(db: Database, delta: SummaryDelta, touched: set[int], gone: list[int],
@@ -453,7 +473,11 @@ class XborderProjection:
             inst = db.query_one("SELECT status, capital_base FROM institutions WHERE institution_id = ?", (borrower,))
             if inst is not None:
                 p["status"], p["capital_base"] = int(inst[0]), int(inst[1])
+            frozen = db.query_one(_LATEST.format(cols="frozen", table="drawdown_freezes", key="institution_id"),
+                                  (borrower,))
+            p["frozen"] = int(frozen[0]) if frozen else 0
         write_positions(db, positions, parameters(db))
+
 
     # ------------------------------------------------------------------ reset
 

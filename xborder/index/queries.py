@@ -12,46 +12,59 @@ from __future__ import annotations
 
 from typing import Any
 
+from xborder.domain.enums import LoanStatus
 from xborder.errors import ValidationError
 from xborder.index.consistency import ConsistencyReport, LogCountMismatch, Mismatch
 from xborder.index.db import Database, Row
 from xborder.index.exposures import Exposure, borrower_exposure, borrowers
+from xborder.index.loan_state import LOAN_EVENT_NAMES
 from xborder.index.pages import MAX_PAGE, Listing, check_limit, decode_cursor, page_of
-from xborder.index.policy import PARAMETER_DEFAULTS, borrowing_limit, parameters
-from xborder.index.projection import LOAN_STATUS_NAMES
+from xborder.index.policy import (
+    PARAMETER_DEFAULTS,
+    borrowing_limit,
+    parameter_label,
+    parameter_unit,
+    parameters,
+)
 
 __all__ = [
-    "MAX_PAGE", "PARAMETER_DEFAULTS", "TOTALS_BY", "ConsistencyReport", "Exposure", "Listing", "LogCountMismatch",
-    "Mismatch", "borrower_exposure", "borrowers", "borrowing_limit", "list_loans", "loan_events", "loan_history",
-    "parameters", "reference_rates", "status_code", "totals", "volumes",
+    "LOAN_EVENT_NAMES", "MAX_PAGE", "PARAMETER_DEFAULTS", "STATUS_NAMES", "TOTALS_BY", "ConsistencyReport",
+    "Exposure", "Listing", "LogCountMismatch", "Mismatch", "agents", "borrower_exposure", "borrowers",
+    "borrowing_limit", "drawdown_freezes", "list_loans", "loan_events", "loan_history", "parameter_changes",
+    "parameters",
+    "reference_rates", "status_code", "totals", "volumes",
 ]
 
-LOAN_EVENT_NAMES = ("LoanRecorded", "LoanConfirmed", "LoanDrawn", "LoanRepaid", "LoanExtended",
-                    "LoanCancelled", "LoanClosed", "LoanDefaulted")
+#: The loan statuses by their Solidity names (what filters take and listings show), None excluded.
+STATUS_NAMES = tuple(s.solidity_name for s in LoanStatus if s is not LoanStatus.NONE)
 #: totals(by=...) -> how the group is shown ("bank" = the institution that recorded the loan)
 TOTALS_BY = ("currency", "creditor_country", "financing_type", "bank", "creditor")
 _NUMERIC_GROUPS = frozenset({"financing_type", "bank", "creditor"})
 _LOAN_COLUMNS = ("l.loan_id, l.borrower, l.creditor, l.creditor_country, l.currency, l.financing_type, l.principal, "
                  "l.drawn, l.outstanding, l.rate, l.weight_bps, l.contribution, l.value_date, l.maturity_date, "
-                 "l.status, l.document_hash, l.recorded_block, l.recorded_tx, l.recorder")
+                 "l.status, l.document_hash, l.recorded_block, l.recorded_tx, l.recorder, l.short_term, "
+                 "l.borrower_consented, l.creditor_consented, l.confirm_by, l.outstanding_cny, l.document_released")
 _EVENT_COLUMNS = ("e.block_number, e.log_index, e.block_time, e.tx_hash, e.event, e.loan_id, e.borrower, "
                   "b.name AS borrower_name, l.creditor, c.name AS creditor_name, l.currency, e.amount, e.status, "
                   "e.outstanding, e.borrower_balance")
 
 
 def status_code(status: int | str) -> int:
+    """A loan status by number or Solidity name (any case)."""
     if isinstance(status, int):
         return status
-    for code, name in LOAN_STATUS_NAMES.items():
-        if name.lower() == status.lower():
-            return code
+    for member in LoanStatus:
+        if member is not LoanStatus.NONE and member.solidity_name.lower() == status.lower():
+            return int(member)
     raise ValidationError(f"status: {status!r} is not a loan status", field="status", value=status,
-                          allowed=", ".join(n for c, n in LOAN_STATUS_NAMES.items() if c))
+                          allowed=", ".join(STATUS_NAMES))
 
 
 def _named_status(columns: list[str], rows: list[Row]) -> list[Row]:
+    """`status` as its Solidity name, with `status_label` (`xborder.domain.enums`) in the last column."""
+    columns.append("status_label")
     at = columns.index("status")
-    return [(*r[:at], LOAN_STATUS_NAMES.get(int(r[at]), str(r[at])), *r[at + 1:]) for r in rows]
+    return [(*r[:at], LoanStatus.name_of(int(r[at])), *r[at + 1:], LoanStatus.label_of(int(r[at]))) for r in rows]
 
 
 def _loans_total(db: Database, filters: dict[str, Any], where: list[str], params: list[Any],
@@ -121,18 +134,22 @@ def list_loans(db: Database, *, borrower: int | None = None, creditor: int | Non
                             "ORDER BY l.recorded_block DESC, l.loan_id DESC LIMIT ?", (*page_params, limit + 1))
     key = (cols.index("recorded_block"), cols.index("loan_id"))
     page = page_of(cols, rows, limit, key, total)
-    page.rows = _named_status(cols, page.rows)
+    page.rows = _named_status(page.columns, page.rows)
     return page
 
 
 def loan_history(db: Database, loan_id: int, *, limit: int = MAX_PAGE, cursor: str | None = None) -> Listing:
-    """Every event of one loan, in chain order, with the state after it."""
+    """Every event of one loan, in chain order, with what it says (who, consent side, reason, agent,
+    contribution change, CNY amount) and the state after it. Status, side and reason are numbers here
+    (`xborder.domain.enums` LoanStatus, ConsentSide, ReasonCode); the API names and labels them."""
     check_limit(limit)
     after = decode_cursor(cursor, (int, int))
     extra = " AND (block_number, log_index) > (?, ?)" if after is not None else ""
     columns, rows = db.columns(
-        "SELECT block_number, log_index, tx_hash, block_time, event, amount, by_institution, wallet, "
-        "status, drawn, outstanding, maturity_date, weight_bps, contribution, borrower_balance "
+        "SELECT block_number, log_index, tx_hash, block_time, event, amount, by_institution, wallet, side, reason, "
+        "by_agent, with_consent, contribution_change, amount_cny, rate, weight_bps, "
+        "status, drawn, outstanding, maturity_date, short_term, borrower_consented, creditor_consented, contribution, "
+        "outstanding_cny, document_released, borrower_balance "
         f"FROM loan_events WHERE loan_id = ?{extra} ORDER BY block_number, log_index LIMIT ?",
         (loan_id, *(after or ()), limit + 1))
     return page_of(columns, rows, limit, (0, 1), None)
@@ -172,7 +189,7 @@ def loan_events(db: Database, *, limit: int = 20, cursor: str | None = None, bor
         f"LEFT JOIN institutions c ON c.institution_id = l.creditor {clause} "
         "ORDER BY e.block_number DESC, e.log_index DESC LIMIT ?", (*params, limit + 1))
     page = page_of(columns, rows, limit, (0, 1), total)
-    page.rows = _named_status(columns, page.rows)
+    page.rows = _named_status(page.columns, page.rows)
     return page
 
 
@@ -265,3 +282,46 @@ def volumes(db: Database, period: str = "month", *, currency: str | None = None,
     if limit is None:
         return Listing(columns, rows, len(rows))
     return page_of(columns, rows, limit, (0, 1), None)
+
+
+# ---------------------------------------------------------------------------- ledger v2: agents, freezes
+
+def agents(db: Database, *, institution: int | None = None) -> Listing:
+    """The current agency appointments (each pair's latest AgentAppointed / AgentDismissed is an
+    appointment): `agent` is lender side of `principal`'s loans. With `institution`, those where it
+    is the principal or the agent. Few rows (one per pair): not paged."""
+    where, params = "", []
+    if institution is not None:
+        where, params = "AND (a.principal = ? OR a.agent = ?)", [institution, institution]
+    columns, rows = db.columns(
+        "SELECT a.principal, p.name AS principal_name, a.agent, g.name AS agent_name, a.block_number AS since_block, "
+        "a.block_time AS since, a.wallet FROM agent_events a "
+        "LEFT JOIN institutions p ON p.institution_id = a.principal "
+        "LEFT JOIN institutions g ON g.institution_id = a.agent "
+        "WHERE a.event = 'AgentAppointed' AND NOT EXISTS (SELECT 1 FROM agent_events b WHERE b.principal = a.principal "
+        "AND b.agent = a.agent AND (b.block_number > a.block_number OR (b.block_number = a.block_number "
+        f"AND b.log_index > a.log_index))) {where} ORDER BY a.principal, a.agent", params)
+    return Listing(columns, rows, len(rows))
+
+
+def drawdown_freezes(db: Database, *, institution: int | None = None) -> Listing:
+    """Every DrawdownsFrozen / DrawdownsUnfrozen, oldest first (`frozen` 1 / 0, `reason` a ReasonCode
+    number), of one institution or all. The current flag is on the borrower's exposure."""
+    where, params = "", []
+    if institution is not None:
+        where, params = "WHERE f.institution_id = ?", [institution]
+    columns, rows = db.columns(
+        "SELECT f.block_number, f.log_index, f.block_time, f.tx_hash, f.institution_id, i.name, f.frozen, f.reason, "
+        f"f.by_wallet FROM drawdown_freezes f LEFT JOIN institutions i ON i.institution_id = f.institution_id {where} "
+        "ORDER BY f.block_number, f.log_index", params)
+    return Listing(columns, rows, len(rows))
+
+
+def parameter_changes(db: Database) -> Listing:
+    """Every ParameterUpdated of the policy, oldest first (the v2 policy's deployment emits one per
+    parameter), with the parameter's label and unit (`xborder.domain.enums.Parameter`: bps or days)."""
+    columns, rows = db.columns("SELECT block_number, log_index, block_time, tx_hash, name AS parameter, old_value, "
+                               "new_value FROM parameter_changes ORDER BY block_number, log_index")
+    at = columns.index("parameter")
+    return Listing([*columns, "label", "unit"],
+                   [(*r, parameter_label(str(r[at])), parameter_unit(str(r[at]))) for r in rows], len(rows))

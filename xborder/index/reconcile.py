@@ -1,5 +1,5 @@
 """The chain half of `report consistency`: read, at the index's checkpoint block, every borrower's
-balance, limit and headroom from the ledger's views and the number of logs of every contract and
+position (balance, loan count, drawdown freeze), limit and headroom from the ledger's views and the number of logs of every contract and
 event (`eth_getLogs`), then let `xborder.index.consistency.compare` (database only) judge.
 
 Read-only like the indexer (the other module of this package that talks to the node); the query
@@ -17,7 +17,13 @@ from faster_eth_abi import encode as abi_encode
 from web3 import Web3
 
 from xborder.errors import ConfigurationError
-from xborder.index.consistency import ChainFigures, ConsistencyReport, checkpoint_block, compare
+from xborder.index.consistency import (
+    BorrowerViews,
+    ChainFigures,
+    ConsistencyReport,
+    checkpoint_block,
+    compare,
+)
 from xborder.index.db import Database
 from xborder.index.decode import EventDecoder, abi_type
 from xborder.index.exposures import borrowers
@@ -25,8 +31,8 @@ from xborder.index.identity import check_node, node_identity, stored_identity
 from xborder.index.rpc import RangeTooLarge, RetryPolicy, RpcClient
 from xborder.index.store import IndexedContract, event_label, stored_contracts
 
-#: The ledger's views per borrower, in the order of `ChainFigures.views`.
-VIEWS = ("riskWeightedBalance", "borrowingLimit", "headroom")
+#: The ledger's views per borrower: `borrowerPosition` answers (balance, loanCount, frozen) in three words.
+VIEWS = ("borrowerPosition", "borrowingLimit", "headroom")
 #: Tries per request: a report must fail (exit 4) on a dead node, not hang.
 ATTEMPTS = 6
 CALLS_PER_BATCH = 600
@@ -40,8 +46,8 @@ def _selector_and_types(abi: Sequence[dict[str, Any]], name: str) -> tuple[bytes
     return keccak(text=f"{name}({','.join(types)})")[:4], types
 
 
-def ledger_views(rpc: RpcClient, ledger: IndexedContract, ids: Sequence[int], block: int) -> dict[int, tuple[int, int, int]]:
-    """(balance, limit, headroom) of each borrower at `block`, in JSON-RPC batches."""
+def ledger_views(rpc: RpcClient, ledger: IndexedContract, ids: Sequence[int], block: int) -> dict[int, BorrowerViews]:
+    """The views of each borrower at `block`, in JSON-RPC batches."""
     encoders = [_selector_and_types(ledger.abi, view) for view in VIEWS]
     calls = [("eth_call", [{"to": ledger.address, "data": "0x" + (sel + abi_encode(types, [b])).hex()}, hex(block)])
              for b in ids for sel, types in encoders]
@@ -50,8 +56,10 @@ def ledger_views(rpc: RpcClient, ledger: IndexedContract, ids: Sequence[int], bl
         results += rpc.batch(calls[i:i + CALLS_PER_BATCH])
     out = {}
     for n, borrower in enumerate(ids):
-        balance, limit, headroom = (int(str(r), 16) for r in results[n * len(VIEWS):(n + 1) * len(VIEWS)])
-        out[borrower] = (balance, limit, headroom)
+        position, limit, headroom = (bytes.fromhex(str(r)[2:]) for r in results[n * len(VIEWS):(n + 1) * len(VIEWS)])
+        balance, loans, frozen = (int.from_bytes(position[i:i + 32], "big") for i in (0, 32, 64))
+        out[borrower] = BorrowerViews(balance, int.from_bytes(limit, "big"), int.from_bytes(headroom, "big"), loans,
+                                      bool(frozen))
     return out
 
 

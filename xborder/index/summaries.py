@@ -8,7 +8,9 @@ and drops the rows that fall back to nothing (so a rolled-back index equals a fr
 row). Borrowers' positions (balance, limit, headroom, utilisation and their sort keys) are
 written whole for the borrowers a batch touched; a change of a limit parameter rewrites them all.
 
-Tables (migration 0003): loan_totals, volume_buckets, borrower_positions, borrower_currency.
+Tables (migrations 0003, 0004): loan_totals, volume_buckets, borrower_positions (with the freeze flag),
+borrower_currency. CNY figures are those the ledger's rule gives (migration 0004): each drawdown at
+the rate of its block, repayments pro rata (`loans.outstanding_cny`, `loan_events.amount_cny`).
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from xborder.domain.enums import LoanStatus
 from xborder.index.db import Database
-from xborder.index.policy import BORROWING_KINDS, borrowing_limit, ceil_cny
+from xborder.index.policy import BORROWING_KINDS, borrowing_limit
 
-LOAN_ACTIVE = 2
+#: Loans that count in their borrower's balance (ledger v2: Active and Defaulted): the exposure's
+#: `active_loans` and its outstanding by currency.
+LIVE_STATUSES = frozenset(int(s) for s in LoanStatus if s.is_live)
 
 #: dimension -> the loan's group in it (text). "bank" is the institution that recorded the loan.
 DIMENSIONS: dict[str, Callable[[Mapping[str, Any]], str]] = {
@@ -54,8 +59,8 @@ _CURRENCY_SQL = (
     "ON CONFLICT (borrower, currency) DO UPDATE SET active_loans = borrower_currency.active_loans + "
     "excluded.active_loans, outstanding = borrower_currency.outstanding + excluded.outstanding")
 POSITION_COLUMNS = ("borrower", "kind", "status", "capital_base", "balance", "limit_cny", "headroom",
-                    "utilisation", "util_rank", "balance_rank", "no_limit", "loans", "active_loans")
-_POSITION_STATE = ("borrower", "kind", "status", "capital_base", "balance", "loans", "active_loans")
+                    "utilisation", "util_rank", "balance_rank", "no_limit", "loans", "active_loans", "frozen")
+_POSITION_STATE = ("borrower", "kind", "status", "capital_base", "balance", "loans", "active_loans", "frozen")
 _POSITION_SQL = (
     f"INSERT INTO borrower_positions ({', '.join(POSITION_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(POSITION_COLUMNS))}) ON CONFLICT (borrower) DO UPDATE SET "
@@ -89,7 +94,7 @@ class SummaryDelta:
     volumes: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
     currency: dict[tuple[int, str], list[int]] = field(default_factory=dict)
     events: dict[tuple[str, str], int] = field(default_factory=dict)
-    #: borrower -> [loans, active loans]
+    #: borrower -> [loans, live (Active or Defaulted) loans]
     counts: dict[int, list[int]] = field(default_factory=dict)
     buckets: Buckets = field(default_factory=Buckets)
 
@@ -104,7 +109,7 @@ class SummaryDelta:
         status, currency = int(s["status"]), str(s["currency"])
         outstanding = int(s["outstanding"])
         vector = (sign, sign * int(s["principal"]), sign * int(s["drawn"]), sign * outstanding,
-                  sign * ceil_cny(outstanding, int(s["rate"])), sign * int(s["contribution"]))
+                  sign * int(s["outstanding_cny"]), sign * int(s["contribution"]))
         for dimension, group in DIMENSIONS.items():
             # Per currency only where it is the grouping: other groupings add currencies up anyway,
             # and a key without the currency keeps their rows (and their totals' scan) 5x fewer.
@@ -113,29 +118,29 @@ class SummaryDelta:
             for i, value in enumerate(vector):
                 sums[i] += value
         borrower = int(s["borrower"])
-        active = status == LOAN_ACTIVE
         counts = self.counts.setdefault(borrower, [0, 0])
         counts[0] += sign
-        if active:
+        if status in LIVE_STATUSES:
             counts[1] += sign
             row = self.currency.setdefault((borrower, currency), [0, 0])
             row[0] += sign
             row[1] += sign * outstanding
 
-    def volume(self, event: str, block_time: int, currency: str, amount: int | None, rate: int, sign: int = 1) -> None:
+    def volume(self, event: str, block_time: int, currency: str, amount: int | None, amount_cny: int | None,
+               sign: int = 1) -> None:
         """A loan event at `block_time`: counted by event and currency; LoanRecorded, LoanDrawn and
-        LoanRepaid also in the volumes."""
+        LoanRepaid also in the volumes (`amount_cny`: the event's CNY figure, `loan_events.amount_cny`)."""
         self.events[(event, currency)] = self.events.get((event, currency), 0) + sign
         if event not in VOLUME_EVENTS:
             return
         day, month = self.buckets(block_time)
-        value = int(amount or 0)
+        value, cny = int(amount or 0), int(amount_cny or 0)
         if event == "LoanRecorded":
             vector = (0, 0, sign, 0, 0)
         elif event == "LoanDrawn":
-            vector = (sign * value, 0, 0, sign * ceil_cny(value, rate), 0)
+            vector = (sign * value, 0, 0, sign * cny, 0)
         else:
-            vector = (0, sign * value, 0, 0, sign * ceil_cny(value, rate))
+            vector = (0, sign * value, 0, 0, sign * cny)
         for key in (("day", day, currency), ("month", month, currency)):
             sums = self.volumes.setdefault(key, [0] * 5)
             for i, v in enumerate(vector):
@@ -170,12 +175,12 @@ def position_row(p: Mapping[str, Any], params: dict[str, int]) -> tuple[Any, ...
     utilisation = balance / limit if limit else None
     return (p["borrower"], p["kind"], p["status"], p["capital_base"], balance, limit, max(0, limit - balance),
             utilisation, 0.0 - utilisation if utilisation is not None else 1.0, -balance, 0 if limit else 1,
-            p["loans"], p["active_loans"])
+            p["loans"], p["active_loans"], int(p["frozen"]))
 
 
 def new_position(borrower: int, kind: int, status: int, capital_base: int) -> dict[str, Any]:
     return {"borrower": borrower, "kind": kind, "status": status, "capital_base": capital_base, "balance": 0,
-            "loans": 0, "active_loans": 0}
+            "loans": 0, "active_loans": 0, "frozen": 0}
 
 
 def load_positions(db: Database, borrowers: Iterable[int] | None) -> dict[int, dict[str, Any]]:

@@ -26,7 +26,7 @@ ROLES = ("InstitutionRegistry", "MacroPrudentialPolicy", "LoanLedger")
 TABLES = ("checkpoint", "indexed_contracts", "blocks", "raw_logs", "log_counts", "institutions", "institution_events",
           "wallets", "wallet_events", "parameter_changes", "reference_rate_changes", "financing_type_changes",
           "loans", "loan_events", "loan_terms", "loan_totals", "volume_buckets", "borrower_positions",
-          "borrower_currency", "event_counts")
+          "borrower_currency", "event_counts", "drawdown_freezes", "agent_events", "consent_nonce_invalidations")
 #: What a reprojection rebuilds (everything but the raw logs, their blocks and the checkpoint).
 PROJECTED = tuple(t for t in TABLES if t not in ("checkpoint", "indexed_contracts", "blocks", "raw_logs",
                                                   "log_counts"))
