@@ -9,7 +9,7 @@ refusal surfaces as a decoded sentence before anything is sent). Calldata comes 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -29,6 +29,7 @@ from xborder.bindings.consent import (
     REGISTRY_DOMAIN,
     WalletProof,
     domain_separator,
+    ledger_call,
     sign_wallet_proof,
 )
 from xborder.bindings.deployment import CONTRACT_NAMES, Deployment, load_deployment
@@ -176,6 +177,23 @@ class XborderClient:
 
     def consent_nonce_used(self, borrower: int, nonce: int) -> bool:
         return bool(self.ledger.functions.consentNonceUsed(borrower, nonce).call())
+
+    def unused_consent_nonces(self, borrower: int, count: int, *, start: int | None = None,
+                              skip: Collection[int] = ()) -> list[int]:
+        """`count` consent nonces of `borrower` that the ledger has not seen used or voided, lowest
+        first from `start` (default: the borrower's loan count, so a borrower's consents stay in few
+        256-nonce bitmap words), leaving out `skip` (nonces already handed out, not yet used)."""
+        first = self.position(borrower).loan_count if start is None else start
+        found: list[int] = []
+        window = max(count * 2, 32)
+        while len(found) < count:
+            candidates = [n for n in range(first, first + window) if n not in skip]
+            answers = self.rpc.batch([("eth_call", [{"to": self.ledger.address, "data": "0x" + ledger_call(
+                "consentNonceUsed(uint32,uint64)", borrower, n).hex()}, "latest"]) for n in candidates])
+            found += [n for n, a in zip(candidates, answers, strict=True)
+                      if int(str(a.get("result") or "0x1"), 16) == 0][:count - len(found)]
+            first += window
+        return found
 
     def is_agent(self, principal: int, agent: int) -> bool:
         return bool(self.ledger.functions.isAgent(principal, agent).call())

@@ -1,7 +1,13 @@
 """The CSV front end of loan recording: `read_loan_csv` reads a file (every file-level problem
 refused before anything else), `prepare_import` validates every row (all problems reported: row,
 field, value, what is allowed) and turns the valid ones into `LoanItem`s for `LoanBatch`
-(`xborder.services.loan_batch`), which dry-runs and sends them through the batch engine.
+(`xborder.services.loan_batch`), which applies the v2 rules in its dry run (dates against block
+time and the policy's windows, consents naming the recorder's institution, the contract's own
+call) and sends them through the batch engine.
+
+A row without `borrower_wallet` is recorded by `recorder_wallet` (a wallet of the borrower, the
+creditor or the creditor's agent) and awaits the other side's confirmation; a row with it is
+co-signed by the borrower and must be recorded by the creditor or its agent (Active at once).
 """
 
 from __future__ import annotations
@@ -231,6 +237,9 @@ class _Importer:
         if v["draw"] and v["principal"] is not None and v["draw"] > v["principal"]:
             p.problem("draw", f"0 to the principal {cells['principal']}",
                       f"{cells['draw']} is more than the principal {cells['principal']}")
+        if v["borrower"] is not None and v["borrower"] == v["creditor"]:
+            p.problem("creditor", "an institution other than the borrower",
+                      f"{cells['creditor']} is the borrower itself: the lender side is never the borrower")
         if v["draw"] and not cells.get("borrower_wallet"):
             p.problem("draw", "0 unless borrower_wallet co-signs",
                       "drawing at once needs the borrower's consent: fill borrower_wallet")
@@ -265,7 +274,8 @@ _ALLOWED = {
     "maturity_date": f"{DATE_ALLOWED}, after the value date",
     "financing_type": "an id 1..255 or a financing-type name",
     "document": DOCUMENT_ALLOWED,
-    "recorder_wallet": "a wallet name from `xborder wallet list`, demo-N or dev-N",
+    "recorder_wallet": "a wallet name from `xborder wallet list`, demo-N or dev-N (of the borrower, the creditor "
+                       "or the creditor's agent)",
 }
 
 

@@ -1,12 +1,18 @@
 """Onboarding on chain: the regulator registers the institutions of a validated roster
 (`xborder.services.roster`) as one batch through the engine (already registered identifiers are
 skipped, so re-running or resuming registers nothing twice); views of institutions; status and
-wallet changes."""
+wallet changes; signature epochs.
+
+Ledger v2 binds a wallet only with the wallet's own proof of key possession (an EIP-712
+`WalletBinding` signature, `xborder.bindings.consent.sign_wallet_proof`): registering an
+institution needs its admin wallet's proof, adding a wallet or making it the admin needs that
+wallet's. A proof comes with the roster (`admin_proof`) or from a `Prover` that holds the key
+(a keystore or demo wallet) and signs it at the wallet's current binding nonce."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +23,7 @@ from web3.contract.contract import ContractFunction
 
 from xborder.bindings.batch import DONE, Outcome, Tx
 from xborder.bindings.client import XborderClient, decode_logs
+from xborder.bindings.consent import NO_PROOF, WalletProof
 from xborder.domain.enums import InstitutionKind, InstitutionStatus
 from xborder.domain.identifiers import identifier_bytes, identifier_text
 from xborder.domain.money import format_amount
@@ -28,11 +35,13 @@ from xborder.services.roster import (
     Problem,
     RosterInvalid,
     entry_from_fields,
+    format_wallet_proof,
     parse_address,
     parse_capital,
     parse_identifier,
     parse_kind,
     parse_name,
+    parse_wallet_proof,
     read_roster,
     resolve_wallet,
     validate_rows,
@@ -40,15 +49,21 @@ from xborder.services.roster import (
 
 log = logging.getLogger(__name__)
 
-#: Gas of registerInstitution, just above the measured use (docs/contracts.md): anvil fills a block
-#: by declared gas.
-REGISTER_GAS = 220_000
+#: Gas of registerInstitution with the admin's proof, above the measured 170,527 (docs/contracts.md):
+#: anvil fills a block by declared gas.
+REGISTER_GAS = 240_000
+#: How long a proof signed here stays valid (seconds of chain time).
+PROOF_VALID_FOR = 3600
 
-__all__ = ["KINDS_ALLOWED", "REGISTER_GAS", "Entry", "ImportReport", "InstitutionView", "Kind", "Planned", "Problem",
-           "RosterInvalid", "add_wallet", "apply", "change_status", "entry_from_fields", "list_institutions",
-           "parse_address", "parse_capital", "parse_identifier", "parse_kind", "parse_name", "plan", "read_roster",
-           "register", "registered_names", "remove_wallet", "resolve_institution", "resolve_wallet", "show",
-           "validate_rows"]
+#: Signs `entry`'s admin wallet proof (None when it holds no key for that wallet).
+Prover = Callable[[Entry], WalletProof | None]
+
+__all__ = ["KINDS_ALLOWED", "NO_PROOF", "PROOF_VALID_FOR", "REGISTER_GAS", "Entry", "ImportReport", "InstitutionView",
+           "Kind", "Planned", "Problem", "Prover", "RosterInvalid", "account_prover", "add_wallet", "apply",
+           "change_status", "entry_from_fields", "format_wallet_proof", "list_institutions", "parse_address",
+           "parse_capital", "parse_identifier", "parse_kind", "parse_name", "parse_wallet_proof", "plan",
+           "prove_wallet", "read_roster", "register", "registered_names", "remove_wallet", "resolve_institution",
+           "resolve_wallet", "revoke_signatures", "set_admin_wallet", "show", "validate_rows"]
 
 
 # ---------------------------------------------------------------------------- on chain
@@ -58,6 +73,8 @@ __all__ = ["KINDS_ALLOWED", "REGISTER_GAS", "Entry", "ImportReport", "Institutio
 class Planned:
     entry: Entry
     existing_id: int  # 0: to register
+    #: The admin wallet's proof for a registration (None when already registered).
+    proof: WalletProof | None = None
 
 
 @dataclass
@@ -66,34 +83,83 @@ class ImportReport:
     skipped: list[tuple[Entry, int]] = field(default_factory=list)
 
 
-def plan(client: XborderClient, entries: Sequence[Entry], path: Path | None = None) -> list[Planned]:
+def prove_wallet(client: XborderClient, wallet: LocalAccount, identifier: str,
+                 valid_for: int = PROOF_VALID_FOR) -> WalletProof:
+    """`wallet`'s proof that it agrees to be bound to the institution `identifier` (LEI / USCC), at its
+    current binding nonce, valid for `valid_for` seconds of chain time."""
+    return client.wallet_proof(wallet, identifier_bytes(identifier), valid_for=valid_for)
+
+
+def account_prover(client: XborderClient, accounts: Iterable[LocalAccount],
+                   valid_for: int = PROOF_VALID_FOR) -> Prover:
+    """A Prover signing with whichever of `accounts` is the entry's admin wallet."""
+    by_address: dict[str, LocalAccount] = {str(Web3.to_checksum_address(a.address)): a for a in accounts}
+
+    def prove(entry: Entry) -> WalletProof | None:
+        account = by_address.get(entry.admin)
+        return None if account is None else prove_wallet(client, account, entry.identifier, valid_for)
+
+    return prove
+
+
+def plan(client: XborderClient, entries: Sequence[Entry], path: Path | None = None,
+         prover: Prover | None = None) -> list[Planned]:
     """Check the entries against the chain: already registered identifiers are skipped; an admin
-    wallet that already belongs to another institution is a problem (RosterInvalid)."""
+    wallet that already belongs to another institution, or with neither a proof in the roster nor a
+    key the `prover` holds, is a problem (RosterInvalid, every problem listed)."""
     registry = client.registry.functions
     planned: list[Planned] = []
     problems: list[Problem] = []
+    now = client.now()
     for entry in entries:
         existing = int(registry.institutionByIdentifier(identifier_bytes(entry.identifier)).call())
+        proof = None
         if existing == 0:
             owner = int(registry.institutionOf(entry.admin).call())
             if owner != 0:
                 problems.append(Problem(entry.where, "admin_wallet", entry.admin_given,
                                         f"wallet {entry.admin} already belongs to {client.institution_name(owner)}",
                                         "a wallet not yet registered to any institution"))
-        planned.append(Planned(entry, existing))
+            proof = entry.admin_proof or (prover(entry) if prover is not None else None)
+            problem = _proof_problem(entry, proof, now)
+            if problem is not None:
+                problems.append(problem)
+        planned.append(Planned(entry, existing, proof))
     if problems:
         raise RosterInvalid(path or Path("(roster)"), problems)
     return planned
 
 
-def _register_call(client: XborderClient, entry: Entry) -> ContractFunction:
+def _proof_problem(entry: Entry, proof: WalletProof | None, now: int) -> Problem | None:
+    allowed = ("an admin_proof column (`xborder wallet prove`), or an admin_wallet from the keystore whose key "
+               "signs the proof")
+    if proof is None:
+        return Problem(entry.where, "admin_wallet", entry.admin_given,
+                       f"no proof that wallet {entry.admin} agrees to be bound to {entry.identifier}: a wallet is "
+                       "bound only with its own signature", allowed)
+    if proof.deadline < now:
+        return Problem(entry.where, "admin_proof", format_wallet_proof(proof)[:24] + "…",
+                       f"the proof expired at {proof.deadline} (chain time {now}): sign a new one", allowed)
+    return None
+
+
+def _register_call(client: XborderClient, entry: Entry, proof: WalletProof) -> ContractFunction:
     return client.registry.functions.registerInstitution(
         int(entry.kind), identifier_bytes(entry.identifier), entry.jurisdiction.encode("ascii"),
-        entry.capital_base, entry.name, entry.admin)
+        entry.capital_base, entry.name, entry.admin, proof.as_abi())
 
 
-def _registration(client: XborderClient, signer: LocalAccount, entry: Entry) -> Tx:
-    return client.tx(signer, _register_call(client, entry), f"registering {entry.name}", gas=REGISTER_GAS)
+def _registration(client: XborderClient, signer: LocalAccount, entry: Entry, proof: WalletProof) -> Tx:
+    return client.tx(signer, _register_call(client, entry, proof), f"registering {entry.name}", gas=REGISTER_GAS)
+
+
+def _need_proof(entry: Entry, proof: WalletProof | None) -> WalletProof:
+    if proof is None:
+        raise ValidationError(f"admin_wallet: no proof that wallet {entry.admin} agrees to be bound to "
+                              f"{entry.identifier} (a wallet is bound only with its own signature)",
+                              field="admin_wallet", value=entry.admin_given,
+                              allowed="a proof from `xborder wallet prove`, or a keystore wallet that signs it")
+    return proof
 
 
 def _registered_id(client: XborderClient, outcome: Outcome, entry: Entry) -> int:
@@ -104,28 +170,31 @@ def _registered_id(client: XborderClient, outcome: Outcome, entry: Entry) -> int
     return institution_id
 
 
-def register(client: XborderClient, signer: LocalAccount, entry: Entry) -> int:
-    """Register one institution (signed by the regulator); returns its id."""
-    outcome = client.transact(signer, _register_call(client, entry), f"registering {entry.name}")
+def register(client: XborderClient, signer: LocalAccount, entry: Entry, proof: WalletProof | None = None) -> int:
+    """Register one institution (signed by the regulator) with its admin wallet's proof (`proof`,
+    else the entry's); returns its id."""
+    outcome = client.transact(signer, _register_call(client, entry, _need_proof(entry, proof or entry.admin_proof)),
+                              f"registering {entry.name}")
     return _registered_id(client, outcome, entry)
 
 
 def apply(client: XborderClient, signer: LocalAccount, planned: Sequence[Planned],
           progress: Callable[[int, int], None] | None = None) -> ImportReport:
     """Register every planned entry not yet on chain, as one batch (identifiers re-checked right
-    before, as another run may have registered some meanwhile)."""
+    before, as another run may have registered some meanwhile), each with its planned proof."""
     report = ImportReport()
-    todo = []
+    todo: list[Planned] = []
     registry = client.registry.functions
     for item in planned:
         existing = item.existing_id or int(registry.institutionByIdentifier(identifier_bytes(item.entry.identifier)).call())
         if existing:
             report.skipped.append((item.entry, existing))
         else:
-            todo.append(item.entry)
-    batch = client.batch([_registration(client, signer, e) for e in todo])
+            todo.append(item)
+    batch = client.batch([_registration(client, signer, p.entry, _need_proof(p.entry, p.proof or p.entry.admin_proof))
+                          for p in todo])
     batch.run(progress)
-    for entry, outcome in zip(todo, batch.outcomes, strict=True):
+    for entry, outcome in zip((p.entry for p in todo), batch.outcomes, strict=True):
         if outcome.status != DONE:
             raise TransactionRejected(f"registering {entry.name} refused: {outcome.reason}", error_name=outcome.error)
         report.registered.append((entry, _registered_id(client, outcome, entry)))
@@ -146,12 +215,13 @@ class InstitutionView:
     identifier: str
     jurisdiction: str
     wallet_count: int
+    signature_epoch: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "kind": self.kind, "status": self.status,
                 "capital_base": format_amount(self.capital_base), "capital_base_minor": self.capital_base,
                 "admin": self.admin, "identifier": self.identifier, "jurisdiction": self.jurisdiction,
-                "wallet_count": self.wallet_count}
+                "wallet_count": self.wallet_count, "signature_epoch": self.signature_epoch}
 
 
 def registered_names(client: XborderClient) -> dict[int, str]:
@@ -162,13 +232,14 @@ def registered_names(client: XborderClient) -> dict[int, str]:
 
 def _view(client: XborderClient, institution_id: int, names: dict[int, str]) -> InstitutionView:
     raw = client.registry.functions.getInstitution(institution_id).call()
-    _id, kind, status, capital, admin, identifier, jurisdiction, wallets = raw
+    _id, kind, status, capital, admin, identifier, jurisdiction, wallets, epoch = raw
     return InstitutionView(
         id=int(_id), name=names.get(int(_id), f"institution #{_id}"),
         kind=InstitutionKind(int(kind)).slug if int(kind) in InstitutionKind._value2member_map_ else str(kind),
         status=InstitutionStatus.label_of(int(status)), capital_base=int(capital),
         admin=Web3.to_checksum_address(admin), identifier=identifier_text(identifier),
-        jurisdiction=bytes(jurisdiction).decode("ascii", "replace"), wallet_count=int(wallets))
+        jurisdiction=bytes(jurisdiction).decode("ascii", "replace"), wallet_count=int(wallets),
+        signature_epoch=int(epoch))
 
 
 def list_institutions(client: XborderClient) -> list[InstitutionView]:
@@ -237,14 +308,32 @@ def change_status(client: XborderClient, signer: LocalAccount, institution_id: i
     return InstitutionStatus.label_of(client.core(institution_id).status)
 
 
-def add_wallet(client: XborderClient, signer: LocalAccount, institution_id: int, wallet: str) -> None:
-    """Authorise `wallet` for the institution (signed by the regulator or the institution's admin)."""
-    client.transact(signer, client.registry.functions.addWallet(institution_id, wallet),
+def add_wallet(client: XborderClient, signer: LocalAccount, institution_id: int, wallet: str,
+               proof: WalletProof) -> None:
+    """Authorise `wallet` for the institution (signed by the regulator or the institution's admin),
+    with the wallet's own proof (`prove_wallet`)."""
+    client.transact(signer, client.registry.functions.addWallet(institution_id, wallet, proof.as_abi()),
                     f"adding wallet {wallet} to {client.institution_name(institution_id)}")
 
 
 def remove_wallet(client: XborderClient, signer: LocalAccount, institution_id: int, wallet: str) -> None:
+    """Remove a wallet (not the admin); the institution's signature epoch moves (its consents die)."""
     client.transact(signer, client.registry.functions.removeWallet(institution_id, wallet),
                     f"removing wallet {wallet} from {client.institution_name(institution_id)}")
 
 
+def set_admin_wallet(client: XborderClient, signer: LocalAccount, institution_id: int, new_admin: str,
+                     proof: WalletProof | None = None) -> None:
+    """Make `new_admin` the admin wallet (key rotation): `proof` is needed when it is not yet a wallet
+    of the institution. The signature epoch moves."""
+    client.transact(signer, client.registry.functions.setAdminWallet(institution_id, new_admin,
+                                                                     (proof or NO_PROOF).as_abi()),
+                    f"making {new_admin} the admin wallet of {client.institution_name(institution_id)}")
+
+
+def revoke_signatures(client: XborderClient, signer: LocalAccount, institution_id: int) -> int:
+    """Void every consent the institution's wallets signed and not yet seen used (its admin wallet or
+    the regulator): moves its signature epoch; returns the new epoch."""
+    client.transact(signer, client.registry.functions.revokeSignatures(institution_id),
+                    f"revoking every outstanding signature of {client.institution_name(institution_id)}")
+    return client.signature_epoch(institution_id)

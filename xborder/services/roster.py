@@ -11,6 +11,10 @@ A roster (CSV, or YAML with the same keys) has one institution per row:
 - capital_base: CNY, at most 2 decimals (1,250,000.00 or 1250000); positive (zero allowed only
   for foreign creditors and observers, which never borrow)
 - admin_wallet: a keystore wallet name or an address
+- admin_proof (optional): the admin wallet's proof that it agrees to be bound (ledger v2: a wallet
+  is bound only with its own EIP-712 `WalletBinding` signature), as `xborder wallet prove` prints
+  it (DEADLINE:0xSIGNATURE); without it the admin wallet must be a keystore wallet, which signs
+  the proof when the roster is applied
 
 Every row is checked before anything is sent and every problem is reported (row, field, value,
 what is allowed); only a roster without problems is applied. Applying is idempotent: an
@@ -31,8 +35,9 @@ from typing import Any
 import yaml
 from web3 import Web3
 
+from xborder.bindings.consent import WalletProof
 from xborder.domain.enums import InstitutionKind
-from xborder.domain.identifiers import USCC_CHARSET, lei_checksum_ok, lei_with_check
+from xborder.domain.identifiers import USCC_CHARSET, lei_checksum_ok, lei_with_check, uscc_check_char
 from xborder.domain.money import normalise_country, parse_amount
 from xborder.errors import ValidationError, WalletError
 from xborder.wallets.keystore import Keystore
@@ -53,9 +58,12 @@ _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 ZERO_ADDRESS = "0x" + "00" * 20
 
 COLUMNS = ("kind", "name", "identifier", "jurisdiction", "capital_base", "admin_wallet")
-_OPTIONAL_COLUMNS = ("notes",)
+_OPTIONAL_COLUMNS = ("notes", "admin_proof")
 LEI_ALLOWED = "an LEI: 20 characters 0-9/A-Z whose ISO 17442 (MOD 97-10) check digits are valid"
-USCC_ALLOWED = f"a unified social credit code: 18 characters of {USCC_CHARSET}"
+USCC_ALLOWED = (f"a unified social credit code: 18 characters of {USCC_CHARSET} whose last is the "
+                "GB 32100-2015 check character")
+PROOF_ALLOWED = "DEADLINE:0xSIGNATURE as `xborder wallet prove` prints it (unix seconds, 65-byte signature)"
+_PROOF = re.compile(r"^(\d{1,20}):(0x[0-9a-fA-F]{128}|0x[0-9a-fA-F]{130})$")
 
 
 def parse_kind(value: object, field: str = "kind") -> Kind:
@@ -94,6 +102,9 @@ def parse_identifier(value: object, field: str = "identifier") -> str:
         if not _USCC.match(text):
             wrong = sorted({c for c in text if c not in USCC_CHARSET})
             raise bad(f"has characters not allowed in a unified social credit code: {''.join(wrong)!r}")
+        check = uscc_check_char(text[:17])
+        if text[17] != check:
+            raise bad(f"has a wrong USCC check character {text[17]!r} (for this prefix it would be {check!r})")
         return text
     raise bad(f"is {len(text)} characters long; an LEI has 20, a unified social credit code 18")
 
@@ -111,6 +122,22 @@ def parse_address(value: object, field: str = "wallet") -> str:
         raise ValidationError(f"{field}: the zero address is not a wallet ({allowed})", field=field,
                               value=text, allowed=allowed)
     return Web3.to_checksum_address(text)
+
+
+def parse_wallet_proof(value: object, field: str = "admin_proof") -> WalletProof | None:
+    """'DEADLINE:0xSIGNATURE' -> WalletProof; empty -> None."""
+    text = str(value if value is not None else "").strip()
+    if not text:
+        return None
+    match = _PROOF.match(text)
+    if match is None:
+        raise ValidationError(f"{field}: {text[:40]!r} is not a wallet proof ({PROOF_ALLOWED})", field=field,
+                              value=text, allowed=PROOF_ALLOWED)
+    return WalletProof(int(match.group(1)), bytes.fromhex(match.group(2)[2:]))
+
+
+def format_wallet_proof(proof: WalletProof) -> str:
+    return f"{proof.deadline}:0x{proof.signature.hex()}"
 
 
 def resolve_wallet(value: object, keystore: Keystore | None, field: str = "admin_wallet") -> str:
@@ -181,6 +208,8 @@ class Entry:
     capital_base: int  # CNY minor units
     admin: str  # checksummed address
     admin_given: str  # as written (a wallet name or the address)
+    #: The admin wallet's WalletBinding proof, when the roster carries one.
+    admin_proof: WalletProof | None = None
 
     def describe(self) -> str:
         return f"{self.name} ({self.kind.slug}, {self.identifier})"
@@ -227,7 +256,7 @@ def _csv_rows(text: str) -> tuple[list[tuple[str, dict[str, str]]], list[Problem
                                         "columns: " + ",".join(COLUMNS)))
             for c in unknown:
                 problems.append(Problem(f"line {number}", c or "(blank)", c, f"unknown column {c!r}",
-                                        "columns: " + ",".join(COLUMNS) + " (optional: notes)"))
+                                        "columns: " + ",".join(COLUMNS) + " (optional: notes, admin_proof)"))
             if missing or unknown:
                 return [], problems
             continue
@@ -334,6 +363,9 @@ def validate_rows(rows: Iterable[tuple[str, dict[str, str]]], keystore: Keystore
         _check(values, problems, where, row, "jurisdiction", normalise_country)
         _check(values, problems, where, row, "capital_base", functools.partial(_capital_of, kind))
         _check(values, problems, where, row, "admin_wallet", lambda v, f: resolve_wallet(v, keystore, f))
+        proof: dict[str, Any] = {}
+        _check(proof, problems, where, {"admin_proof": row.get("admin_proof", "")}, "admin_proof",
+               parse_wallet_proof)
         ident = values.get("identifier")
         if ident is not None:
             if ident in first_identifier:
@@ -355,20 +387,21 @@ def validate_rows(rows: Iterable[tuple[str, dict[str, str]]], keystore: Keystore
         if len(values) == len(COLUMNS):
             entries.append(Entry(where, values["kind"], values["name"], values["identifier"],
                                  values["jurisdiction"], values["capital_base"], values["admin_wallet"],
-                                 row["admin_wallet"].strip()))
+                                 row["admin_wallet"].strip(), proof.get("admin_proof")))
     return entries
 
 
 def entry_from_fields(kind: str, name: str, identifier: str, jurisdiction: str, capital_base: str,
-                      admin: str, keystore: Keystore | None) -> Entry:
+                      admin: str, keystore: Keystore | None, admin_proof: str = "") -> Entry:
     """One entry from command-line values (`institution register`), validated like a roster row."""
     problems: list[Problem] = []
     entries = validate_rows([("command line", {"kind": kind, "name": name, "identifier": identifier,
                                                "jurisdiction": jurisdiction, "capital_base": capital_base,
-                                               "admin_wallet": admin})], keystore, problems)
+                                               "admin_wallet": admin, "admin_proof": admin_proof})],
+                            keystore, problems)
     if problems:
         first = problems[0]
-        option = "--" + first.field.replace("_", "-").replace("admin-wallet", "admin")
+        option = "--" + first.field.replace("_", "-").replace("admin-wallet", "admin").replace("admin-proof", "proof")
         raise ValidationError(f"{option}: {first.message}" + (f" ({len(problems) - 1} more problem(s))"
                                                               if len(problems) > 1 else ""),
                               field=option, value=first.value, allowed=first.allowed)
