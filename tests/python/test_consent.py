@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_hash.auto import keccak
+from faster_eth_abi import encode as abi_encode
 from loan_setup import BANK_A, BORROWER_X, HK_CREDITOR, World, build_world
 
 from xborder.bindings import consent as C

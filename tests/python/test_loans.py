@@ -3,7 +3,7 @@ with the attacks of issue #10 refused with their decoded reasons (values named).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -269,8 +269,9 @@ def test_bank_borrower_cannot_write_off_its_own_debt(anvil_world: World) -> None
     loan = s.record_co_signed(world.wallets[HK_CREDITOR], world.wallets[BANK_A], req, sealed,
                               draw=1_000_000_00).loan_id
     bank = world.wallets[BANK_A]
-    for attempt in (lambda: s.default(bank, loan), lambda: s.repay(bank, loan, 1_000_000_00),
-                    lambda: s.extend(bank, loan, req.maturity_date + DAY)):
+    attempts: list[Callable[[], object]] = [lambda: s.default(bank, loan), lambda: s.repay(bank, loan, 1_000_000_00),
+                                            lambda: s.extend(bank, loan, req.maturity_date + DAY)]
+    for attempt in attempts:
         with pytest.raises(TransactionRejected, match=r"of BANK-A \(#1\) is not allowed to do this") as refused:
             attempt()
         assert refused.value.error_name == "UnauthorizedWallet"

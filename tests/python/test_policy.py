@@ -9,6 +9,7 @@ import pytest
 from cli_helpers import Chain, deployed_chain
 
 from xborder.chain import LocalNode
+from xborder.domain.enums import Parameter
 from xborder.errors import ValidationError
 from xborder.services import policy
 
@@ -25,10 +26,15 @@ def test_value_parsing() -> None:
         with pytest.raises(ValidationError, match="adjustment-enterprise"):
             policy.parse_parameter_value(spec, bad)
     assert policy.parse_parameter_value(policy.parameter_spec("fx-risk-factor"), "0") == 0
-    year = policy.parameter_spec("one-year-seconds")
-    assert policy.parse_parameter_value(year, "360d") == 360 * 86400
-    with pytest.raises(ValidationError, match="whole number of seconds"):
-        policy.parse_parameter_value(year, "1.5")
+    window = policy.parameter_spec("confirmation-window-days")
+    assert policy.parse_parameter_value(window, "45") == policy.parse_parameter_value(window, "45d") == 45
+    with pytest.raises(ValidationError, match="whole number of days"):
+        policy.parse_parameter_value(window, "1.5")
+    for bad in ("0", "65536"):  # the window is at least one day; every parameter fits uint16
+        with pytest.raises(ValidationError, match=r"confirmation-window-days: .* is out of range \(whole days 1..65535"):
+            policy.parse_parameter_value(window, bad)
+    assert policy.parse_parameter_value(policy.parameter_spec("value-date-max-past-days"), "0") == 0
+    assert policy.parameter_spec(Parameter.MAX_TERM_DAYS) is Parameter.MAX_TERM_DAYS
     with pytest.raises(ValidationError, match="not a policy parameter"):
         policy.parameter_spec("leverage")
     assert policy.parse_rate_pairs(["USD", "7.1234", "EUR=7.8"]) == [("USD", 712340000), ("EUR", 780000000)]
@@ -44,11 +50,12 @@ def test_service_round_trip(chain: Chain) -> None:
     snap = policy.snapshot(chain.client)
     values = {p["name"]: p["value"] for p in snap["parameters"]}
     assert values["adjustment-enterprise"] == "1.75" and values["leverage-domestic-bank"] == "0.8"
-    assert values["one-year-seconds"] == "31536000"
+    assert (values["confirmation-window-days"], values["max-term-days"]) == ("30 days", "10958 days")
     assert [t["name"] for t in snap["financing_types"]][:2] == ["ORDINARY_LOAN", "OFF_BALANCE_FINANCING"]
     assert snap["reference_rates"] == [{"currency": "CNY", "rate": "1", "rate_scaled": 10**8, "updated_at": None,
                                         "updated_at_unix": 0}]
     assert policy.set_parameter(chain.client, chain.regulator, "adjustment-enterprise", "1.5") == (17500, 15000)
+    assert policy.set_parameter(chain.client, chain.regulator, Parameter.CONFIRMATION_WINDOW_DAYS, "7") == (30, 7)
     policy.set_rates(chain.client, chain.regulator, policy.parse_rate_pairs(["USD", "7.1234", "JPY", "0.047"]))
     rates = {r["currency"]: r for r in policy.rates(chain.client)}
     assert rates["USD"]["rate_scaled"] == 712340000 and rates["JPY"]["rate"] == "0.047"

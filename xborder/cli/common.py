@@ -13,6 +13,7 @@ from rich.table import Table
 from web3 import Web3
 
 from xborder.bindings.client import XborderClient
+from xborder.bindings.consent import WalletProof
 from xborder.chain.connect import connect
 from xborder.chain.embedded import resolve_rpc_url
 from xborder.chain.launcher import DEV_MNEMONIC
@@ -38,6 +39,13 @@ def open_client(app: App) -> XborderClient:
     return XborderClient.load(open_w3(app), app.settings.deployments)
 
 
+def allow_plaintext_option(func: F) -> F:
+    return click.option(
+        "--allow-plaintext", is_flag=True,
+        help="if a party or the regulator has no encryption key, publish the terms in clear instead of "
+             "refusing (every member of the chain can then read them)")(func)
+
+
 def funder_option(func: F) -> F:
     return click.option("--funder", default=None, metavar="NAME",
                         help="keystore wallet paying the gas money [default on a local dev chain: its "
@@ -51,6 +59,30 @@ def choose_funder(app: App, w3: Web3, funder_name: str | None, source: PasswordS
 
 def keystore_of(app: App) -> Keystore:
     return Keystore(app.settings.keystores)
+
+
+def keystore_prover(app: App, client: XborderClient, source: PasswordSource) -> onboarding.Prover:
+    """Signs a roster entry's admin proof with its keystore wallet (None for an address: the roster
+    must then carry the proof)."""
+
+    def prove(entry: onboarding.Entry) -> WalletProof | None:
+        if entry.admin_given.lower().startswith("0x"):
+            return None
+        return onboarding.prove_wallet(client, load_signer(app, entry.admin_given, source), entry.identifier)
+
+    return prove
+
+
+def wallet_and_proof(app: App, client: XborderClient, institution_id: int, value: str, proof: WalletProof | None,
+                     source: PasswordSource, field: str = "WALLET") -> tuple[str, WalletProof | None]:
+    """A wallet to bind (keystore name or address) and its proof: given (--proof), or signed now by
+    the keystore wallet; an address without --proof has none (the contract needs one unless the
+    wallet is already the institution's)."""
+    address = onboarding.resolve_wallet(value, keystore_of(app), field=field)
+    if proof is not None or value.strip().lower().startswith("0x"):
+        return address, proof
+    wallet = load_signer(app, value.strip(), source)
+    return address, client.wallet_proof(wallet, client.identifier(institution_id))
 
 
 def parse_target(app: App, value: str) -> str:

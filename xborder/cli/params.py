@@ -13,10 +13,13 @@ from typing import Any
 
 import click
 
+from xborder.bindings.consent import WalletProof
 from xborder.domain.dates import parse_date
-from xborder.domain.loans import parse_loan_id
+from xborder.domain.enums import ReasonCode
+from xborder.domain.loans import document_hash, parse_loan_id
 from xborder.domain.money import normalise_currency, parse_amount
 from xborder.errors import ValidationError
+from xborder.services.roster import parse_wallet_proof
 
 
 def field_name(param: click.Parameter | None) -> str:
@@ -103,12 +106,76 @@ class InstitutionType(click.ParamType[str, Any]):
                               field=field_name(param), value=value, allowed=allowed)
 
 
+class ReasonType(click.ParamType[ReasonCode, Any]):
+    """A regulator's reason: a ReasonCode name ('suspected-fraud') or its number ('3')."""
+
+    name = "reason"
+    ALLOWED = ", ".join(f"{r.slug} ({r.value})" for r in ReasonCode)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> ReasonCode:
+        if isinstance(value, ReasonCode):
+            return value
+        text = str(value).strip().lower().replace("_", "-").replace(" ", "-")
+        if text.isdigit() and int(text) in ReasonCode._value2member_map_:
+            return ReasonCode(int(text))
+        for reason in ReasonCode:
+            if reason.slug == text:
+                return reason
+        raise ValidationError(f"{field_name(param)}: {value!r} is not a reason code (one of {self.ALLOWED})",
+                              field=field_name(param), value=value, allowed=self.ALLOWED)
+
+
+class NonceType(click.ParamType[int, Any]):
+    """A consent nonce: a whole number 0 .. 2^64-1."""
+
+    name = "nonce"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        allowed = "a consent nonce: a whole number 0 .. 18446744073709551615"
+        if not text.isdigit() or int(text) >= 2**64:
+            raise ValidationError(f"{field_name(param)}: {value!r} is not a consent nonce ({allowed})",
+                                  field=field_name(param), value=value, allowed=allowed)
+        return int(text)
+
+
+class WalletProofType(click.ParamType[WalletProof, Any]):
+    """A wallet's binding proof as `xborder wallet prove` prints it: DEADLINE:0xSIGNATURE."""
+
+    name = "proof"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> WalletProof:
+        if isinstance(value, WalletProof):
+            return value
+        proof = parse_wallet_proof(value, field_name(param))
+        if proof is None:
+            raise ValidationError(f"{field_name(param)}: empty (DEADLINE:0xSIGNATURE from `xborder wallet prove`)",
+                                  field=field_name(param), value=value, allowed="DEADLINE:0xSIGNATURE")
+        return proof
+
+
+class DocumentType(click.ParamType[bytes, Any]):
+    """A document id or file name (hashed with keccak256) or a 0x 32-byte hash."""
+
+    name = "document"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> bytes:
+        return value if isinstance(value, bytes) else document_hash(value, field_name(param))
+
+
 AMOUNT = AmountType()
 AMOUNT_OR_ZERO = AmountType(allow_zero=True)
 CURRENCY = CurrencyType()
 DATE = DateType()
 LOAN_ID = LoanIdType()
 INSTITUTION = InstitutionType()
+REASON = ReasonType()
+NONCE = NonceType()
+WALLET_PROOF = WalletProofType()
+DOCUMENT = DocumentType()
 
 
-__all__ = ["AMOUNT", "AMOUNT_OR_ZERO", "CURRENCY", "DATE", "INSTITUTION", "LOAN_ID", "Amount"]
+__all__ = ["AMOUNT", "AMOUNT_OR_ZERO", "CURRENCY", "DATE", "DOCUMENT", "INSTITUTION", "LOAN_ID", "NONCE", "REASON",
+           "WALLET_PROOF", "Amount"]

@@ -39,7 +39,9 @@ _BY_NAME = {p.slug: p for p in PARAMETERS}
 UINT32_MAX = 2**32 - 1
 
 
-def parameter_spec(name: str) -> ParameterSpec:
+def parameter_spec(name: str | Parameter) -> ParameterSpec:
+    if isinstance(name, Parameter):
+        return name
     key = name.strip().lower().replace("_", "-")
     spec = _BY_NAME.get(key)
     if spec is None:
@@ -86,8 +88,10 @@ def parameters(client: XborderClient) -> dict[str, int]:
     return {spec.slug: int(values[spec.value]) for spec in PARAMETERS}
 
 
-def set_parameter(client: XborderClient, signer: LocalAccount, name: str, value: str) -> tuple[int, int]:
-    """Validate and set one parameter; returns (old, new) in contract units."""
+def set_parameter(client: XborderClient, signer: LocalAccount, name: str | Parameter, value: str) -> tuple[int, int]:
+    """Validate and set one parameter (`name`: its slug, e.g. "adjustment-enterprise", or the
+    Parameter; `value` human: "1.25", or whole days for the day parameters); returns (old, new) in
+    contract units. Takes effect at once for new records, drawdowns and extensions."""
     spec = parameter_spec(name)
     new = parse_parameter_value(spec, value)
     old = parameters(client)[spec.slug]

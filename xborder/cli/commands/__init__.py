@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import click
 
+from xborder.cli.commands import loan as _loan  # noqa: F401 (registers the loan verbs)
+from xborder.cli.commands import loan_csv as _loan_csv  # noqa: F401 (registers `loan import`)
 from xborder.cli.commands.api import api, serve
 from xborder.cli.commands.chain import chain
 from xborder.cli.commands.deploy import deploy
 from xborder.cli.commands.index import index
 from xborder.cli.commands.institution import institution
-from xborder.cli.commands.loan import loan
 from xborder.cli.commands.policy import policy
 from xborder.cli.commands.report import report
 from xborder.cli.commands.wallet import wallet
+from xborder.cli.groups import loan
 
 ALL: list[click.Command] = [chain, wallet, deploy]
 ALL += [institution, policy]

@@ -1,4 +1,5 @@
-"""`xborder institution register|import|list|show|suspend|reinstate|revoke|add-wallet|remove-wallet`.
+"""`xborder institution register|import|list|show|suspend|reinstate|revoke|add-wallet|remove-wallet|set-admin|
+revoke-signatures|appoint-agent|dismiss-agent|freeze|unfreeze|set-key|keys`.
 
 A thin face over xborder.services.onboarding: input is validated (and a roster's every problem
 reported) before any password is asked or anything is sent.
@@ -14,14 +15,25 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from xborder.bindings.client import XborderClient
-from xborder.cli.common import choose_funder, funder_option, keystore_of, open_client, report_problems
+from xborder.bindings.consent import WalletProof
+from xborder.cli.common import (
+    choose_funder,
+    funder_option,
+    keystore_of,
+    keystore_prover,
+    open_client,
+    report_problems,
+    wallet_and_proof,
+)
 from xborder.cli.context import App, common_options
-from xborder.cli.params import INSTITUTION
+from xborder.cli.params import INSTITUTION, REASON, WALLET_PROOF
 from xborder.cli.signing import Signer, load_signer, password_options, password_source, signer_options
+from xborder.domain.enums import ReasonCode
 from xborder.domain.money import format_amount
 from xborder.errors import ValidationError
 from xborder.services import funding, onboarding
 from xborder.services.confidential import EncryptionKeys, key_view
+from xborder.services.loans import LoanService, LoanTx
 from xborder.services.onboarding import RosterInvalid
 from xborder.wallets.encryption import KeyRingStore, public_bytes
 
@@ -43,8 +55,9 @@ def import_(app: App, roster: Path, fund: bool, dry_run: bool, funder: str | Non
             sign: Signer) -> None:
     """Register every institution of ROSTER (.csv, .yaml, .yml); already registered ones are skipped.
 
-    Columns: kind,name,identifier,jurisdiction,capital_base,admin_wallet. Every row is checked
-    first; with any problem nothing is sent (exit 2).
+    Columns: kind,name,identifier,jurisdiction,capital_base,admin_wallet[,admin_proof]. Every row
+    is checked first; with any problem nothing is sent (exit 2). Each admin wallet must prove it
+    agrees to be bound: an admin_proof (`xborder wallet prove`), or a keystore wallet that signs it.
     """
     keystore = keystore_of(app)
     try:
@@ -54,7 +67,7 @@ def import_(app: App, roster: Path, fund: bool, dry_run: bool, funder: str | Non
         raise
     client = open_client(app)
     try:
-        planned = onboarding.plan(client, entries, roster)
+        planned = onboarding.plan(client, entries, roster, keystore_prover(app, client, password_source(None, None)))
     except RosterInvalid as exc:
         report_problems(app, exc.problems, f"roster {roster}: {len(exc.problems)} problem(s), nothing registered")
         raise
@@ -114,17 +127,23 @@ def import_(app: App, roster: Path, fund: bool, dry_run: bool, funder: str | Non
 @click.option("--jurisdiction", required=True, help="ISO 3166-1 alpha-2, e.g. CN")
 @click.option("--capital-base", required=True, help="capital base in CNY, e.g. 5000000000.00")
 @click.option("--admin", required=True, metavar="WALLET|ADDRESS", help="the institution's admin wallet")
+@click.option("--proof", default="", metavar="DEADLINE:0xSIG",
+              help="the admin wallet's proof (`xborder wallet prove`); not needed for a keystore wallet")
 @click.option("--fund/--no-fund", default=False, help="top up the admin wallet with gas money")
 @funder_option
 @common_options
 @signer_options
 def register(app: App, kind: str, name: str, identifier: str, jurisdiction: str, capital_base: str,
-             admin: str, fund: bool, funder: str | None, sign: Signer) -> None:
-    """Register one institution (regulator)."""
+             admin: str, proof: str, fund: bool, funder: str | None, sign: Signer) -> None:
+    """Register one institution (regulator), with its admin wallet's proof of key possession."""
     entry = onboarding.entry_from_fields(kind, name, identifier, jurisdiction, capital_base, admin,
-                                         keystore_of(app))
+                                         keystore_of(app), proof)
     client = open_client(app)
-    institution_id = onboarding.register(client, sign(), entry)
+    planned = onboarding.plan(client, [entry], None, keystore_prover(app, client, password_source(None, None)))[0]
+    if planned.existing_id:
+        raise ValidationError(f"--identifier: {entry.identifier} is already registered as #{planned.existing_id}",
+                              field="--identifier", value=entry.identifier, allowed="an identifier not yet registered")
+    institution_id = onboarding.register(client, sign(), entry, planned.proof)
     if fund:
         funding.fund(client.w3, choose_funder(app, client.w3, funder, password_source(None, None)), [entry.admin])
     app.emit({"id": institution_id, "name": entry.name, "identifier": entry.identifier, "admin": entry.admin},
@@ -198,21 +217,88 @@ def _wallet_address(app: App, value: str) -> str:
 @institution.command("add-wallet")
 @click.argument("ref", metavar="INSTITUTION", type=INSTITUTION)
 @click.argument("new_wallet", metavar="WALLET")
+@click.option("--proof", type=WALLET_PROOF, default=None, metavar="DEADLINE:0xSIG",
+              help="WALLET's proof (`xborder wallet prove`); signed now when WALLET is a keystore wallet")
 @click.option("--fund/--no-fund", default=False, help="top up the new wallet with gas money")
 @funder_option
 @common_options
 @signer_options
-def add_wallet(app: App, ref: str, new_wallet: str, fund: bool, funder: str | None, sign: Signer) -> None:
-    """Authorise WALLET (name or address) for INSTITUTION; signed by the regulator or the
-    institution's admin wallet."""
-    address = _wallet_address(app, new_wallet)
+def add_wallet(app: App, ref: str, new_wallet: str, proof: WalletProof | None, fund: bool, funder: str | None,
+               sign: Signer) -> None:
+    """Authorise WALLET (name or address) for INSTITUTION with WALLET's proof of key possession;
+    signed by the regulator or the institution's admin wallet."""
     client = open_client(app)
     institution_id = onboarding.resolve_institution(client, ref)
-    onboarding.add_wallet(client, sign(), institution_id, address)
+    address, proof = wallet_and_proof(app, client, institution_id, new_wallet, proof, password_source(None, None))
+    if proof is None:
+        raise ValidationError(f"--proof: binding {address} needs its proof of key possession (a wallet is bound "
+                              "only with its own signature)", field="--proof", value="",
+                              allowed="DEADLINE:0xSIGNATURE from `xborder wallet prove`, or a keystore WALLET")
+    onboarding.add_wallet(client, sign(), institution_id, address, proof)
     if fund:
         funding.fund(client.w3, choose_funder(app, client.w3, funder, password_source(None, None)), [address])
     app.emit({"id": institution_id, "wallet": address, "added": True}, lambda: app.console.print(
         f"wallet {address} now acts for {escape(client.institution_name(institution_id))}"))
+
+
+@institution.command("set-admin")
+@click.argument("ref", metavar="INSTITUTION", type=INSTITUTION)
+@click.argument("new_admin", metavar="WALLET")
+@click.option("--proof", type=WALLET_PROOF, default=None, metavar="DEADLINE:0xSIG",
+              help="WALLET's proof when it is not yet a wallet of INSTITUTION (signed now for a keystore wallet)")
+@common_options
+@signer_options
+def set_admin(app: App, ref: str, new_admin: str, proof: WalletProof | None, sign: Signer) -> None:
+    """Make WALLET the admin wallet of INSTITUTION (key rotation; the regulator or the current admin).
+    Its signature epoch moves: consents signed before are void."""
+    client = open_client(app)
+    institution_id = onboarding.resolve_institution(client, ref)
+    address, proof = wallet_and_proof(app, client, institution_id, new_admin, proof, password_source(None, None))
+    onboarding.set_admin_wallet(client, sign(), institution_id, address, proof)
+    app.emit({"id": institution_id, "admin": address}, lambda: app.console.print(
+        f"{address} is now the admin wallet of {escape(client.institution_name(institution_id))}"))
+
+
+@institution.command("revoke-signatures")
+@click.argument("ref", metavar="INSTITUTION", type=INSTITUTION)
+@common_options
+@signer_options
+def revoke_signatures(app: App, ref: str, sign: Signer) -> None:
+    """Void every consent INSTITUTION's wallets signed and not yet seen used (its admin wallet or the
+    regulator): its signature epoch moves."""
+    client = open_client(app)
+    institution_id = onboarding.resolve_institution(client, ref)
+    epoch = onboarding.revoke_signatures(client, sign(), institution_id)
+    app.emit({"id": institution_id, "signature_epoch": epoch}, lambda: app.console.print(
+        f"every outstanding signature of {escape(client.institution_name(institution_id))} is void "
+        f"(signature epoch {epoch})"))
+
+
+def _ledger_act(name: str, help_text: str, method: str, reason: ReasonCode | None) -> click.Command:
+    @common_options
+    @signer_options
+    def command(app: App, sign: Signer, ref: str, **kwargs: ReasonCode) -> None:
+        service = LoanService(open_client(app))
+        target = onboarding.resolve_institution(service.client, ref)
+        act = getattr(service, method)
+        tx: LoanTx = act(sign(), target, kwargs["reason"]) if reason is not None else act(sign(), target)
+        app.emit({"id": target, "action": tx.action, "tx_hash": tx.tx_hash, "block_number": tx.block_number},
+                 lambda: app.console.print(f"{escape(tx.action)}: done (tx {tx.tx_hash}, block {tx.block_number})"))
+
+    command.__doc__ = help_text
+    if reason is not None:
+        command = click.option("--reason", type=REASON, default=reason.slug, show_default=True,
+                               help=f"why (one of {REASON.ALLOWED})")(command)
+    command = click.argument("ref", metavar="INSTITUTION", type=INSTITUTION)(command)
+    return institution.command(name)(command)
+
+
+_ledger_act("appoint-agent", "Appoint bank INSTITUTION as your institution's agent on the ledger (--wallet: a wallet "
+            "of the creditor): it becomes lender side of your loans as creditor.", "appoint_agent", None)
+_ledger_act("dismiss-agent", "Dismiss INSTITUTION as your agent; effective at once.", "dismiss_agent", None)
+_ledger_act("freeze", "Freeze the new drawdowns of INSTITUTION as borrower (the regulator).", "freeze",
+            ReasonCode.SUSPECTED_FRAUD)
+_ledger_act("unfreeze", "Lift the drawdown freeze of INSTITUTION (the regulator).", "unfreeze", ReasonCode.UNSPECIFIED)
 
 
 @institution.command("remove-wallet")

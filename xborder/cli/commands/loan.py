@@ -1,44 +1,47 @@
-"""`xborder loan record|confirm|draw|repay|extend|cancel|close|default|show|exposure|import`."""
+"""`xborder loan record|consent|record-consent|confirm|draw|repay|extend|cancel|close|default|write-off|expire|
+release-document|revoke-consent|show|reshare|exposure|import`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from xborder.cli.common import open_client, wallet_resolver
+from xborder.cli.common import allow_plaintext_option, open_client
 from xborder.cli.context import App, common_options
-from xborder.cli.params import AMOUNT, AMOUNT_OR_ZERO, CURRENCY, DATE, INSTITUTION, LOAN_ID, Amount
+from xborder.cli.groups import loan
+from xborder.cli.params import (
+    AMOUNT,
+    AMOUNT_OR_ZERO,
+    CURRENCY,
+    DATE,
+    DOCUMENT,
+    INSTITUTION,
+    LOAN_ID,
+    NONCE,
+    REASON,
+    Amount,
+)
 from xborder.cli.signing import (
     Signer,
     keys_wallet_options,
     load_ring,
     load_signer,
-    password_options,
     password_source,
     signer_options,
 )
-from xborder.domain.loans import LoanRequest, document_hash, loan_label
+from xborder.domain.dates import format_date
+from xborder.domain.enums import ReasonCode
+from xborder.domain.loans import LoanRequest, loan_label
 from xborder.domain.money import format_amount
-from xborder.errors import TransactionRejected, ValidationError
+from xborder.errors import ValidationError
+from xborder.services import consent_file
 from xborder.services import terms as terms_codec
 from xborder.services.confidential import MissingEncryptionKey, TermsSealer
-from xborder.services.loan_batch import (
-    ALREADY,
-    FAILED,
-    INVALID,
-    READY,
-    RECORDED,
-    REFUSED,
-    BatchReport,
-    LoanBatch,
-)
-from xborder.services.loan_import import describe_outcome, merged_report, prepare_import
 from xborder.services.loans import LoanService, LoanTx
 from xborder.wallets.encryption import KeyRing
 
@@ -59,9 +62,6 @@ def _emit_tx(app: App, service: LoanService, tx: LoanTx) -> None:
     app.emit(data, human)
 
 
-@click.group("loan")
-def loan() -> None:
-    """Record cross-border loans and follow them through drawdown, repayment and closing."""
 
 
 def _terms_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -75,70 +75,136 @@ def _terms_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def allow_plaintext_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--allow-plaintext", is_flag=True,
-        help="if a party or the regulator has no encryption key, publish the terms in clear instead of "
-             "refusing (every member of the chain can then read them)")(func)
 
 
-@loan.command("record")
-@click.option("--borrower", required=True, type=INSTITUTION, help="borrower institution id or identifier (LEI / USCC)")
-@click.option("--creditor", required=True, type=INSTITUTION, help="creditor institution id or identifier")
-@click.option("--currency", required=True, type=CURRENCY, is_eager=True, help="ISO 4217 code, e.g. USD")
-@click.option("--principal", required=True, type=AMOUNT,
-              help="principal in the currency's minor units, e.g. 1,000,000.00 (JPY: whole yen)")
-@click.option("--value-date", required=True, type=DATE, help="YYYY-MM-DD (UTC)")
-@click.option("--maturity-date", required=True, type=DATE, help="YYYY-MM-DD (UTC), after the value date")
-@click.option("--financing-type", default="ORDINARY_LOAN", show_default=True, help="id or name")
-@click.option("--document", required=True, help="document id / file name (hashed) or 0x 32-byte hash")
-@click.option("--draw", default="0", type=AMOUNT_OR_ZERO, help="draw this much at once (needs --borrower-wallet)")
-@click.option("--borrower-wallet", default=None, metavar="NAME",
-              help="the borrower's wallet co-signs (EIP-712 consent): the loan is Active at once")
-@click.option("--consent-valid", default=3600, show_default=True, help="seconds the consent stays valid")
-@_terms_options
-@allow_plaintext_option
-@common_options
-@signer_options
-def record(app: App, sign: Signer, borrower: str, creditor: str, currency: str, principal: Amount,
-           value_date: int, maturity_date: int, financing_type: str, document: str, draw: Amount,
-           borrower_wallet: str | None, consent_valid: int, allow_plaintext: bool, **terms: str) -> None:
-    """Record a loan from the lender side (--wallet: the creditor's or the borrower's bank's wallet).
-    The terms are encrypted for the borrower, the creditor, the recorder and the regulator
-    (docs/confidential-terms.md); only the salted commitment is public."""
-    service = _service(app)
-    sealed = terms_codec.seal(terms_codec.LoanTerms(**terms))
+def _request_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--borrower", required=True, type=INSTITUTION, help="borrower institution id or identifier"),
+        click.option("--creditor", required=True, type=INSTITUTION, help="creditor institution id or identifier"),
+        click.option("--currency", required=True, type=CURRENCY, is_eager=True, help="ISO 4217 code, e.g. USD"),
+        click.option("--principal", required=True, type=AMOUNT,
+                     help="principal in the currency's minor units, e.g. 1,000,000.00 (JPY: whole yen)"),
+        click.option("--value-date", required=True, type=DATE,
+                     help="YYYY-MM-DD (UTC), within the regulator's window around today"),
+        click.option("--maturity-date", required=True, type=DATE, help="YYYY-MM-DD (UTC), after today and the value date"),
+        click.option("--financing-type", default="ORDINARY_LOAN", show_default=True, help="id or name"),
+        click.option("--document", required=True, type=DOCUMENT,
+                     help="document id / file name (hashed) or 0x 32-byte hash"),
+        click.option("--draw", default="0", type=AMOUNT_OR_ZERO,
+                     help="draw this much at once, at today's rate (needs the borrower's consent)"),
+    ]):
+        func = option(func)
+    return _terms_options(func)
+
+
+def _request(service: LoanService, sealed: terms_codec.SealedTerms, borrower: str, creditor: str, currency: str,
+             principal: Amount, value_date: int, maturity_date: int, financing_type: str,
+             document: bytes) -> LoanRequest:
     request = LoanRequest(
         borrower=service.resolve_institution(borrower, "--borrower"),
         creditor=service.resolve_institution(creditor, "--creditor"),
         currency=currency, principal=principal.minor, value_date=value_date, maturity_date=maturity_date,
         financing_type=service.resolve_financing_type(financing_type, field="--financing-type"),
-        document_hash=document_hash(document, "--document"), terms_hash=sealed.terms_hash)
+        document_hash=document, terms_hash=sealed.terms_hash)
     request.check()
-    draw_amount = draw.minor
+    return request
+
+
+def _envelope(app: App, service: LoanService, request: LoanRequest, sealed: terms_codec.SealedTerms,
+              recorder: str, allow_plaintext: bool) -> terms_codec.SealedTerms:
+    """The terms sealed for the borrower, the creditor, the recorder and the regulator (or, with
+    --allow-plaintext and a party without a key, in clear)."""
     sealer = TermsSealer(service.client)
     try:
         assert sealer.keys is not None
-        recipients = sealer.keys.recipients(
-            sealer.recipient_ids(request.borrower, request.creditor, sign().address))
-        sealed = replace(sealed, data=sealer.seal_plaintext(sealed.salt + sealed.encoding,
-                                                            document_hash=request.document_hash,
-                                                            terms_hash=sealed.terms_hash, recipients=recipients))
+        recipients = sealer.keys.recipients(sealer.recipient_ids(request.borrower, request.creditor, recorder))
+        return replace(sealed, data=sealer.seal_plaintext(sealed.salt + sealed.encoding,
+                                                          document_hash=request.document_hash,
+                                                          terms_hash=sealed.terms_hash, recipients=recipients))
     except MissingEncryptionKey as exc:
         if not allow_plaintext:
             raise
         app.note(f"[yellow]warning: {exc}; --allow-plaintext: the terms go on chain IN CLEAR[/yellow]")
+        return sealed
+
+
+@loan.command("record")
+@_request_options
+@click.option("--borrower-wallet", default=None, metavar="NAME",
+              help="the borrower's wallet co-signs (EIP-712 consent naming --wallet's institution): Active at once")
+@click.option("--consent-valid", default=3600, show_default=True, help="seconds the consent stays valid")
+@allow_plaintext_option
+@common_options
+@signer_options
+def record(app: App, sign: Signer, borrower: str, creditor: str, currency: str, principal: Amount,
+           value_date: int, maturity_date: int, financing_type: str, document: bytes, draw: Amount,
+           borrower_wallet: str | None, consent_valid: int, allow_plaintext: bool, **terms: str) -> None:
+    """Record a loan. Without --borrower-wallet, --wallet is a wallet of the borrower, the creditor
+    or the creditor's agent: the loan is Recorded with that side's consent and the other side
+    confirms it (`loan confirm`) within the confirmation window. With --borrower-wallet the borrower
+    signs a consent naming --wallet's institution (the creditor or its agent), which submits it:
+    Active at once. The terms are encrypted for the parties and the regulator
+    (docs/confidential-terms.md); only the salted commitment is public."""
+    service = _service(app)
+    sealed = terms_codec.seal(terms_codec.LoanTerms(**terms))
+    request = _request(service, sealed, borrower, creditor, currency, principal, value_date, maturity_date,
+                       financing_type, document)
+    if draw.minor and borrower_wallet is None:
+        raise ValidationError("--draw: drawing at once needs the borrower's consent: add --borrower-wallet "
+                              "(or record, confirm, then `loan draw`)", field="--draw", value=draw.text,
+                              allowed="0 without --borrower-wallet")
+    sealed = _envelope(app, service, request, sealed, sign().address, allow_plaintext)
     if borrower_wallet is None:
-        if draw_amount:
-            raise ValidationError("--draw: drawing at once needs the borrower's consent: add --borrower-wallet",
-                                  field="--draw", value=draw.text, allowed="0 without --borrower-wallet")
         tx = service.record(sign(), request, sealed)
     else:
         borrower_account = load_signer(app, borrower_wallet, password_source(None, None))
-        signature, _, deadline = service.sign_consent(borrower_account, request, draw_amount, valid_for=consent_valid)
-        tx = service.record_with_consent(sign(), request, sealed, signature=signature, deadline=deadline,
-                                         draw=draw_amount)
+        tx = service.record_co_signed(sign(), borrower_account, request, sealed, draw=draw.minor,
+                                      valid_for=consent_valid)
     _emit_tx(app, service, tx)
+
+
+@loan.command("consent")
+@_request_options
+@click.option("--submitter", required=True, type=INSTITUTION,
+              help="the institution that may submit this consent: the creditor or an agent it appointed")
+@click.option("--valid-for", default=86_400, show_default=True, help="seconds (of chain time) the consent stays valid")
+@click.option("--nonce", default=None, type=NONCE, help="consent nonce [default: the lowest unused one]")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="file to write the signed consent to (give it to the submitter)")
+@common_options
+@signer_options
+def consent(app: App, sign: Signer, borrower: str, creditor: str, currency: str, principal: Amount,
+            value_date: int, maturity_date: int, financing_type: str, document: bytes, draw: Amount,
+            submitter: str, valid_for: int, nonce: int | None, out: Path, **terms: str) -> None:
+    """The borrower's consent, signed off-line (--wallet: a wallet of the borrower): an EIP-712
+    LoanConsent naming --submitter, written to --out with the request and the salted terms. The
+    submitter records it with `loan record-consent FILE --wallet ...`; nobody else can."""
+    service = _service(app)
+    sealed = terms_codec.seal(terms_codec.LoanTerms(**terms))
+    request = _request(service, sealed, borrower, creditor, currency, principal, value_date, maturity_date,
+                       financing_type, document)
+    signed = service.sign_consent(sign(), request, draw.minor, submitter=service.resolve_institution(
+        submitter, "--submitter"), nonce=nonce, valid_for=valid_for)
+    data = consent_file.dump(service.client, request, sealed, draw.minor, signed)
+    out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    app.emit(data, lambda: app.console.print(
+        f"consent nonce {signed.nonce} (epoch {signed.epoch}) for {service.client.institution_name(signed.submitter)}"
+        f" to submit, valid until {format_date(signed.deadline)}: written to {out}"))
+
+
+@loan.command("record-consent")
+@click.argument("consent_path", metavar="FILE", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@allow_plaintext_option
+@common_options
+@signer_options
+def record_consent(app: App, sign: Signer, consent_path: Path, allow_plaintext: bool) -> None:
+    """Record the loan of a borrower's consent FILE (`loan consent`): --wallet is a wallet of the
+    submitter the consent names (the creditor or its agent); the loan is Active at once."""
+    service = _service(app)
+    loaded = consent_file.load(service.client, consent_path)
+    sealed = _envelope(app, service, loaded.request, loaded.sealed, sign().address, allow_plaintext)
+    _emit_tx(app, service, service.record_with_consent(sign(), loaded.request, sealed, consent=loaded.consent,
+                                                       draw=loaded.draw))
 
 
 def _loan_command(name: str, help_text: str, method: str, extra: str | None = None) -> click.Command:
@@ -151,28 +217,82 @@ def _loan_command(name: str, help_text: str, method: str, extra: str | None = No
             amount: Amount = kwargs["amount"]
             current = service.loan(loan_id)
             args.append(amount.for_currency(current.currency) if current.status else amount.minor)
-        elif extra == "date":
-            args.append(kwargs["new_maturity_date"])
+        elif extra == "reason":
+            args.append(kwargs["reason"])
         _emit_tx(app, service, getattr(service, method)(sign(), *args))
 
     command.__doc__ = help_text
     if extra == "amount":
         command = click.argument("amount", type=AMOUNT)(command)
-    elif extra == "date":
-        command = click.argument("new_maturity_date", type=DATE)(command)
+    elif extra == "reason":
+        command = click.option("--reason", type=REASON, default=_DEFAULT_REASON[method].slug, show_default=True,
+                               help=f"why (one of {REASON.ALLOWED})")(command)
     command = click.argument("loan_id", type=LOAN_ID)(command)
     return loan.command(name)(command)
 
 
-_loan_command("confirm", "Confirm a recorded loan as the borrower (--wallet: a wallet of the borrower).", "confirm")
-_loan_command("draw", "Draw AMOUNT of an active loan (limit-checked on chain).", "draw", "amount")
-_loan_command("repay", "Repay AMOUNT of an active loan (closes it when fully drawn and repaid).", "repay", "amount")
-_loan_command("extend", "Move the maturity of an active loan to NEW_MATURITY_DATE (lender side; limit-checked).",
-              "extend", "date")
-_loan_command("cancel", "Cancel a loan that has no drawdown (any party).", "cancel")
+_DEFAULT_REASON = {"write_off": ReasonCode.WRITE_OFF_APPROVED, "expire": ReasonCode.UNSPECIFIED}
+
+_loan_command("confirm", "Consent to a recorded loan for your side (--wallet: a wallet of the borrower, or of the "
+              "creditor or its agent): Active once both sides consented.", "confirm")
+_loan_command("draw", "Draw AMOUNT of an active loan at today's rate and weight (borrower or lender side; "
+              "limit-checked on chain).", "draw", "amount")
+_loan_command("repay", "Acknowledge a repayment of AMOUNT (lender side: the creditor or its agent); closes the loan "
+              "when fully drawn and repaid.", "repay", "amount")
+_loan_command("cancel", "Cancel a recorded loan (borrower, lender side or recorder) or an active one with no "
+              "drawdown (borrower or lender side).", "cancel")
 _loan_command("close", "Close an active loan with nothing outstanding (lender side).", "close")
-_loan_command("default", "Declare an active loan in default (lender side): it leaves the borrower's balance.",
-              "default")
+_loan_command("default", "Declare an active loan in default (lender side): it keeps counting in the borrower's "
+              "balance until the regulator writes it off.", "default")
+_loan_command("write-off", "Write off a defaulted loan (the regulator): its contribution leaves the balance.",
+              "write_off", "reason")
+_loan_command("expire", "Expire a recorded loan: the regulator any time, anyone once its confirmation window "
+              "closed.", "expire", "reason")
+
+
+@loan.command("extend")
+@click.argument("loan_id", type=LOAN_ID)
+@click.argument("new_maturity_date", type=DATE)
+@click.option("--borrower-wallet", default=None, metavar="NAME",
+              help="the borrower's wallet signs an extension consent (needed when the term class changes)")
+@common_options
+@signer_options
+def extend(app: App, sign: Signer, loan_id: int, new_maturity_date: int, borrower_wallet: str | None) -> None:
+    """Move the maturity of an active loan to NEW_MATURITY_DATE (lender side). A change of term class
+    (short <-> long, one calendar year) needs the borrower's consent: --borrower-wallet."""
+    service = _service(app)
+    if borrower_wallet is None:
+        tx = service.extend(sign(), loan_id, new_maturity_date)
+    else:
+        borrower_account = load_signer(app, borrower_wallet, password_source(None, None))
+        tx = service.extend_co_signed(sign(), borrower_account, loan_id, new_maturity_date)
+    _emit_tx(app, service, tx)
+
+
+@loan.command("release-document")
+@click.argument("document", type=DOCUMENT)
+@click.option("--reason", type=REASON, default=ReasonCode.DOCUMENT_DISPUTE.slug, show_default=True,
+              help=f"why (one of {REASON.ALLOWED})")
+@common_options
+@signer_options
+def release_document(app: App, sign: Signer, document: bytes, reason: ReasonCode) -> None:
+    """Free DOCUMENT from the live loan that holds it (the regulator); the loan itself is unchanged."""
+    service = _service(app)
+    _emit_tx(app, service, service.release_document(sign(), document, reason))
+
+
+@loan.command("revoke-consent")
+@click.argument("nonces", metavar="NONCE...", nargs=-1, required=True, type=NONCE)
+@common_options
+@signer_options
+def revoke_consent(app: App, sign: Signer, nonces: tuple[int, ...]) -> None:
+    """Withdraw consents your institution signed as borrower, by nonce (--wallet: any of its wallets).
+    To withdraw all of them at once: `institution revoke-signatures`."""
+    service = _service(app)
+    txs = service.revoke_consents(sign(), nonces)
+    app.emit([asdict(tx) for tx in txs], lambda: app.console.print(
+        f"consent nonce(s) {', '.join(str(n) for n in sorted(set(nonces)))} revoked "
+        f"({len(txs)} transaction(s), last {txs[-1].tx_hash})"))
 
 
 @loan.command("show")
@@ -224,81 +344,3 @@ def exposure(app: App, borrower: str) -> None:
     e = service.exposure(service.resolve_institution(borrower, "borrower"))
     app.emit(asdict(e) | {"balance_text": format_amount(e.balance, "CNY"), "limit_text": format_amount(e.limit, "CNY")},
              lambda: app.console.print(e.human()))
-
-
-@loan.command("import")
-@click.argument("csv_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--dry-run", is_flag=True, help="validate and dry-run against the chain, send nothing")
-@click.option("--yes", is_flag=True, help="send without asking")
-@click.option("--gas", "gas_mode", type=click.Choice(["estimate", "sample"]), default="estimate", show_default=True,
-              help="estimate every transaction's gas, or one per kind of call (faster)")
-@click.option("--demo-seed", default=None, help="seed of the DEMO-ONLY demo-N wallets [default: xborder-demo]")
-@allow_plaintext_option
-@password_options
-@common_options
-def import_(app: App, csv_file: Path, dry_run: bool, yes: bool, gas_mode: str, demo_seed: str | None,
-            allow_plaintext: bool, password_file: Path | None, password_env: str | None) -> None:
-    """Record every loan of CSV_FILE: validate all rows, dry-run them against the chain, then send
-    the rest in batches. Columns: borrower, creditor, currency, principal, value_date, maturity_date,
-    financing_type, document, recorder_wallet [, draw, borrower_wallet, interest_rate, fees, purpose,
-    external_ref, document_name, document_uri, notes]. Wallets are keystore names, demo-N (DEMO-ONLY
-    derived wallets) or dev-N (public development mnemonic, local dev chains only)."""
-    service = _service(app)
-    resolver = wallet_resolver(app, password_source(password_file, password_env), demo_seed,
-                               service.client.deployment.chain_id)
-    sealer = TermsSealer(service.client)
-    plan = prepare_import(service.client, csv_file, resolver, sealer=sealer)
-    no_key = [p for p in plan.problems if p.field == "recipients"]
-    if no_key and allow_plaintext:
-        app.note(f"[yellow]warning: {len(no_key)} rows have a party without an encryption key; "
-                 "--allow-plaintext: the whole file is recorded with its terms IN CLEAR[/yellow]")
-        plan = prepare_import(service.client, csv_file, resolver)
-    batch = LoanBatch(service.client, plan.items, gas_mode=gas_mode)
-    report = merged_report(plan, batch.preflight())
-    ready = len(report.with_status(READY))
-    _show_rows(app, report, (INVALID, REFUSED), "would not be recorded" if ready else "cannot be recorded")
-    app.note(f"{csv_file}: {plan.rows} rows: {ready} ready to record, "
-             f"{len(report.with_status(ALREADY))} already recorded, {len(report.with_status(INVALID))} invalid, "
-             f"{len(report.with_status(REFUSED))} refused by the dry run")
-    if not dry_run and ready:
-        if not yes and not click.confirm(f"Record {ready} loans now?", default=False, err=True):
-            raise click.exceptions.Abort()
-        with Progress(TextColumn("recording loans"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=app.err, transient=app.json_output) as bar:
-            task = bar.add_task("record", total=ready)
-            report = merged_report(plan, batch.submit(lambda done, total: bar.update(task, completed=done,
-                                                                                     total=total)))
-        app.note(f"recorded {len(report.with_status(RECORDED))} loans in {report.seconds:.1f}s "
-                 f"({report.rate:.0f} loans/s)")
-    data = report.to_json() | {"file": str(csv_file), "dry_run": dry_run}
-
-    def human() -> None:
-        _show_rows(app, report, (RECORDED, ALREADY, FAILED), "result", limit=50)
-        app.console.print(", ".join(f"{n} {s}" for s, n in sorted(report.counts.items())))
-
-    app.emit(data, human)
-    _exit_status(report, plan.rows)
-
-
-def _show_rows(app: App, report: BatchReport, statuses: tuple[str, ...], title: str, limit: int | None = None) -> None:
-    rows = sorted(report.with_status(*statuses), key=lambda o: (o.row or 0, o.index))
-    if not rows or app.json_output:
-        return
-    table = Table(title=f"{len(rows)} rows: {title}", show_lines=False, expand=False)
-    for column in ("row", "status", "detail"):
-        table.add_column(column, overflow="fold")
-    for o in rows[:limit] if limit else rows:
-        table.add_row(str(o.row or o.ref), o.status, describe_outcome(o).split(": ", 1)[-1])
-    if limit and len(rows) > limit:
-        table.add_row("…", "", f"{len(rows) - limit} more (use --json for all)")
-    app.err.print(table)
-
-
-def _exit_status(report: BatchReport, rows: int) -> None:
-    invalid = len(report.with_status(INVALID))
-    refused = len(report.with_status(REFUSED, FAILED))
-    if invalid:
-        raise ValidationError(f"{invalid + refused} of {rows} rows were not recorded ({invalid} invalid, {refused} "
-                              "refused): see the report", field="rows", value=invalid)
-    if refused:
-        raise TransactionRejected(f"{refused} of {rows} rows were refused by the ledger rules: see the report")

@@ -72,8 +72,10 @@ def set_(app: App, param: str, value: str, sign: Signer) -> None:
     app.emit(data, lambda: app.console.print(f"{spec.slug}: {data['old']} -> {data['new']}"))
 
 
-set_.help = ("Set PARAM to VALUE, e.g. `adjustment-enterprise 1.5` (factors like 1.75; one-year-seconds "
-             f"in seconds or days, e.g. 365d). PARAM: {service.PARAMETER_NAMES}.")
+set_.help = ("Set PARAM to VALUE, e.g. `adjustment-enterprise 1.5` (factors like 1.75; the day parameters "
+             "confirmation-window-days, value-date-max-past-days, value-date-max-future-days, max-term-days in whole "
+             f"days, e.g. 30). Takes effect at once for new records, drawdowns and extensions. PARAM: "
+             f"{service.PARAMETER_NAMES}.")
 
 
 @policy.group("fx")

@@ -1,4 +1,5 @@
-"""`xborder wallet new|import|list|address`: encrypted keystores (Web3 Secret Storage v3)."""
+"""`xborder wallet new|import|list|address|fund|prove`: encrypted keystores (Web3 Secret Storage v3) and
+the wallet's proof of key possession that binding it to an institution needs."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from pathlib import Path
 
 import click
 
+from xborder.cli.common import open_client
 from xborder.cli.context import App, common_options
-from xborder.cli.signing import password_options, password_source
+from xborder.cli.signing import load_signer, password_options, password_source
 from xborder.errors import ValidationError
+from xborder.services import onboarding
 from xborder.wallets.keystore import Keystore
 
 
@@ -115,3 +118,25 @@ def fund(app: App, targets: tuple[str, ...], amount: str, funder: str | None, pa
                                                   else "already holds enough"))
 
     app.emit(rows, human)
+
+
+@wallet.command("prove")
+@click.argument("name")
+@click.option("--identifier", required=True,
+              help="the LEI or unified social credit code of the institution the wallet agrees to join")
+@click.option("--valid-for", default=86_400, show_default=True, help="seconds (of chain time) the proof stays valid")
+@password_options
+@common_options
+def prove(app: App, name: str, identifier: str, valid_for: int, password_file: Path | None,
+          password_env: str | None) -> None:
+    """Sign wallet NAME's proof that it agrees to be bound to the institution IDENTIFIER (EIP-712
+    WalletBinding at its current binding nonce): give the printed DEADLINE:0xSIGNATURE to whoever
+    registers or adds the wallet (`institution register --proof`, `add-wallet --proof`, a roster's
+    admin_proof column). One proof binds once."""
+    ident = onboarding.parse_identifier(identifier, "--identifier")
+    client = open_client(app)
+    account = load_signer(app, name, password_source(password_file, password_env))
+    proof = onboarding.prove_wallet(client, account, ident, valid_for)
+    text = onboarding.format_wallet_proof(proof)
+    app.emit({"wallet": account.address, "identifier": ident, "deadline": proof.deadline, "proof": text},
+             lambda: click.echo(text))
