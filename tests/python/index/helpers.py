@@ -93,6 +93,7 @@ class Workload:
         self.loans: dict[int, dict[str, int]] = {}
         self.balances: dict[int, int] = {}
         self.loan_count: dict[int, int] = {}
+        self.epochs: dict[int, int] = {}
 
     def fork(self, seed: int) -> Workload:
         """A workload with this one's state and a new random stream (for the other branch of a reorg)."""
@@ -101,6 +102,7 @@ class Workload:
         other.loans = {k: dict(v) for k, v in self.loans.items()}
         other.balances = dict(self.balances)
         other.loan_count = dict(self.loan_count)
+        other.epochs = dict(self.epochs)
         return other
 
     def setup(self, institutions: int = 4) -> None:
@@ -124,37 +126,62 @@ class Workload:
         live = [i for i, loan in self.loans.items() if loan["status"] == 2]
         choice = rng.random()
         if choice < 0.3 or not live:
-            borrower = rng.choice(self.institutions)
-            creditor = rng.choice([i for i in self.institutions if i != borrower])
-            self.loan_count[borrower] = self.loan_count.get(borrower, 0) + 1
-            loan_id = borrower << 32 | self.loan_count[borrower]
-            principal = rng.randrange(1, 10**6) * 100
-            request = (borrower, creditor, b"USD", principal, 1_700_000_000, 1_800_000_000, 1,
-                       rng.randbytes(32), rng.randbytes(32))
-            self.loans[loan_id] = {"status": 2, "borrower": borrower, "principal": principal, "drawn": 0}
-            em.send(em.ledger.functions.loanRecorded(loan_id, creditor, 2, request, 710_000_000, 15000,
-                                                     self.balances.get(borrower, 0)))
+            self._record()
         elif choice < 0.4:
             iid = rng.choice(self.institutions)
             em.send(em.registry.functions.capitalBaseUpdated(iid, 0, rng.randrange(1, 10**12)))
         elif choice < 0.45:
-            em.send(em.policy.functions.parameterUpdated(rng.randrange(12), 0, rng.randrange(1, 30000)))
+            em.send(em.policy.functions.parameterUpdated(rng.randrange(15), 0, rng.randrange(1, 30000)))
         elif choice < 0.5:
             em.send(em.registry.functions.walletAdded(rng.choice(self.institutions),
                                                       Web3.to_checksum_address(rng.randbytes(20))))
+        elif choice < 0.53:
+            em.send(em.ledger.functions.drawdownsFrozen(rng.choice(self.institutions), rng.random() < 0.6))
+        elif choice < 0.55:
+            principal, agent = rng.sample(self.institutions, 2)
+            em.send(em.ledger.functions.agent(principal, agent, rng.random() < 0.6))
+        elif choice < 0.57:
+            iid = rng.choice(self.institutions)
+            self.epochs[iid] = self.epochs.get(iid, 0) + 1
+            em.send(em.registry.functions.signatureEpochChanged(iid, self.epochs[iid]))
         else:
-            loan_id = rng.choice(live)
-            loan = self.loans[loan_id]
-            borrower = loan["borrower"]
-            if loan["drawn"] < loan["principal"] and rng.random() < 0.7:
-                amount = rng.randrange(1, loan["principal"] - loan["drawn"] + 1)
-                loan["drawn"] += amount
-                self.balances[borrower] = self.balances.get(borrower, 0) + amount
-                em.send(em.ledger.functions.loanDrawn(loan_id, borrower, amount, loan["drawn"],
-                                                      loan["drawn"], self.balances[borrower]))
-            else:
-                loan["status"] = 3
-                em.send(em.ledger.functions.loanClosed(loan_id, borrower, self.balances.get(borrower, 0)))
+            self._move(rng.choice(live))
+
+    def _record(self) -> None:
+        """A co-signed loan (Active at once, both sides consented)."""
+        em, rng = self.em, self.rng
+        borrower = rng.choice(self.institutions)
+        creditor = rng.choice([i for i in self.institutions if i != borrower])
+        self.loan_count[borrower] = self.loan_count.get(borrower, 0) + 1
+        loan_id = borrower << 32 | self.loan_count[borrower]
+        principal = rng.randrange(1, 10**6) * 100
+        request = (borrower, creditor, b"USD", principal, 1_700_000_000, 1_800_000_000, 1,
+                   rng.randbytes(32), rng.randbytes(32))
+        self.loans[loan_id] = {"status": 2, "borrower": borrower, "principal": principal, "drawn": 0,
+                               "outstanding": 0, "contribution": 0}
+        em.send(em.ledger.functions.loanRecorded(loan_id, creditor, 2, request, False, self.balances.get(borrower, 0)))
+
+    def _move(self, loan_id: int) -> None:
+        """A drawdown (adding its amount to the balance), or the whole outstanding repaid and the loan closed."""
+        em, loan = self.em, self.loans[loan_id]
+        borrower = loan["borrower"]
+        balance = self.balances.get(borrower, 0)
+        if loan["drawn"] < loan["principal"] and self.rng.random() < 0.7:
+            amount = self.rng.randrange(1, loan["principal"] - loan["drawn"] + 1)
+            loan["drawn"] += amount
+            loan["outstanding"] += amount
+            loan["contribution"] += amount
+            self.balances[borrower] = balance + amount
+            em.send(em.ledger.functions.loanDrawn(loan_id, borrower, amount, loan["drawn"], amount,
+                                                  self.balances[borrower]))
+            return
+        if loan["outstanding"]:
+            self.balances[borrower] = balance = balance - loan["contribution"]
+            em.send(em.ledger.functions.loanRepaid(loan_id, borrower, loan["outstanding"], 0, loan["contribution"],
+                                                   balance))
+            loan["outstanding"] = loan["contribution"] = 0
+        loan["status"] = 3
+        em.send(em.ledger.functions.loanClosed(loan_id, borrower, balance))
 
     def run(self, steps: int) -> None:
         for _ in range(steps):

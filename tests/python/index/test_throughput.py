@@ -26,7 +26,7 @@ def test_fast_path_and_web3_path_produce_identical_rows(w3: Web3, emitters: Emit
     work.run(40)  # a mix of registry, policy and ledger events
     loan_id = 1 << 32 | 999
     request = (1, 2, b"USD", 10**15, 1_700_000_000, 1_800_000_000, 1, b"\x01" * 32, b"\x02" * 32)
-    emitters.send(emitters.ledger.functions.loanRecorded(loan_id, 2, 2, request, 710_000_000, 15000, 0))
+    emitters.send(emitters.ledger.functions.loanRecorded(loan_id, 2, 2, request, False, 0))
     for i in range(EVENTS // PER_TX):
         emitters.ledger.functions.drawMany(loan_id, 1, i * PER_TX, i * PER_TX, PER_TX).transact(
             {"from": w3.eth.accounts[0], "gas": 29_000_000})
@@ -41,7 +41,8 @@ def test_fast_path_and_web3_path_produce_identical_rows(w3: Web3, emitters: Emit
 
     ledger = w3.eth.contract(address=emitters.ledger.address, abi=emitters.ledger.abi)
     plain = []
-    for event in (ledger.events.LoanRecorded, ledger.events.LoanDrawn, ledger.events.LoanClosed):
+    for event in (ledger.events.LoanRecorded, ledger.events.LoanDrawn, ledger.events.LoanRepaid,
+                  ledger.events.LoanClosed):
         for log in event.get_logs(from_block=emitters.start_block, to_block=w3.eth.block_number):
             a = log["args"]
             plain.append((log["blockNumber"], log["logIndex"], "0x" + log["transactionHash"].hex().removeprefix("0x"),
