@@ -10,17 +10,25 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import PASSWORD, Chain, deployed_chain
+from loan_setup import dev_account
 from web3 import Web3
 
+from xborder.bindings.consent import binding_digest
 from xborder.chain import start_anvil
+from xborder.chain.signer import sign_digest
 from xborder.config import PROJECT_ROOT
+from xborder.domain.identifiers import identifier_bytes
 from xborder.services import onboarding, policy
 
 DOC = PROJECT_ROOT / "docs" / "bad-inputs.md"
 ROSTER = PROJECT_ROOT / "examples" / "roster.csv"
 HEADER = "kind,name,identifier,jurisdiction,capital_base,admin_wallet\n"
 FRESH_ID = "91310000MA1FL8XQ37"  # valid USCC, not registered
-FRESH_ADDR = "0x5A0b54D5dc17e0AadC383d2db43B0a0D3E029c4c"
+#: m/44'/60'/0'/0/30 of the public development mnemonic, registered to nobody: on a dev chain xborder
+#: signs its binding proof itself (DEV-ONLY), so the cases below reach the contract as before.
+FRESH_ADDR = "0x1BcB8e569EedAb4668e55145Cfeaf190902d3CF2"
+#: An address nobody holds the key of (no proof can exist).
+KEYLESS_ADDR = "0x2222222222222222222222222222222222222222"
 REG = ("--wallet", "regulator")
 
 
@@ -48,7 +56,7 @@ CASES = [
     Case("malformed address", ["institution", "add-wallet", "2", "0x1234", *REG],
          "WALLET: '0x1234' is not an address", 2),
     Case("address with a wrong EIP-55 checksum", ["institution", "add-wallet", "2",
-                                                  "0x5a0b54D5dc17e0AadC383d2db43B0a0D3E029c4c", *REG],
+                                                  "0x1bcB8e569EedAb4668e55145Cfeaf190902d3CF2", *REG],
          "wrong EIP-55 checksum", 2),
     Case("LEI of the wrong length", register(identifier="5493001KJTIIGC8Y1R1"),
          "is 19 characters long; an LEI has 20", 2),
@@ -58,6 +66,26 @@ CASES = [
          "has wrong LEI check digits '13' (for this prefix they would be '12')", 2),
     Case("USCC with a letter outside its alphabet (I)", register(identifier="91100000100005101I"),
          "not allowed in a unified social credit code: 'I'", 2),
+    Case("USCC with a wrong check character", register(identifier="91100000100005101K"),
+         "has a wrong USCC check character 'K' (for this prefix it would be 'J')", 2),
+    Case("binding an address without its proof",
+         ["institution", "add-wallet", "2", KEYLESS_ADDR, "--wallet", "zhonghua-admin"],
+         f"--proof: binding {KEYLESS_ADDR} needs its proof of key possession", 2),
+    Case("registering an admin without its proof", register(admin=KEYLESS_ADDR),
+         f"--proof: registering needs the proof that admin wallet {KEYLESS_ADDR} agrees to be bound", 2),
+    Case("malformed wallet proof", ["institution", "add-wallet", "2", KEYLESS_ADDR, "--proof", "123:0xabc",
+                                    "--wallet", "zhonghua-admin"],
+         "--proof: '123:0xabc' is not a wallet proof (DEADLINE:0xSIGNATURE", 2),
+    Case("wallet squatting: a proof signed by another wallet",
+         ["institution", "add-wallet", "2", FRESH_ADDR, "--proof", "{squat_proof}", "--wallet", "zhonghua-admin"],
+         f"the proof for binding wallet {FRESH_ADDR} was signed by", 7),
+    Case("admin revokes another institution's signatures", ["institution", "revoke-signatures", "3", "--wallet",
+                                                            "zhonghua-admin"],
+         "of Bank of Zhonghua Co., Ltd. (#2) is not allowed to do this", 7),
+    Case("appointing a non-bank as agent", ["institution", "appoint-agent", "8", "--wallet", "zhonghua-admin"],
+         "Shenzhen Pengcheng Electronics Co., Ltd. (#8) cannot be an agent of Bank of Zhonghua Co., Ltd. (#2)", 7),
+    Case("confirmation window of 0 days", ["policy", "set", "confirmation-window-days", "0", *REG],
+         "confirmation-window-days: '0' is out of range (whole days 1..65535", 2),
     Case("jurisdiction not alpha-2", register(jurisdiction="CHN"),
          "'CHN' is not an ISO 3166 alpha-2 code", 2),
     Case("unknown institution kind", register(kind="hedge-fund"),
@@ -140,7 +168,7 @@ def _write_rosters(directory: Path, chain: Chain) -> None:
     (directory / "bad-rows.csv").write_text(
         HEADER
         + f"hedge-fund,Alpha,5493001KJTIIGC8Y1R13,CN,10,{FRESH_ADDR}\n"
-        + "enterprise,Beta,91440300MA5F7KQ03X,CHN,-1,0x2222222222222222222222222222222222222222\n"
+        + "enterprise,Beta,91440300MA5F7KQ038,CHN,-1,0x2222222222222222222222222222222222222222\n"
         + "enterprise,,91310000MA1FL8XQ37,CN,1,nobody\n")
     (directory / "duplicate.csv").write_text(
         HEADER + f"enterprise,A Co,{FRESH_ID},CN,10,{FRESH_ADDR}\n"
@@ -158,14 +186,24 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
         chain.wallet("outsider")
         entries = onboarding.read_roster(ROSTER, None)
         entries[1] = onboarding.Entry(**{**entries[1].__dict__, "admin": zh_admin.address})
-        onboarding.apply(chain.client, chain.regulator, onboarding.plan(chain.client, entries))
+        admins = [zh_admin, *(dev_account(i) for i in range(10, 22))]
+        onboarding.apply(chain.client, chain.regulator, onboarding.plan(
+            chain.client, entries, prover=onboarding.account_prover(chain.client, admins)))
+        outsider = chain.keystore.load("outsider", PASSWORD)
+        squat = sign_digest(bytes(outsider.key), binding_digest(
+            identifier_bytes(entries[1].identifier), FRESH_ADDR, chain.client.binding_nonce(FRESH_ADDR),
+            chain.client.now() + 86_400, chain_id=chain.client.chain_id, registry=str(chain.client.registry.address)))
+        (root / "squat-proof.txt").write_text(f"{chain.client.now() + 86_400}:0x{squat.hex()}")
         policy.set_rates(chain.client, chain.regulator, [("USD", 712340000)])
         _write_rosters(root / "rosters", chain)
         yield chain
 
 
 def _fill(text: str, directory: Path) -> str:
-    return text.replace("{dir}", str(directory))
+    text = text.replace("{dir}", str(directory))
+    if "{squat_proof}" in text:
+        text = text.replace("{squat_proof}", (directory.parent / "squat-proof.txt").read_text())
+    return text
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.input for c in CASES])

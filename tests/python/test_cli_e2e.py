@@ -48,6 +48,39 @@ def _policy_and_rates(x: Callable[..., Run], client: XborderClient) -> None:
     assert [r["currency"] for r in shown["reference_rates"]] == ["CNY", "EUR", "HKD", "USD"]
 
 
+def _own_wallets(x: Callable[..., Run], client: XborderClient, node: LocalNode, tmp_path: Path,
+                 admin: dict[str, str], zh_id: int) -> tuple[str, str]:
+    """The institution acts for itself: its admin adds wallets with xborder and with cast."""
+    registry = client.registry.functions
+    # the institution acts for itself: its admin adds a keystore wallet with xborder (which signs
+    # the new wallet's proof of key possession)...
+    teller = ok(x("wallet", "new", "teller", "--json")).json()["address"]
+    ok(x("institution", "add-wallet", "2", "teller", "--wallet", "zhonghua-admin"))
+    assert registry.institutionOf(teller).call() == zh_id
+    # ...and an address nobody proved is refused before anything is sent
+    stranger = Web3.to_checksum_address("0x" + "7e" * 20)
+    refused = x("institution", "add-wallet", "2", stranger, "--wallet", "zhonghua-admin")
+    assert refused.code == 2 and "--proof: binding " + stranger + " needs its proof" in refused.err
+    # ...and with Foundry's cast, signing from the same xborder keystore file, with the proof the
+    # cashier's wallet printed (`wallet prove`)
+    password_file = tmp_path / "pw.txt"
+    password_file.write_text(PASSWORD + "\n")
+    cashier = ok(x("wallet", "new", "cashier", "--json")).json()["address"]
+    proof = ok(x("wallet", "prove", "cashier", "--identifier", ZHONGHUA)).out.strip()
+    deadline, signature = proof.split(":")
+    result = subprocess.run(
+        [str(CAST), "send", "--rpc-url", node.rpc_url, "--keystore", admin["path"], "--password-file",
+         str(password_file), client.registry.address, "addWallet(uint32,address,(uint64,bytes))", str(zh_id), cashier,
+         f"({deadline},{signature})", "--json"],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    receipt = json.loads(result.stdout)
+    assert int(receipt["status"], 16) == 1
+    assert Web3.to_checksum_address(receipt["from"]) == admin["address"]
+    assert registry.institutionOf(cashier).call() == zh_id
+    return teller, cashier
+
+
 def test_operator_journey(node: LocalNode, tmp_path: Path) -> None:
     env = env_for(node.rpc_url, tmp_path)
 
@@ -91,27 +124,11 @@ def test_operator_journey(node: LocalNode, tmp_path: Path) -> None:
     assert [i["name"] for i in listed][:2] == ["SAFE Cross-border Financing Monitoring Node (observer)",
                                                "Bank of Zhonghua Co., Ltd."]
     ok(x("institution", "suspend", ZHONGHUA, "--wallet", "regulator"))
-    assert registry.institutionCore(zh_id).call()[1] == 2
+    assert client.core(zh_id).status == 2
     ok(x("institution", "reinstate", "2", "--wallet", "regulator"))
-    assert registry.institutionCore(zh_id).call()[1] == 1
+    assert client.core(zh_id).status == 1
 
-    # the institution acts for itself: its admin adds a wallet with xborder...
-    teller = Web3.to_checksum_address("0x" + "7e" * 20)
-    ok(x("institution", "add-wallet", "2", teller, "--wallet", "zhonghua-admin"))
-    assert registry.institutionOf(teller).call() == zh_id
-    # ...and with Foundry's cast, signing from the same xborder keystore file
-    password_file = tmp_path / "pw.txt"
-    password_file.write_text(PASSWORD + "\n")
-    cashier = Web3.to_checksum_address("0x" + "c4" * 20)
-    result = subprocess.run(
-        [str(CAST), "send", "--rpc-url", node.rpc_url, "--keystore", zh_admin["path"], "--password-file",
-         str(password_file), client.registry.address, "addWallet(uint32,address)", str(zh_id), cashier, "--json"],
-        capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    receipt = json.loads(result.stdout)
-    assert int(receipt["status"], 16) == 1
-    assert Web3.to_checksum_address(receipt["from"]) == zh_admin["address"]
-    assert registry.institutionOf(cashier).call() == zh_id
+    teller, cashier = _own_wallets(x, client, node, tmp_path, zh_admin, zh_id)
     detail = ok(x("institution", "show", "2", "--json")).json()
     assert detail["wallets"] == [zh_admin["address"], teller, cashier] and detail["wallet_count"] == 3
     ok(x("institution", "remove-wallet", "2", cashier, "--wallet", "zhonghua-admin"))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import Chain, deployed_chain
+from loan_setup import dev_account
 from web3 import Web3
 
 from xborder.chain import LocalNode, start_anvil
@@ -18,6 +19,8 @@ from xborder.services import funding, onboarding
 from xborder.services.onboarding import Kind, RosterInvalid
 
 ROSTER = PROJECT_ROOT / "examples" / "roster.csv"
+#: The example roster's admin wallets: m/44'/60'/0'/0/10..21 of the public development mnemonic.
+ADMINS = [dev_account(i) for i in range(10, 22)]
 HEADER = "kind,name,identifier,jurisdiction,capital_base,admin_wallet\n"
 ADDR = "0x1111111111111111111111111111111111111111"
 
@@ -53,6 +56,8 @@ def test_uscc() -> None:
     assert identifier_text(identifier_bytes(ident)) == ident
     with pytest.raises(ValidationError, match="not allowed in a unified social credit code: 'I'"):
         onboarding.parse_identifier("91100000100005101I")
+    with pytest.raises(ValidationError, match="wrong USCC check character 'K' .*would be 'J'"):
+        onboarding.parse_identifier("91100000100005101K")
 
 
 def test_kinds_and_fields() -> None:
@@ -114,15 +119,19 @@ def test_missing_columns_and_bad_encoding(tmp_path: Path) -> None:
 
 # -- on chain ---------------------------------------------------------------------------------
 
+def plan(chain: Chain, entries: list[onboarding.Entry]) -> list[onboarding.Planned]:
+    return onboarding.plan(chain.client, entries, prover=onboarding.account_prover(chain.client, ADMINS))
+
+
 def test_import_is_idempotent_and_resumes(chain: Chain) -> None:
     entries = onboarding.read_roster(ROSTER, None)
-    first = onboarding.apply(chain.client, chain.regulator, onboarding.plan(chain.client, entries[:5]))
+    first = onboarding.apply(chain.client, chain.regulator, plan(chain, entries[:5]))
     assert [i for _, i in first.registered] == [1, 2, 3, 4, 5]
     # the whole roster again: the first five are skipped, the rest registered ("resume")
-    second = onboarding.apply(chain.client, chain.regulator, onboarding.plan(chain.client, entries))
+    second = onboarding.apply(chain.client, chain.regulator, plan(chain, entries))
     assert [i for _, i in second.skipped] == [1, 2, 3, 4, 5]
     assert [i for _, i in second.registered] == list(range(6, 13))
-    third = onboarding.apply(chain.client, chain.regulator, onboarding.plan(chain.client, entries))
+    third = onboarding.apply(chain.client, chain.regulator, plan(chain, entries))
     assert not third.registered and len(third.skipped) == 12
     views = onboarding.list_institutions(chain.client)
     assert [(v.id, v.name, v.identifier) for v in views] == [
@@ -134,28 +143,62 @@ def test_import_is_idempotent_and_resumes(chain: Chain) -> None:
 
 def test_admin_wallet_taken_on_chain_is_a_problem_before_any_write(chain: Chain, tmp_path: Path) -> None:
     entries = onboarding.read_roster(ROSTER, None)
-    onboarding.apply(chain.client, chain.regulator, onboarding.plan(chain.client, entries[:1]))
+    onboarding.apply(chain.client, chain.regulator, plan(chain, entries[:1]))
     roster = tmp_path / "taken.csv"
     roster.write_text(HEADER + f"enterprise,New Co,91330200144073517R,CN,10,{entries[0].admin}\n")
     block = chain.w3.eth.block_number
     with pytest.raises(RosterInvalid, match="already belongs to SAFE"):
-        onboarding.plan(chain.client, onboarding.read_roster(roster, None), roster)
+        onboarding.plan(chain.client, onboarding.read_roster(roster, None), roster, onboarding.account_prover(
+            chain.client, ADMINS))
     assert chain.w3.eth.block_number == block
+
+
+def test_a_wallet_is_bound_only_with_its_own_proof(chain: Chain, tmp_path: Path) -> None:
+    """Issue #10 item 6: nobody binds an address whose key it does not hold, the regulator included."""
+    entries = onboarding.read_roster(ROSTER, None)[:2]
+    with pytest.raises(RosterInvalid, match="no proof that wallet .* agrees to be bound"):
+        onboarding.plan(chain.client, entries)
+    victim = dev_account(30)
+    squat = onboarding.Entry(**{**entries[1].__dict__, "admin": victim.address,
+                                "admin_proof": onboarding.prove_wallet(chain.client, ADMINS[1], entries[1].identifier)})
+    with pytest.raises(TransactionRejected, match=f"the proof for binding wallet {victim.address} was signed by "
+                                                  "0x[0-9a-fA-F]{40}, not by the wallet itself") as refused:
+        onboarding.register(chain.client, chain.regulator, squat)
+    assert refused.value.error_name == "InvalidWalletProof"
+    proof = onboarding.prove_wallet(chain.client, victim, entries[1].identifier)
+    text = onboarding.format_wallet_proof(proof)
+    roster = tmp_path / "proofs.csv"
+    roster.write_text(HEADER.strip() + ",admin_proof\n" + f"{entries[1].kind.slug},Proved Bank,{entries[1].identifier},"
+                      f"CN,100,{victim.address},{text}\n")
+    institution = onboarding.register(chain.client, chain.regulator, onboarding.read_roster(roster, None)[0])
+    assert chain.client.institution_of(victim.address) == institution
+    with pytest.raises(TransactionRejected, match="was signed by"):  # one proof binds once (its nonce is used)
+        onboarding.add_wallet(chain.client, chain.regulator, institution, dev_account(31).address, proof)
 
 
 def test_status_and_wallets(chain: Chain) -> None:
     entries = onboarding.read_roster(ROSTER, None)
-    onboarding.apply(chain.client, chain.regulator, onboarding.plan(chain.client, entries[:3]))
+    onboarding.apply(chain.client, chain.regulator, plan(chain, entries[:3]))
     assert onboarding.change_status(chain.client, chain.regulator, 2, "suspend") == "suspended"
     with pytest.raises(TransactionRejected, match="cannot go from suspended to suspended"):
         onboarding.change_status(chain.client, chain.regulator, 2, "suspend")
     assert onboarding.change_status(chain.client, chain.regulator, 2, "reinstate") == "active"
-    onboarding.add_wallet(chain.client, chain.regulator, 2, ADDR)
-    assert chain.client.institution_of(ADDR) == 2
+    extra = dev_account(40)
+    onboarding.add_wallet(chain.client, chain.regulator, 2, extra.address,
+                          onboarding.prove_wallet(chain.client, extra, entries[1].identifier))
+    assert chain.client.institution_of(extra.address) == 2
     with pytest.raises(TransactionRejected, match="admin wallet of Bank of Zhonghua"):
         onboarding.remove_wallet(chain.client, chain.regulator, 2, entries[1].admin)
-    onboarding.remove_wallet(chain.client, chain.regulator, 2, ADDR)
-    assert chain.client.institution_of(ADDR) == 0
+    epoch = chain.client.signature_epoch(2)
+    onboarding.remove_wallet(chain.client, chain.regulator, 2, extra.address)
+    assert chain.client.institution_of(extra.address) == 0
+    assert chain.client.signature_epoch(2) == epoch + 1  # its consents die with the removal
+    assert onboarding.revoke_signatures(chain.client, chain.regulator, 2) == epoch + 2
+    onboarding.set_admin_wallet(chain.client, chain.regulator, 2, extra.address,
+                                onboarding.prove_wallet(chain.client, extra, entries[1].identifier))
+    assert onboarding.show(chain.client, 2)["admin"] == extra.address
+    onboarding.set_admin_wallet(chain.client, chain.regulator, 2, entries[1].admin)  # already a wallet: no proof
+    onboarding.remove_wallet(chain.client, chain.regulator, 2, extra.address)
     assert onboarding.show(chain.client, 2)["wallets"] == [entries[1].admin]
     assert onboarding.change_status(chain.client, chain.regulator, 3, "revoke") == "revoked"
     assert onboarding.resolve_institution(chain.client, entries[2].identifier) == 3

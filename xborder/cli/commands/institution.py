@@ -139,11 +139,13 @@ def register(app: App, kind: str, name: str, identifier: str, jurisdiction: str,
     entry = onboarding.entry_from_fields(kind, name, identifier, jurisdiction, capital_base, admin,
                                          keystore_of(app), proof)
     client = open_client(app)
-    planned = onboarding.plan(client, [entry], None, keystore_prover(app, client, password_source(None, None)))[0]
-    if planned.existing_id:
-        raise ValidationError(f"--identifier: {entry.identifier} is already registered as #{planned.existing_id}",
-                              field="--identifier", value=entry.identifier, allowed="an identifier not yet registered")
-    institution_id = onboarding.register(client, sign(), entry, planned.proof)
+    signed = entry.admin_proof or keystore_prover(app, client, password_source(None, None))(entry)
+    if signed is None:
+        raise ValidationError(f"--proof: registering needs the proof that admin wallet {entry.admin} agrees to be "
+                              f"bound to {entry.identifier} (a wallet is bound only with its own signature)",
+                              field="--proof", value="", allowed="DEADLINE:0xSIGNATURE from `xborder wallet prove`, "
+                              "or --admin naming a keystore wallet")
+    institution_id = onboarding.register(client, sign(), entry, signed)
     if fund:
         funding.fund(client.w3, choose_funder(app, client.w3, funder, password_source(None, None)), [entry.admin])
     app.emit({"id": institution_id, "name": entry.name, "identifier": entry.identifier, "admin": entry.admin},

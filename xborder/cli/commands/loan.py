@@ -282,7 +282,7 @@ def release_document(app: App, sign: Signer, document: bytes, reason: ReasonCode
 
 
 @loan.command("revoke-consent")
-@click.argument("nonces", metavar="NONCE...", nargs=-1, required=True, type=NONCE)
+@click.argument("nonces", metavar="NONCE", nargs=-1, required=True, type=NONCE)
 @common_options
 @signer_options
 def revoke_consent(app: App, sign: Signer, nonces: tuple[int, ...]) -> None:
