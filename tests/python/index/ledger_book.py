@@ -75,6 +75,13 @@ class Book:
                      for c in deployment_contracts(deployments, int(w3.eth.chain_id))}
         return cls(w3, settings, contracts, regulator)
 
+    @classmethod
+    def attach(cls, w3: Web3, settings: Settings) -> Book:
+        """The contracts of `settings`' deployment manifest (deployed by the regulator, dev account 0)."""
+        contracts = {c.name: w3.eth.contract(address=Web3.to_checksum_address(c.address), abi=c.abi)
+                     for c in deployment_contracts(settings.deployments, int(w3.eth.chain_id))}
+        return cls(w3, settings, contracts, dev_account(0))
+
     # ------------------------------------------------------------------ plumbing
 
     @property

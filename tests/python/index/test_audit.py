@@ -37,7 +37,8 @@ def _audit_events(w3: Web3, work: RealWorkload) -> None:
         assert work.send(other, contract.functions.unpause())
         assert work.send(regulator, contract.functions.revokeRole(ROLE, other))
     loan = work.loans[0]
-    assert work.send(w3.eth.accounts[1], work.contracts["LoanLedger"].functions.shareTerms(loan, b"\x01" * 40))
+    borrower_wallet = work.book.wallets[loan >> 32].address
+    assert work.send(borrower_wallet, work.contracts["LoanLedger"].functions.shareTerms(loan, b"\x01" * 40))
 
 
 def _cast_counts(rpc_url: str, address: str, first: int, last: int) -> Counter[str]:
