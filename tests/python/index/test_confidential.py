@@ -23,7 +23,7 @@ from xborder.bindings.client import XborderClient
 from xborder.chain import LocalNode
 from xborder.chain.launcher import DEV_MNEMONIC
 from xborder.config import PROJECT_ROOT, Settings
-from xborder.domain.dates import parse_date
+from xborder.domain.dates import DAY
 from xborder.domain.loans import LoanRequest, document_hash
 from xborder.errors import ValidationError, WalletError
 from xborder.index import index_events, open_database
@@ -77,10 +77,15 @@ class Cast:
         key = derive_key(bytes(wallet.key), institution, version)
         assert self.keys.register(wallet, institution, public_bytes(key)).version == version
 
+    def today(self) -> int:
+        """The chain's day (v2: value dates lie within a window of block time)."""
+        return int(self.client.w3.eth.get_block("latest")["timestamp"]) // DAY * DAY
+
     def request(self, borrower: int, creditor: int, doc: str, sealed: T.SealedTerms, principal: int = 1_000_000_00
                 ) -> LoanRequest:
-        return LoanRequest(borrower, creditor, "USD", principal, parse_date("2026-01-01"), parse_date("2027-01-01"),
-                           1, document_hash(doc), sealed.terms_hash)
+        today = self.today()
+        return LoanRequest(borrower, creditor, "USD", principal, today, today + 365 * DAY, 1, document_hash(doc),
+                           sealed.terms_hash)
 
 
 def build_cast(anvil: LocalNode, tmp_path: Path) -> Cast:
@@ -93,8 +98,10 @@ def build_cast(anvil: LocalNode, tmp_path: Path) -> Cast:
     wallets = {}
     for i, (name, kind, ident, capital) in enumerate(CAST, start=1):
         wallets[i] = dev_account(i)
+        identifier = ident.encode().ljust(20, b"\0")
         client.transact(regulator, client.registry.functions.registerInstitution(
-            kind, ident.encode().ljust(20, b"\0"), b"CN", capital, name, wallets[i].address), f"register {name}")
+            kind, identifier, b"CN", capital, name, wallets[i].address,
+            client.wallet_proof(wallets[i], identifier).as_abi()), f"register {name}")
     client.transact(regulator, client.policy.functions.setReferenceRate(b"USD", 710_000_000), "rate")
     cast = Cast(settings, client, LoanService(client), EncryptionKeys(client), regulator, wallets)
     for institution in (REGULATOR, BANK_A, BANK_B, BANK_C, E1, E2):
@@ -135,12 +142,12 @@ def test_three_banks_two_enterprises_and_the_regulator(cast: Cast, db_url: str, 
     assert env.is_envelope(sealed1.data) and b"4.35" not in sealed1.data
     assert env.parse(sealed1.data).key_ids == [(E1, 1), (BANK_A, 1), (REGULATOR, 1)]  # recorder = creditor
     req1 = cast.request(E1, BANK_A, "DOC-1", sealed1)
-    sig, _, deadline = s.sign_consent(cast.wallets[E1], req1, 0)
-    loan1 = s.record_with_consent(cast.wallets[BANK_A], req1, sealed1, signature=sig, deadline=deadline).loan_id
+    consent = s.sign_consent(cast.wallets[E1], req1, 0, submitter=BANK_A)
+    loan1 = s.record_with_consent(cast.wallets[BANK_A], req1, sealed1, consent=consent).loan_id
     assert cast.client.ledger.functions.termsCommitment(loan1).call() == sealed1.terms_hash
     # Loan 2: ENTERPRISE-2 borrows from BANK-B, through the batch (LoanItem.build(sealer=...)).
     item = LoanItem.build(borrower=E2, creditor=BANK_B, currency="USD", principal=2_000_000_00,
-                          value_date=parse_date("2026-02-01"), maturity_date=parse_date("2028-02-01"),
+                          value_date=cast.today(), maturity_date=cast.today() + 730 * DAY,
                           financing_type=1, document=document_hash("DOC-2"), terms=TERMS_2,
                           recorder=cast.wallets[BANK_B], sealer=sealer)
     batch = LoanBatch(cast.client, [item])
@@ -246,8 +253,10 @@ def test_three_banks_two_enterprises_and_the_regulator(cast: Cast, db_url: str, 
 def test_sealing_refuses_a_party_without_key(anvil: LocalNode, tmp_path: Path) -> None:
     cast = build_cast(anvil, tmp_path)
     wallet = dev_account(6)
+    identifier = b"91030000MA00000016".ljust(20, b"\0")
     cast.client.transact(cast.regulator, cast.client.registry.functions.registerInstitution(
-        3, b"91030000MA00000016".ljust(20, b"\0"), b"CN", 10**10, "NO-KEY", wallet.address), "register")
+        3, identifier, b"CN", 10**10, "NO-KEY", wallet.address, cast.client.wallet_proof(wallet, identifier).as_abi()),
+        "register")
     with pytest.raises(MissingEncryptionKey, match=r"institution 6 registered no encryption key.*set-key"):
         TermsSealer(cast.client).seal(T.seal(TERMS_1), document_hash=document_hash("D"), borrower=6,
                                       creditor=BANK_A, recorder=BANK_A)
