@@ -12,6 +12,7 @@ import pytest
 from cli_helpers import Chain, Run, deployed_chain
 
 from xborder.chain import LocalNode, start_anvil
+from xborder.domain.dates import DAY, format_date
 from xborder.index import open_database
 from xborder.services import envelope as env
 from xborder.services.loans import LoanService
@@ -30,9 +31,10 @@ def _setup(node: LocalNode, tmp_path: Path) -> Chain:
     chain = deployed_chain(node.rpc_url, tmp_path)
     c = chain.client
     for name, kind, ident in INSTITUTIONS:
-        admin = chain.wallet(name)
+        admin, identifier = chain.wallet(name), ident.encode().ljust(20, b"\0")
         c.transact(chain.regulator, c.registry.functions.registerInstitution(
-            kind, ident.encode().ljust(20, b"\0"), b"CN", 10**12, name.upper(), admin.address), f"register {name}")
+            kind, identifier, b"CN", 10**12, name.upper(), admin.address, c.wallet_proof(admin, identifier).as_abi()),
+            f"register {name}")
     c.transact(chain.regulator, c.policy.functions.setReferenceRate(b"USD", 710_000_000), "rate")
     return chain
 
@@ -43,8 +45,10 @@ def ok(r: Run) -> Run:
 
 
 def record(chain: Chain, doc: str, *extra: str) -> Run:
+    today = chain.client.now() // DAY * DAY
     return chain.run("loan", "record", "--borrower", str(ENT), "--creditor", str(BANK), "--currency", "USD",
-                     "--principal", "1,000,000.00", "--value-date", "2026-01-01", "--maturity-date", "2027-01-01",
+                     "--principal", "1,000,000.00", "--value-date", format_date(today),
+                     "--maturity-date", format_date(today + 365 * DAY),
                      "--document", doc, "--interest-rate", "4.35", "--purpose", "working capital",
                      "--wallet", "bank", "--json", *extra)
 

@@ -60,7 +60,7 @@ def demo(app: App, seed: int, loans: int, enterprises: int, network_nodes: int |
     dashboard, and leaves chain and database running for you to explore."""
     node_of = None
     if network_nodes is not None:
-        from xborder.cli.commands.network_demo import demo_network
+        from xborder.cli.network_demo import demo_network
         loans, enterprises, app.settings, node_of = demo_network(app, network_nodes, loans, enterprises)
     config = replace(DemoConfig(), seed=seed, loans=loans, enterprises=enterprises,
                      total_usd=6.8e9 * loans / 6370)
