@@ -24,6 +24,7 @@ from faster_eth_abi import encode as abi_encode
 from xborder.bench.results import Results, Row
 from xborder.build.compiler import compile_project
 from xborder.config import PROJECT_ROOT
+from xborder.domain.limits import repayment_reduction
 from xborder.index import analytics, open_database, queries
 from xborder.index.decode import EventDecoder, abi_type, event_signature
 from xborder.index.identity import ChainIdentity, record_identity
@@ -34,6 +35,7 @@ from xborder.index.store import IndexedContract, IndexStore, LogBatch, decode_lo
 SECTION = "query"
 CONTRACTS = ("InstitutionRegistry", "MacroPrudentialPolicy", "LoanLedger")
 ADDRESSES = {name: "0x" + f"{i + 1:040x}" for i, name in enumerate(CONTRACTS)}
+REGULATOR = "0x" + "ee" * 20
 CURRENCIES = [(b"USD", 710_000_000), (b"USD", 710_000_000), (b"USD", 710_000_000), (b"EUR", 780_000_000),
               (b"HKD", 91_000_000), (b"CNY", 100_000_000), (b"JPY", 4_700_000)]
 COUNTRIES = [b"HK", b"SG", b"US", b"GB", b"DE", b"JP", b"FR", b"KR"]
@@ -106,14 +108,26 @@ def _weighted(amount: int, rate: int) -> int:
 
 def workload(encoder: LogEncoder, loans: int, borrowers: int, banks: int, creditors: int,
              seed: int = 5) -> Iterator[dict[str, Any]]:
-    """Registrations, rates, the policy calendar, then per loan: recorded (co-signed, Active) and
-    drawn; some repaid, some closed, a few cancelled or defaulted."""
+    """Registrations, rates, the policy calendar, then per loan (ledger v2 events): recorded
+    (co-signed, Active, submitted by a bank acting for the creditor) and drawn; some repaid, some
+    closed, a few cancelled (never confirmed) or defaulted (still counting; half written off)."""
     rng, book = random.Random(seed), Book()
     total_blocks = (loans * 24 // 10 + borrowers + banks + creditors) // LOGS_PER_BLOCK + 1
 
     def now() -> int:
         return START_TIME + SPAN * encoder.block // total_blocks
 
+    yield from _institutions(encoder, rng, book, borrowers, banks, creditors)
+    calendar = list(POLICY_CALENDAR)
+    for _ in range(loans):
+        while calendar and now() >= calendar[0][0]:
+            _, parameter, value = calendar.pop(0)
+            yield encoder.entry("ParameterUpdated", {"parameter": parameter, "oldValue": 0, "newValue": value})
+        yield from _loan(encoder, rng, book, now())
+
+
+def _institutions(encoder: LogEncoder, rng: random.Random, book: Book, borrowers: int, banks: int,
+                  creditors: int) -> Iterator[dict[str, Any]]:
     iid = 0
     for count, kind, bucket in ((banks, 0, book.banks), (creditors, 4, book.creditors), (borrowers, 3, book.borrowers)):
         for _ in range(count):
@@ -127,48 +141,56 @@ def workload(encoder: LogEncoder, loans: int, borrowers: int, banks: int, credit
     for currency, rate in sorted(set(CURRENCIES)):
         yield encoder.entry("ReferenceRateUpdated", {"currency": currency, "oldRate": 0, "newRate": rate,
                                                      "updatedAt": START_TIME})
-    calendar = list(POLICY_CALENDAR)
-    for _ in range(loans):
-        while calendar and now() >= calendar[0][0]:
-            _, parameter, value = calendar.pop(0)
-            yield encoder.entry("ParameterUpdated", {"parameter": parameter, "oldValue": 0, "newValue": value})
-        borrower = book.borrowers[int(len(book.borrowers) * rng.random() ** 2)]
-        book.loans_of[borrower] = book.loans_of.get(borrower, 0) + 1
-        loan_id = borrower << 32 | book.loans_of[borrower]
-        creditor, bank = rng.choice(book.creditors), rng.choice(book.banks)
-        currency, rate = rng.choice(CURRENCIES)
-        principal = int(rng.lognormvariate(16, 1.2)) + 100
-        value = now() - rng.randrange(0, 20) * 86_400
-        fate = rng.random()
-        status = 1 if fate < 0.02 else 2
-        request = (borrower, creditor, currency, principal, value, value + rng.choice([180, 365, 720]) * 86_400,
-                   1, rng.randbytes(32), rng.randbytes(32))
-        balance = book.balance.get(borrower, 0)
-        yield encoder.entry("LoanRecorded", {
-            "loanId": loan_id, "borrower": borrower, "creditor": creditor, "recorder": bank, "status": status,
-            "request": request, "rate": rate, "weightBps": 15_000, "borrowerBalance": balance, "terms": b""})
-        if status == 1:  # never confirmed: cancelled
-            yield encoder.entry("LoanCancelled", {"loanId": loan_id, "borrower": borrower, "by": bank,
-                                                  "borrowerBalance": balance})
-            continue
-        draw = principal // 2 + 1
-        weight = _weighted(draw, rate)
-        book.balance[borrower] = balance = balance + weight
-        yield encoder.entry("LoanDrawn", {"loanId": loan_id, "borrower": borrower, "amount": draw, "drawn": draw,
-                                          "outstanding": draw, "borrowerBalance": balance})
-        if fate > 0.7:
-            repaid = draw if fate > 0.92 else draw // 2
-            outstanding = draw - repaid
-            remaining = _weighted(outstanding, rate)
-            book.balance[borrower] = balance = balance - (weight - remaining)
-            yield encoder.entry("LoanRepaid", {"loanId": loan_id, "borrower": borrower, "amount": repaid,
-                                               "outstanding": outstanding, "borrowerBalance": balance})
-            if outstanding == 0:
-                yield encoder.entry("LoanClosed", {"loanId": loan_id, "borrower": borrower, "borrowerBalance": balance})
-        elif fate < 0.025:
+
+
+def _loan(encoder: LogEncoder, rng: random.Random, book: Book, now: int) -> Iterator[dict[str, Any]]:
+    borrower = book.borrowers[int(len(book.borrowers) * rng.random() ** 2)]
+    book.loans_of[borrower] = book.loans_of.get(borrower, 0) + 1
+    loan_id = borrower << 32 | book.loans_of[borrower]
+    creditor, bank = rng.choice(book.creditors), rng.choice(book.banks)
+    currency, rate = rng.choice(CURRENCIES)
+    principal = int(rng.lognormvariate(16, 1.2)) + 100
+    value = now - rng.randrange(0, 20) * 86_400
+    fate = rng.random()
+    status = 1 if fate < 0.02 else 2
+    days = rng.choice([180, 365, 720])
+    request = (borrower, creditor, currency, principal, value, value + days * 86_400, 1, rng.randbytes(32),
+               rng.randbytes(32))
+    balance = book.balance.get(borrower, 0)
+    yield encoder.entry("LoanRecorded", {
+        "loanId": loan_id, "borrower": borrower, "creditor": creditor, "recorder": bank, "status": status,
+        "request": request, "shortTerm": days <= 365, "confirmBy": now + 30 * 86_400,
+        "borrowerConsented": status == 2, "creditorConsented": True, "borrowerBalance": balance, "terms": b""})
+    if status == 1:  # never confirmed: cancelled
+        yield encoder.entry("LoanCancelled", {"loanId": loan_id, "borrower": borrower, "by": bank,
+                                              "borrowerBalance": balance})
+        return
+    draw = principal // 2 + 1
+    weight = _weighted(draw, rate)
+    book.balance[borrower] = balance = balance + weight
+    yield encoder.entry("LoanDrawn", {"loanId": loan_id, "borrower": borrower, "by": bank, "amount": draw,
+                                      "drawn": draw, "outstanding": draw, "rate": rate, "weightBps": 15_000,
+                                      "contributionAdded": weight, "borrowerBalance": balance})
+    if fate > 0.7:
+        repaid = draw if fate > 0.92 else draw // 2
+        outstanding = draw - repaid
+        removed = repayment_reduction(weight, draw, repaid)  # pro rata, as the ledger
+        book.balance[borrower] = balance = balance - removed
+        yield encoder.entry("LoanRepaid", {"loanId": loan_id, "borrower": borrower, "by": bank, "amount": repaid,
+                                           "outstanding": outstanding, "contributionRemoved": removed,
+                                           "borrowerBalance": balance})
+        if outstanding == 0:
+            yield encoder.entry("LoanClosed", {"loanId": loan_id, "borrower": borrower, "by": bank,
+                                               "borrowerBalance": balance})
+    elif fate < 0.025:  # declared by the bank as the creditor's agent: still counts until written off
+        yield encoder.entry("LoanDefaulted", {"loanId": loan_id, "borrower": borrower, "by": bank,
+                                              "creditor": creditor, "byAgent": True, "outstanding": draw,
+                                              "borrowerBalance": balance})
+        if fate < 0.0225:
             book.balance[borrower] = balance = balance - weight
-            yield encoder.entry("LoanDefaulted", {"loanId": loan_id, "borrower": borrower, "by": bank,
-                                                  "outstanding": draw, "borrowerBalance": balance})
+            yield encoder.entry("LoanWrittenOff", {"loanId": loan_id, "borrower": borrower, "by": REGULATOR,
+                                                   "outstanding": draw, "contributionRemoved": weight, "reason": 6,
+                                                   "borrowerBalance": balance})
 
 
 def contracts() -> list[IndexedContract]:
