@@ -35,8 +35,8 @@ def _choices(names: Sequence[str]) -> dict[str, Any]:
 
 
 STATUS_SPELLINGS = [*payloads.STATUS_NAMES, *(n.lower() for n in payloads.STATUS_NAMES)]
-EVENT_SPELLINGS = [*payloads.LOAN_EVENTS, *(e.removeprefix("Loan") for e in payloads.LOAN_EVENTS),
-                   *(e.removeprefix("Loan").lower() for e in payloads.LOAN_EVENTS)]
+EVENT_SPELLINGS = list(dict.fromkeys([*payloads.LOAN_EVENTS, *(e.removeprefix("Loan") for e in payloads.LOAN_EVENTS),
+                                     *(e.removeprefix("Loan").lower() for e in payloads.LOAN_EVENTS)]))
 
 _DATE_RULE = ("a date", "a UTC date YYYY-MM-DD")
 #: How a 422 words each pattern or enum parameter (see errors.install).

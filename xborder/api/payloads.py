@@ -18,18 +18,18 @@ import re
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from xborder.domain.enums import ConsentSide, LoanStatus, ReasonCode
 from xborder.domain.loans import parse_loan_id as _parse_loan_id
 from xborder.errors import ValidationError
 from xborder.index import analytics, queries, reconcile
 from xborder.index.db import Database
 from xborder.index.indexer import index_status
-from xborder.index.projection import LOAN_STATUS_NAMES
 
 if TYPE_CHECKING:
     from web3 import Web3
 
 UINT32_MAX = 2**32 - 1
-STATUS_NAMES = [name for code, name in LOAN_STATUS_NAMES.items() if code]
+STATUS_NAMES = list(queries.STATUS_NAMES)
 LOAN_EVENTS = analytics.LOAN_EVENTS
 EXPOSURE_SORTS = analytics.EXPOSURE_SORTS
 MAX_PAGE = queries.MAX_PAGE
@@ -178,10 +178,18 @@ def loan(db: Database, loan_id: int) -> dict[str, Any]:
     if detail is None:
         raise NotInIndex(f"loan_id: loan {loan_id} ({loan_id >> 32}:{loan_id & UINT32_MAX}) is not in the index",
                          field="loan_id", value=loan_id)
-    history = queries.loan_history(db, loan_id).dicts()
-    for event in history:
-        event["status"] = LOAN_STATUS_NAMES.get(int(event["status"]), str(event["status"]))
+    history = [named_event(event) for event in queries.loan_history(db, loan_id).dicts()]
     return {"loan": detail, "events": history}
+
+
+def named_event(event: dict[str, Any]) -> dict[str, Any]:
+    """A `loan_history` row with its status, consent side and reason code by Solidity name, each with
+    its label (`xborder.domain.enums`; None where the event has no side or reason)."""
+    for key, enum in (("status", LoanStatus), ("side", ConsentSide), ("reason", ReasonCode)):
+        value = event.get(key)
+        event[f"{key}_label"] = None if value is None else enum.label_of(int(value))
+        event[key] = None if value is None else enum.name_of(int(value))
+    return event
 
 
 def totals(db: Database, by: str, status: str | None = None) -> queries.Listing:
@@ -203,10 +211,24 @@ def status(db: Database) -> dict[str, Any]:
 def policy_changes(db: Database) -> dict[str, Any]:
     """Every ParameterUpdated of the policy, oldest first, with its block time (the dashboard marks the
     adjustment parameter's changes on its time axis). Factors in basis points (17500 = 1.75)."""
-    # TODO(index): a query of xborder.index.queries once the index has one (its contract lists none).
-    columns, rows = db.columns("SELECT block_number, log_index, block_time, tx_hash, name AS parameter, old_value, "
-                               "new_value FROM parameter_changes ORDER BY block_number, log_index")
-    return {"columns": columns, "items": [dict(zip(columns, row, strict=True)) for row in rows]}
+    listing = queries.parameter_changes(db)
+    return {"columns": listing.columns, "items": listing.dicts()}
+
+
+def agents(db: Database, institution: int | None = None) -> dict[str, Any]:
+    """The current agency appointments (all, or those where `institution` is principal or agent)."""
+    listing = queries.agents(db, institution=institution)
+    return {"total": listing.total, "columns": listing.columns, "items": listing.dicts()}
+
+
+def freezes(db: Database, institution: int | None = None) -> dict[str, Any]:
+    """Every drawdown freeze and unfreeze by the regulator, oldest first, with the reason's name and label."""
+    items = queries.drawdown_freezes(db, institution=institution).dicts()
+    for item in items:
+        item["frozen"] = bool(item["frozen"])
+        item["reason_label"] = ReasonCode.label_of(int(item["reason"]))
+        item["reason"] = ReasonCode.name_of(int(item["reason"]))
+    return {"total": len(items), "items": items}
 
 
 def consistency_body(report: queries.ConsistencyReport) -> dict[str, Any]:

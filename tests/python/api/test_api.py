@@ -17,6 +17,7 @@ from openapi_spec_validator import validate
 
 from xborder.api import create_app
 from xborder.api.tokens import TokenStore
+from xborder.domain.enums import Parameter
 from xborder.index import index_events
 from xborder.index.db import open_database
 
@@ -160,6 +161,52 @@ def test_events_summary_status_consistency(client: TestClient, book: Book) -> No
     report = get(client, "/api/consistency")
     assert report["ok"] and report["checked"] == 5 and report["block"] == head
     assert report["logs_checked"] > 0 and report["log_mismatches"] == [] and report["internal"] == []
+
+
+def test_v2_statuses_consents_agents_freezes_and_parameters(client: TestClient, book: Book) -> None:
+    """Ledger v2 in the API: statuses and enums by Solidity name with their labels
+    (xborder.domain.enums), each side's consent, the drawdown's own rate, weight and contribution,
+    the regulator's freeze, the agents, the policy's parameters (the deployment's and the change)."""
+    body = get(client, f"/api/loans/{book.loans['x-usd']}")
+    loan = body["loan"]
+    assert (loan["status"], loan["status_label"], loan["borrower_consented"], loan["creditor_consented"],
+            loan["short_term"], loan["document_released"]) == ("Active", "active", 1, 1, 0, 0)
+    # 20,000,000.00 USD drawn at 7.10: 142,000,000.00 CNY, weight 1.5 (long, foreign currency)
+    assert (loan["rate"], loan["weight_bps"], loan["outstanding_cny"], loan["contribution"]) == (
+        710_000_000, 15_000, 142_000_000 * 100, 213_000_000 * 100)
+    recorded, confirmed, drawn = body["events"]
+    assert (recorded["event"], recorded["status"], recorded["status_label"], recorded["creditor_consented"],
+            recorded["borrower_consented"], recorded["by_institution"]) == (
+        "LoanRecorded", "Recorded", "recorded (awaiting confirmation)", 1, 0, HK_CREDITOR)
+    assert (confirmed["side"], confirmed["side_label"], confirmed["by_institution"], confirmed["status"]) == (
+        "Borrower", "borrower", BORROWER_X, "Active")
+    assert (drawn["contribution_change"], drawn["amount_cny"], drawn["rate"], drawn["reason"]) == (
+        213_000_000 * 100, 142_000_000 * 100, 710_000_000, None)
+    assert get(client, f"/api/loans/{book.loans['x-cancelled']}")["loan"]["status_label"] == "cancelled"
+    listed = get(client, f"/api/loans?borrower={BORROWER_X}")["items"]
+    assert {(i["status"], i["status_label"]) for i in listed} == {("Active", "active"), ("Cancelled", "cancelled")}
+    assert get(client, "/api/loans?status=writtenoff")["total"] == 0 and get(client, "/api/loans?status=Expired")["total"] == 0
+
+    y, x = get(client, f"/api/borrowers/{BORROWER_Y}"), get(client, f"/api/borrowers/{BORROWER_X}")
+    assert (y["frozen"], y["kind"], y["kind_label"], y["status_label"]) == (True, "Enterprise", "enterprise", "active")
+    assert x["frozen"] is False
+    freezes = get(client, "/api/freezes")
+    assert [(f["institution_id"], f["name"], f["frozen"], f["reason"], f["reason_label"]) for f in freezes["items"]] == [
+        (BORROWER_Y, "BORROWER-Y", True, "SuspectedFraud", "suspected fraud")]
+    agents = get(client, "/api/agents")
+    assert [(a["principal"], a["principal_name"], a["agent"], a["agent_name"]) for a in agents["items"]] == [
+        (HK_CREDITOR, "HK-CREDITOR", BANK_A, "BANK-A")]
+    assert get(client, f"/api/agents?institution={BORROWER_X}")["items"] == []
+
+    policy = get(client, "/api/policy")["items"]
+    assert len(policy) == len(Parameter) + 1  # the deployment sets every parameter, then one change
+    assert {p["parameter"] for p in policy} == {p.solidity_name for p in Parameter}
+    last = policy[-1]
+    assert (last["parameter"], last["label"], last["unit"], last["old_value"], last["new_value"]) == (
+        "AdjustmentEnterprise", Parameter.ADJUSTMENT_ENTERPRISE.label, "bps", 17_500, 17_500)
+    assert next(p for p in policy if p["parameter"] == "MaxTermDays")["unit"] == "days"
+    summary = get(client, "/api/summary")
+    assert summary["status_labels"]["WrittenOff"] == "written off" and summary["status_labels"]["Expired"] == "expired"
 
 
 def test_csv_exports(client: TestClient, book: Book) -> None:

@@ -26,7 +26,8 @@ from .world import Book
 
 DATA_PATHS = ["/api/loans", "/api/loans/3:1", "/api/borrowers", "/api/borrowers/3", "/api/totals", "/api/volumes",
               "/api/events", "/api/summary", "/api/status", "/api/me", "/api/consistency", "/export/loans.csv",
-              "/export/borrowers.csv", "/export/totals.csv", "/export/volumes.csv", "/export/events.csv"]
+              "/export/borrowers.csv", "/export/totals.csv", "/export/volumes.csv", "/export/events.csv",
+              "/api/agents", "/api/freezes", "/api/policy"]
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +151,11 @@ def test_an_institution_sees_its_own_loans_and_exposure(anonymous: TestClient, t
     assert "counts" not in _as(anonymous, x, "/api/status").json()
     csv = _as(anonymous, x, "/export/loans.csv").text
     assert csv.count("\n") == 4
+    # ledger v2: its own agency appointments and freezes only (none here); BORROWER-Y sees its freeze
+    assert _as(anonymous, x, "/api/agents").json()["items"] == []
+    assert _as(anonymous, x, "/api/freezes").json()["items"] == []
+    assert len(_as(anonymous, tokens.institutions[BORROWER_Y], "/api/freezes").json()["items"]) == 1
+    assert _as(anonymous, tokens.institutions[BANK_A], "/api/agents").json()["total"] == 1  # BANK-A is HK's agent
 
 
 def test_a_bank_sees_the_loans_it_lent_by_naming_itself_creditor(anonymous: TestClient, tokens: Tokens,
@@ -170,6 +176,8 @@ def test_a_bank_sees_the_loans_it_lent_by_naming_itself_creditor(anonymous: Test
     (f"/export/loans.csv?borrower={BANK_A}", 403, "borrower"),
     ("/api/borrowers/999", 403, "borrower"),  # someone else's id, indexed or not: 403 either way
     (f"/api/loans/{BORROWER_Y}:1", 404, "loan_id"),  # another's loan: the same 404 as a loan that does not exist
+    (f"/api/agents?institution={HK_CREDITOR}", 403, "institution"),
+    (f"/api/freezes?institution={BORROWER_Y}", 403, "institution"),
 ])
 def test_an_institution_is_kept_out_of_the_rest(anonymous: TestClient, tokens: Tokens, path: str, status: int,
                                                 field: str) -> None:

@@ -8,8 +8,13 @@ Timeline (the chain clock is pushed forward between steps, so volumes span three
            BORROWER-X: CNY 150,000,000.00 from BANK-A, drawn 110,000,000.00
            BORROWER-Y: EUR 5,000,000.00 from BANK-B, drawn in full
            BORROWER-X: CNY 1,000,000.00 from BANK-A, recorded then cancelled
-  month 2  BORROWER-Y repays EUR 1,000,000.00; JPY 100,000,000.00 short term from HK-CREDITOR,
-           drawn 50,000,000.00
+  month 2  BANK-B acknowledges BORROWER-Y's repayment of EUR 1,000,000.00 (pro rata); JPY 100,000,000.00
+           short term from HK-CREDITOR, drawn 50,000,000.00
+  then     (ledger v2 controls, no loan event) HK-CREDITOR appoints BANK-A its agent; the regulator
+           freezes BORROWER-Y's drawdowns (suspected fraud)
+
+Each loan is recorded by its creditor and confirmed by its borrower (both sides consent, ledger v2);
+every drawdown is at the rate of its block, which does not change here.
 
 Expected (weights: ordinary loan 1.0, +0.5 FX risk, x1.5 short term):
   BORROWER-X balance 20M x 7.1 x 1.5 + 110M = CNY 323,000,000.00 of limit 350,000,000.00 (92.29 %)
@@ -27,11 +32,13 @@ from loan_setup import BANK_A, BANK_B, BORROWER_X, BORROWER_Y, HK_CREDITOR, Worl
 from web3 import Web3
 
 from xborder.config import PROJECT_ROOT, Settings
+from xborder.domain.enums import Parameter, ReasonCode
 from xborder.domain.loans import LoanRequest
 from xborder.index import index_events
 
 DAY = 86_400
-ADJUSTMENT_ENTERPRISE = 4  # IMacroPrudentialPolicy.Parameter
+ADJUSTMENT_ENTERPRISE = int(Parameter.ADJUSTMENT_ENTERPRISE)
+FREEZE_REASON = int(ReasonCode.SUSPECTED_FRAUD)
 M = 100  # minor units per unit
 
 EXPECTED_BALANCE = {BORROWER_X: 323_000_000 * M, BORROWER_Y: 51_500_000 * M, BANK_A: 106_500_000 * M}
@@ -67,12 +74,12 @@ def build_book(rpc_url: str, folder: Path, db_url: str) -> Book:
     world = build_world(rpc_url, deployments)
     client, wallets = world.client, world.wallets
     ledger = client.ledger.functions
-    now = int(world.w3.eth.get_block("latest")["timestamp"])
     loans: dict[str, int] = {}
 
     def record(name: str, recorder: int, borrower: int, creditor: int, currency: str, principal: int,
                days: int) -> int:
-        request = LoanRequest(borrower, creditor, currency, principal * M, now, now + days * DAY, 1,
+        today = int(world.w3.eth.get_block("latest")["timestamp"])  # v2: the value date is near block time
+        request = LoanRequest(borrower, creditor, currency, principal * M, today, today + days * DAY, 1,
                               _doc(name), _doc("terms " + name))
         client.transact(wallets[recorder], ledger.recordLoan(request.as_abi(), b"terms"), f"record {name}")
         loan_id = max(int(e["args"]["loanId"]) for e in client.ledger.events.LoanRecorded.get_logs(
@@ -101,9 +108,11 @@ def build_book(rpc_url: str, folder: Path, db_url: str) -> Book:
     record("x-cancelled", BANK_A, BORROWER_X, BANK_A, "CNY", 1_000_000, 730)
     client.transact(wallets[BANK_A], ledger.cancelLoan(loans["x-cancelled"]), "cancel")
     _advance(world.w3, 31)
-    client.transact(wallets[BORROWER_Y], ledger.repay(loans["y-eur"], 1_000_000 * M), "repay y-eur")
+    client.transact(wallets[BANK_B], ledger.repay(loans["y-eur"], 1_000_000 * M), "repay y-eur")
     record("y-jpy", HK_CREDITOR, BORROWER_Y, HK_CREDITOR, "JPY", 100_000_000, 200)
     confirm_draw("y-jpy", BORROWER_Y, BORROWER_Y, 50_000_000)
+    client.transact(wallets[HK_CREDITOR], ledger.appointAgent(BANK_A), "appoint agent")
+    client.transact(world.regulator, ledger.freezeDrawdowns(BORROWER_Y, FREEZE_REASON), "freeze")
 
     settings = Settings(project_root=PROJECT_ROOT, data_dir=folder / ".xborder", deployments_dir=deployments,
                         rpc_url=rpc_url, database_url=db_url)

@@ -37,3 +37,26 @@ listing_routes(router, borrowers, path="/api/borrowers", export="/export/borrowe
 def borrower_exposure(db: DB, caller: Caller, borrower: params.BorrowerPath) -> Any:
     caller.require_own(borrower, "borrower")
     return payloads.exposure(db, borrower)
+
+
+@router.get("/api/agents", tags=["exposure"], responses=errors.responses(403, 404),
+            summary="Current agency appointments: an agent bank is lender side of its principal's loans (ledger v2)")
+def agents(db: DB, caller: Caller, institution: params.InstitutionQ = None) -> Any:
+    """All appointments (regulator), or those where `institution` is the principal or the agent; an
+    institution's token sees its own (naming another institution answers 403)."""
+    if caller.institution is not None:
+        institution = caller.institution if institution is None else institution
+        caller.require_own(institution, "institution")
+    payloads.require_institution(db, institution, "institution")
+    return payloads.agents(db, institution)
+
+
+@router.get("/api/freezes", tags=["exposure"], responses=errors.responses(403, 404),
+            summary="The regulator's drawdown freezes and unfreezes, oldest first, with their reasons (ledger v2)")
+def freezes(db: DB, caller: Caller, institution: params.InstitutionQ = None) -> Any:
+    """Every freeze and unfreeze (regulator), or one institution's; an institution's token sees its own."""
+    if caller.institution is not None:
+        institution = caller.institution if institution is None else institution
+        caller.require_own(institution, "institution")
+    payloads.require_institution(db, institution, "institution")
+    return payloads.freezes(db, institution)

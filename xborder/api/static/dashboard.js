@@ -134,6 +134,17 @@
       el("div", { class: "label" }, label), el("div", { class: "value" }, value), el("div", { class: "sub" }, sub || ""));
   }
 
+  // A loan status's label (xborder/domain/enums.py, sent with the summary), else its Solidity name.
+  function statusLabel(summary, status) {
+    return (summary.status_labels && summary.status_labels[status]) || status;
+  }
+
+  // "kind · status · drawdowns frozen" of a borrower (labels from xborder/domain/enums.py).
+  function institutionNote(b) {
+    return (b.kind_label || b.kind) + (b.status !== "Active" ? " · " + (b.status_label || b.status) : "") +
+      (b.frozen ? " · drawdowns frozen" : "");
+  }
+
   function renderHeadline(summary) {
     const box = document.getElementById("headline");
     const active = summary.loans_by_status.Active || 0;
@@ -145,7 +156,7 @@
     box.replaceChildren(
       card("headline-loans", "Loans", groupDigits(summary.loans),
         active + " active · " + Object.entries(summary.loans_by_status).filter(([s]) => s !== "Active")
-          .map(([s, n]) => n + " " + s.toLowerCase()).join(" · ")),
+          .map(([s, n]) => n + " " + statusLabel(summary, s)).join(" · ")),
       shown,
       card("headline-balance", "Risk-weighted balance", fmtAmount(summary.risk_weighted_balance, "CNY"),
         "of " + fmtAmount(summary.total_limit, "CNY") + " total limits (" +
@@ -160,7 +171,7 @@
       card(prefix + "-balance", "Risk-weighted balance", fmtAmount(e.risk_weighted_balance, "CNY"), "of " + fmtAmount(e.limit, "CNY") + " limit"),
       card(prefix + "-headroom", "Headroom", fmtAmount(e.headroom, "CNY"), fmtPct(e.utilisation) + " used · " + BAND_LABELS[e.band],
         e.band === "over" ? "danger" : (e.band === "critical" ? "alert" : "")),
-      card(prefix + "-loans", "Active loans", String(e.active_loans),
+      card(prefix + "-loans", "Live loans", String(e.active_loans),
         Object.entries(e.outstanding).map(([c, v]) => fmtAmount(v, c)).join(" · ") || "nothing outstanding"),
     ];
   }
@@ -219,10 +230,12 @@
   }
 
   function policyMarks(policy, period) {
-    return (policy ? policy.items : []).filter((p) => POLICY_MARKED.test(p.parameter)).map((p) => ({
-      bucket: bucketOf(p.block_time, period), time: p.block_time,
-      label: p.parameter.replace(/^Adjustment/, "adj. ") + " " + fmtFactor(p.old_value) + "→" + fmtFactor(p.new_value),
-    }));
+    // Changes only: the v2 policy's deployment sets every parameter from 0 (a ParameterUpdated each).
+    return (policy ? policy.items : []).filter((p) => POLICY_MARKED.test(p.parameter) && Number(p.old_value) !== 0)
+      .map((p) => ({
+        bucket: bucketOf(p.block_time, period), time: p.block_time,
+        label: p.parameter.replace(/^Adjustment/, "adj. ") + " " + fmtFactor(p.old_value) + "→" + fmtFactor(p.new_value),
+      }));
   }
 
   function renderVolumes(volumes, policy) {
@@ -305,7 +318,7 @@
       .sort((a, b) => b.risk_weighted_balance - a.risk_weighted_balance).slice(0, state.top);
     body.replaceChildren(...rows.map((b) => {
       const tr = el("tr", { "data-borrower": b.borrower, class: "clickable" },
-        el("td", { class: "name" }, borrowerLink(b.borrower, b.name), el("small", {}, "#" + b.borrower + " · " + b.kind + (b.status !== "Active" ? " · " + b.status : ""))),
+        el("td", { class: "name" }, borrowerLink(b.borrower, b.name), el("small", {}, "#" + b.borrower + " · " + institutionNote(b))),
         el("td", { class: "num" }, fmtAmount(b.risk_weighted_balance, "CNY")),
         el("td", { class: "num" }, fmtAmount(b.limit, "CNY")),
         el("td", { class: "num" }, fmtAmount(b.headroom, "CNY")),
@@ -354,8 +367,7 @@
 
   function renderBorrower(data) {
     const e = data.exposure;
-    document.getElementById("borrower-title").textContent = e.name + " · #" + e.borrower + " · " + e.kind +
-      (e.status !== "Active" ? " · " + e.status : "");
+    document.getElementById("borrower-title").textContent = e.name + " · #" + e.borrower + " · " + institutionNote(e);
     document.getElementById("borrower-cards").replaceChildren(...exposureCards(e, "borrower"));
     const points = [...data.events.items].reverse();  // oldest first
     const c = chart("balance-chart");
@@ -387,7 +399,7 @@
         el("td", {}, l.currency),
         el("td", { class: "num" }, fmtAmount(l.principal, l.currency)),
         el("td", { class: "num" }, fmtAmount(l.outstanding, l.currency)),
-        el("td", {}, l.status),
+        el("td", {}, l.status_label || l.status),
         el("td", { class: "nowrap" }, fmtDay(l.value_date)),
         el("td", { class: "nowrap" }, fmtDay(l.maturity_date)))));
       document.getElementById("borrower-loans-caption").textContent =
