@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 INSTITUTION_ACTIVE = int(InstitutionStatus.ACTIVE)
 LOAN_ACTIVE = int(LoanStatus.ACTIVE)
-__all__ = ["LOAN_STATE", "PARAMETER_NAMES", "Projection", "XborderProjection", "ascii_code"]
+__all__ = ["LOAN_STATE", "PARAMETER_NAMES", "PROJECTED_EVENTS", "Projection", "XborderProjection", "ascii_code"]
 
 HISTORY_TABLES = ("institution_events", "wallet_events", "parameter_changes", "reference_rate_changes",
                   "financing_type_changes", "loan_events", "loan_terms", "drawdown_freezes", "agent_events",
@@ -121,6 +121,20 @@ _INSTITUTION_COLUMNS = ("institution_id", "kind", "identifier", "jurisdiction", 
 _INSTITUTION_EVENTS = frozenset({"InstitutionRegistered", "InstitutionStatusChanged",
                                  "CapitalBaseUpdated", "AdminWalletChanged", "SignatureEpochChanged"})
 _FREEZE_EVENTS = {"DrawdownsFrozen": 1, "DrawdownsUnfrozen": 0}
+#: The events other than the loan events and TermsShared, and the method that projects each.
+_HANDLERS = {
+    "InstitutionRegistered": "_institution", "InstitutionStatusChanged": "_institution",
+    "CapitalBaseUpdated": "_institution", "AdminWalletChanged": "_institution", "SignatureEpochChanged": "_institution",
+    "WalletAdded": "_wallet", "WalletRemoved": "_wallet",
+    "ParameterUpdated": "_policy", "ReferenceRateUpdated": "_policy", "FinancingTypeSet": "_policy",
+    "FinancingTypeRemoved": "_policy",
+    "DrawdownsFrozen": "_freeze", "DrawdownsUnfrozen": "_freeze",
+    "AgentAppointed": "_agent", "AgentDismissed": "_agent",
+    "ConsentNoncesInvalidated": "_nonces",
+}
+#: Every event the projection turns into rows (`loan_terms` rows for TermsShared only with keys);
+#: the others (roles, pauses, encryption keys) are in `raw_logs` only.
+PROJECTED_EVENTS = frozenset({*LOAN_EVENTS, "TermsShared", *_HANDLERS})
 _LOAN_UPDATE_SQL = (f"UPDATE loans SET {', '.join(c + ' = ?' for c in LOAN_STATE)}, updated_block = ? "
                     "WHERE loan_id = ?")
 _INSTITUTION_UPDATE_SQL = (f"UPDATE institutions SET {', '.join(c + ' = ?' for c in _INSTITUTION_STATE)}, "
@@ -182,17 +196,7 @@ class XborderProjection:
     def apply(self, db: Database, events: Sequence[DecodedEvent], block_times: dict[int, int]) -> None:
         batch = _Batch()
         self._load(db, batch, events)
-        handlers = {
-            "InstitutionRegistered": self._institution, "InstitutionStatusChanged": self._institution,
-            "CapitalBaseUpdated": self._institution, "AdminWalletChanged": self._institution,
-            "SignatureEpochChanged": self._institution,
-            "WalletAdded": self._wallet, "WalletRemoved": self._wallet,
-            "ParameterUpdated": self._policy, "ReferenceRateUpdated": self._policy,
-            "FinancingTypeSet": self._policy, "FinancingTypeRemoved": self._policy,
-            "DrawdownsFrozen": self._freeze, "DrawdownsUnfrozen": self._freeze,
-            "AgentAppointed": self._agent, "AgentDismissed": self._agent,
-            "ConsentNoncesInvalidated": self._nonces,
-        }
+        handlers = {event: getattr(self, method) for event, method in _HANDLERS.items()}
         reader = self.terms_reader
         for ev in events:
             if ev.event in LOAN_EVENTS:
