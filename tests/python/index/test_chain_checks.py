@@ -146,3 +146,23 @@ def test_an_index_without_raw_logs_is_not_upgraded_in_place(tmp_path: Path) -> N
     fresh.migrate(load_migrations()[:2])
     fresh.close()
     assert open_database(empty).schema_version() == len(load_migrations())  # nothing indexed: upgraded
+
+
+def test_an_index_of_a_v1_ledger_is_not_upgraded_in_place(tmp_path: Path) -> None:
+    """Schema 3 with data was indexed from a v1 ledger: its raw logs are v1 events, which the v2
+    projection does not read. Refused with what to do; an empty schema-3 database is upgraded."""
+    from xborder.index.db import IndexDatabaseError, load_migrations
+
+    url = f"sqlite:///{tmp_path / 'v1.db'}"
+    old = open_database(url, migrate=False)
+    old.migrate(load_migrations()[:3])
+    with old.transaction():
+        old.execute("INSERT INTO checkpoint (id, chain_id, block_number, block_hash) VALUES (1, 31337, 5, '0x00')")
+    old.close()
+    with pytest.raises(IndexDatabaseError, match="built by an older xborder \\(schema 3\\) from a v1 ledger"):
+        open_database(url)
+    empty = f"sqlite:///{tmp_path / 'empty3.db'}"
+    fresh = open_database(empty, migrate=False)
+    fresh.migrate(load_migrations()[:3])
+    fresh.close()
+    assert open_database(empty).schema_version() == len(load_migrations())
