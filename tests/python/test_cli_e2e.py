@@ -74,6 +74,7 @@ def _own_wallets(x: Callable[..., Run], client: XborderClient, node: LocalNode, 
          f"({deadline},{signature})", "--json"],
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+    assert result.stdout.strip(), f"cast printed no receipt (exit 0); stderr: {result.stderr!r}"
     receipt = json.loads(result.stdout)
     assert int(receipt["status"], 16) == 1
     assert Web3.to_checksum_address(receipt["from"]) == admin["address"]

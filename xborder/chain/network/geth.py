@@ -407,7 +407,7 @@ class Network:
     def admin(self, index: int, method: str, params: Sequence[Any] = (), timeout: float = 60.0) -> Any:
         """A JSON-RPC call on node `index`'s IPC socket (admin, miner, personal live only there)."""
         provider = IPCProvider(str(ipc_path(self.spec.node(index).datadir(self.root))), timeout=int(timeout))
-        reply = provider.make_request(method, list(params))  # type: ignore[arg-type]
+        reply = provider.make_request(method, list(params))
         if "error" in reply:
             raise ChainError(f"{method} on node {index} failed: {reply['error']}")
         return reply.get("result")
