@@ -55,6 +55,23 @@ def test_frontrunner_rewrites_extension_submitter(xb, ledger, bank, bank2, enter
     ledger.extendMaturityWithConsent(lid, new_maturity, sig, {"from": bank})
 
 
+def test_consent_naming_no_submitter(xb, ledger, bank, bank2, enterprise, ids, consent, record_active):
+    """A consent must name the institution that may submit it: one naming nobody (submitter 0) is not a
+    bearer consent that any lender side may submit, neither for a record nor for an extension."""
+    e, b = ids["enterprise"], ids["bank"]
+    req = make_request(e, b)
+    sig = consent(enterprise, req, 0, submitter=0)
+    ledger.appointAgent(ids["bank2"], {"from": bank})
+    for wallet, inst in ((bank, b), (bank2, ids["bank2"])):
+        with reverts("ConsentSubmitterMismatch", 0, inst):
+            ledger.recordLoanWithConsent(req, TERMS, 0, sig, {"from": wallet})
+    lid, loan_req, _ = record_active(term_days=180)
+    new_maturity = model.add_one_year(loan_req[4]) + DAY
+    ext = sign_extension(ledger, enterprise, 0, lid, new_maturity)
+    with reverts("ConsentSubmitterMismatch", 0, b):
+        ledger.extendMaturityWithConsent(lid, new_maturity, ext, {"from": bank})
+
+
 def test_frontrunning_agent_of_the_same_creditor(xb, ledger, regulator, bank, bank2, bank3, enterprise, ids, consent):
     """Two agents of one creditor are both lender side: the consent still names one of them."""
     from conftest import KIND, register
