@@ -4,7 +4,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 
 import model
-from conftest import DAY, IDENTIFIERS, TERMS, bind_proof, make_request, reverts, reverts_at_block_time, sign_consent, sign_extension, today
+from conftest import DAY, IDENTIFIERS, TERMS, bind_proof, make_request, reverts, reverts_at_block_time, sign_extension, today
 
 
 def test_frontrunner_submits_someone_elses_consent(xb, ledger, bank, bank2, enterprise, ids, consent):

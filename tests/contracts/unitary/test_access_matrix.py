@@ -102,7 +102,7 @@ def test_access(xb, ledger, registry, regulator, bank, bank2, bank3, enterprise,
         sig = sign_consent(ledger, enterprise, req, draw, lender_id)
         return ledger.recordLoanWithConsent(req, TERMS, draw, sig, {"from": lender}).return_value
 
-    lid, expected_args = None, ()
+    lid = None
     if fn == "confirmLoan (creditor side open)":
         lid = pending(enterprise)
     elif fn in ("confirmLoan (borrower side open)", "cancelLoan (Recorded)", "expireLoan"):

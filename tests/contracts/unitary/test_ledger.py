@@ -6,7 +6,7 @@ from eth_utils import keccak
 
 import model
 from conftest import (DAY, LONG_DAYS, RATES, SHORT_DAYS, TERMS, make_request, new_doc, reverts,
-                      reverts_at_a_block_time, reverts_at_block_time, sign_consent, sign_extension, today)
+                      reverts_at_a_block_time, reverts_at_block_time, sign_extension, today)
 
 USD = RATES[b"USD"]
 REGULATOR_ROLE = keccak(text="REGULATOR_ROLE")
