@@ -59,6 +59,10 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable, EIP712Domain {
     uint8 private constant _RECORDER = 4;
     uint8 private constant _AGENT = 8; // set together with _LENDER when the lender side is an agent
 
+    /// @dev `namedSubmitter` of {_authorize} when no consent is submitted: no uint32 submitter equals it,
+    /// so a consent naming submitter 0 (nobody) is refused like any other mismatch.
+    uint256 private constant _NO_CONSENT = type(uint256).max;
+
     uint8 private constant _BOTH_CONSENTED = LoanHeaderLibrary.BORROWER_CONSENTED | LoanHeaderLibrary.CREDITOR_CONSENTED;
 
     struct StoredLoan {
@@ -94,7 +98,7 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable, EIP712Domain {
     /// @inheritdoc ILoanLedger
     function recordLoan(LoanRequest calldata request, bytes calldata terms) external returns (uint64 loanId) {
         _requireNotPaused();
-        (uint32 caller, uint8 roles, InstitutionCore bc) = _checkRecord(request, _BORROWER | _LENDER, 0);
+        (uint32 caller, uint8 roles, InstitutionCore bc) = _checkRecord(request, _BORROWER | _LENDER, _NO_CONSENT);
         IMacroPrudentialPolicy.RecordQuote memory q = _recordQuote(request, bc);
         _requireDocumentFree(request.documentHash);
         uint8 flags = roles & _BORROWER != 0 ? LoanHeaderLibrary.BORROWER_CONSENTED : LoanHeaderLibrary.CREDITOR_CONSENTED;
@@ -125,7 +129,7 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable, EIP712Domain {
         _requireNotPaused();
         LoanHeader h = _header(loanId, LoanStatus.Recorded);
         if (block.timestamp > h.confirmBy()) revert ConfirmationWindowClosed(loanId, h.confirmBy());
-        (uint32 caller, uint8 roles, InstitutionCore bc, InstitutionCore cc) = _authorize(h, _BORROWER | _LENDER, true, 0);
+        (uint32 caller, uint8 roles, InstitutionCore bc, InstitutionCore cc) = _authorize(h, _BORROWER | _LENDER, true, _NO_CONSENT);
         _requireActive(h.borrower(), bc);
         _requireActive(h.creditor(), cc);
         ConsentSide side = roles & _BORROWER != 0 ? ConsentSide.Borrower : ConsentSide.Creditor;
@@ -151,7 +155,7 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable, EIP712Domain {
         LoanHeader h = _header(loanId, LoanStatus.Active);
         LoanAmounts a = s.amounts;
         _checkDraw(loanId, h, a, amount);
-        (uint32 caller,, InstitutionCore bc, InstitutionCore cc) = _authorize(h, _BORROWER | _LENDER, true, 0);
+        (uint32 caller,, InstitutionCore bc, InstitutionCore cc) = _authorize(h, _BORROWER | _LENDER, true, _NO_CONSENT);
         _requireActive(h.borrower(), bc);
         _requireActive(h.creditor(), cc);
         (uint64 rate, uint32 weightBps, uint256 limit) =
@@ -174,7 +178,7 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable, EIP712Domain {
         LoanAmounts a = s.amounts;
         uint64 outstanding = a.outstanding();
         if (amount > outstanding) revert RepaymentExceedsOutstanding(loanId, amount, outstanding);
-        (uint32 caller,,,) = _authorize(h, _LENDER, false, 0);
+        (uint32 caller,,,) = _authorize(h, _LENDER, false, _NO_CONSENT);
         uint64 removed = _repaidContribution(a.contribution(), outstanding, amount);
         a = a.afterRepay(amount, removed);
         s.amounts = a;
@@ -190,7 +194,7 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable, EIP712Domain {
 
     /// @inheritdoc ILoanLedger
     function extendMaturity(uint64 loanId, uint32 newMaturityDate) external {
-        (LoanHeader h, uint32 caller,, bool shortTermAfter) = _prepareExtension(loanId, newMaturityDate, 0);
+        (LoanHeader h, uint32 caller,, bool shortTermAfter) = _prepareExtension(loanId, newMaturityDate, _NO_CONSENT);
         if (shortTermAfter != h.shortTerm()) revert BorrowerConsentRequired(loanId, h.shortTerm(), shortTermAfter);
         _extend(loanId, h, caller, newMaturityDate, shortTermAfter, false);
     }
@@ -233,7 +237,7 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable, EIP712Domain {
         } else {
             revert InvalidLoanStatus(loanId, status);
         }
-        (uint32 caller,,,) = _authorize(h, allowed, false, 0);
+        (uint32 caller,,,) = _authorize(h, allowed, false, _NO_CONSENT);
         s.header = h.withStatus(LoanStatus.Cancelled);
         if (status == LoanStatus.Recorded) delete _pendingDocument[loanId];
         emit LoanCancelled(loanId, h.borrower(), caller, _positions[h.borrower()].balance);
@@ -246,7 +250,7 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable, EIP712Domain {
         LoanHeader h = _header(loanId, LoanStatus.Active);
         uint64 outstanding = s.amounts.outstanding();
         if (outstanding != 0) revert OutstandingNotZero(loanId, outstanding);
-        (uint32 caller,,,) = _authorize(h, _LENDER, false, 0);
+        (uint32 caller,,,) = _authorize(h, _LENDER, false, _NO_CONSENT);
         // outstanding == 0 implies contribution == 0: nothing leaves the balance.
         s.header = h.withStatus(LoanStatus.Closed);
         emit LoanClosed(loanId, h.borrower(), caller, _positions[h.borrower()].balance);
@@ -259,7 +263,7 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable, EIP712Domain {
         LoanHeader h = _header(loanId, LoanStatus.Active);
         uint64 outstanding = s.amounts.outstanding();
         if (outstanding == 0) revert NothingOutstanding(loanId);
-        (uint32 caller, uint8 roles,,) = _authorize(h, _LENDER, false, 0);
+        (uint32 caller, uint8 roles,,) = _authorize(h, _LENDER, false, _NO_CONSENT);
         s.header = h.withStatus(LoanStatus.Defaulted);
         emit LoanDefaulted(
             loanId, h.borrower(), caller, h.creditor(), roles & _AGENT != 0, outstanding, _positions[h.borrower()].balance
@@ -355,7 +359,7 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable, EIP712Domain {
         LoanHeader h = _loans[loanId].header;
         if (h.status() == LoanStatus.None) revert InvalidLoanStatus(loanId, LoanStatus.None);
         if (envelope.length == 0) revert EmptyEnvelope(loanId);
-        (uint32 caller,,,) = _authorize(h, _BORROWER | _LENDER, false, 0);
+        (uint32 caller,,,) = _authorize(h, _BORROWER | _LENDER, false, _NO_CONSENT);
         emit TermsShared(loanId, h.borrower(), caller, envelope);
     }
 
@@ -532,11 +536,11 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable, EIP712Domain {
 
     /**
      * @dev The one caller check. Looks up the caller's institution (and, with `withParties`, the
-     * cores of borrower `b` and creditor `c`) in one registry call; when `namedSubmitter` != 0 (a
-     * consent is being submitted) the caller must be that institution; the caller must hold one of
-     * the `allowed` roles on the loan and be Active.
+     * cores of borrower `b` and creditor `c`) in one registry call; when a consent is being submitted
+     * (`namedSubmitter` != _NO_CONSENT: the consent's uint32 submitter, 0 included) the caller must be
+     * that institution; the caller must hold one of the `allowed` roles on the loan and be Active.
      */
-    function _authorize(uint32 b, uint32 c, uint32 recorder, uint8 allowed, bool withParties, uint32 namedSubmitter)
+    function _authorize(uint32 b, uint32 c, uint32 recorder, uint8 allowed, bool withParties, uint256 namedSubmitter)
         private
         view
         returns (uint32 caller, uint8 roles, InstitutionCore bc, InstitutionCore cc)
@@ -549,7 +553,9 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable, EIP712Domain {
             // slither-disable-next-line unused-return
             (caller, callerCore,,) = _registry.coreWords(msg.sender, 0, 0);
         }
-        if (namedSubmitter != 0 && namedSubmitter != caller) revert ConsentSubmitterMismatch(namedSubmitter, caller);
+        if (namedSubmitter != _NO_CONSENT && namedSubmitter != caller) {
+            revert ConsentSubmitterMismatch(uint32(namedSubmitter), caller);
+        }
         if (caller != 0) {
             if (caller == b) {
                 roles = _BORROWER; // never lender side of its own loan, even if appointed agent
@@ -565,7 +571,7 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable, EIP712Domain {
     }
 
     /// @dev {_authorize} for an existing loan.
-    function _authorize(LoanHeader h, uint8 allowed, bool withParties, uint32 namedSubmitter)
+    function _authorize(LoanHeader h, uint8 allowed, bool withParties, uint256 namedSubmitter)
         private
         view
         returns (uint32 caller, uint8 roles, InstitutionCore bc, InstitutionCore cc)
@@ -593,7 +599,7 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable, EIP712Domain {
     }
 
     /// @dev Request data, the caller (one of `allowed`, named submitter), borrower and creditor.
-    function _checkRecord(LoanRequest calldata r, uint8 allowed, uint32 namedSubmitter)
+    function _checkRecord(LoanRequest calldata r, uint8 allowed, uint256 namedSubmitter)
         private
         view
         returns (uint32 caller, uint8 roles, InstitutionCore bc)
@@ -779,7 +785,7 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable, EIP712Domain {
     }
 
     /// @dev Shared checks of both extension functions; returns the caller and the new term class.
-    function _prepareExtension(uint64 loanId, uint32 newMaturityDate, uint32 namedSubmitter)
+    function _prepareExtension(uint64 loanId, uint32 newMaturityDate, uint256 namedSubmitter)
         private
         view
         returns (LoanHeader h, uint32 caller, InstitutionCore bc, bool shortTermAfter)

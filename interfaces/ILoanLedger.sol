@@ -95,7 +95,7 @@ interface ILoanLedger {
      * fields it signed besides the loan data.
      */
     struct ConsentSignature {
-        uint32 submitter; // the institution whose wallet must send the transaction
+        uint32 submitter; // the institution whose wallet must send the transaction (0 names nobody: refused)
         uint64 nonce; // unordered, single use per borrower ({consentNonceUsed})
         uint16 epoch; // the borrower's signature epoch in the registry when signed
         uint64 deadline; // unix seconds; refused after it

@@ -139,7 +139,7 @@ interface IMacroPrudentialPolicy {
      *
      * May emit {ParameterUpdated}.
      */
-    function setParameter(Parameter parameter, uint256 value) external;
+    function setParameter(Parameter p, uint256 value) external;
 
     /**
      * @notice Set the reference rate of `currency` (CNY per unit x 1e8); 0 removes the currency
@@ -185,7 +185,7 @@ interface IMacroPrudentialPolicy {
     function parameters() external view returns (Parameters memory);
 
     /// @notice One scalar parameter.
-    function parameter(Parameter parameter) external view returns (uint256);
+    function parameter(Parameter p) external view returns (uint256);
 
     /// @notice Reference rate of `currency` and when it was set. CNY -> (1e8, 0). Reverts {UnknownCurrency}.
     function referenceRate(bytes3 currency) external view returns (uint64 rate, uint40 updatedAt);

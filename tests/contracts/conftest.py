@@ -164,6 +164,21 @@ def reverts_at_block_time(name, *args):
     assert int(msg.rsplit(", ", 1)[1]) > args[-1], msg
 
 
+@contextlib.contextmanager
+def reverts_at_a_block_time(name, args_at):
+    """Exact revert of an error whose values are computed from the block time t the call ran at
+    (the policy's date windows): asserts the message is exactly `err(name, *args_at(t))` for one t
+    between the latest block's time and the chain's clock after the call. A view or a gas estimate
+    runs on a block that is not mined yet, so t is not known in advance; every value follows from it."""
+    before = min(chain.time(), web3.eth.get_block("latest").timestamp)
+    with pytest.raises(brownie.exceptions.VirtualMachineError) as exc:
+        yield
+    after = max(chain.time(), web3.eth.get_block("latest").timestamp) + 2
+    msg = exc.value.revert_msg
+    matches = [t for t in range(before - 2, after + 1) if msg == err(name, *args_at(t))]
+    assert matches, f"{msg!r} is not {name} at any block time in [{before - 2}, {after}]"
+
+
 @pytest.fixture(scope="session")
 def error():
     return err

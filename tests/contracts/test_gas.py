@@ -3,7 +3,7 @@ the measured values (+ a little slack) so a regression fails the suite. See docs
 from brownie import accounts, chain
 
 import model
-from conftest import IDENTIFIERS, LONG_DAYS, SHORT_DAYS, TERMS, bind_proof, lei, make_request, sign_consent, sign_extension
+from conftest import IDENTIFIERS, SHORT_DAYS, TERMS, bind_proof, lei, make_request, sign_consent, sign_extension
 
 BOUNDS = {  # measured on anvil and Ganache (same EVM gas schedule), rounded up a little
     "registerInstitution (with admin proof)": 171_500,

@@ -1,8 +1,10 @@
 """Issue #10 items 2, 3 and 8: who may submit a consent, the creditor's consent, revocation."""
 from brownie import chain
+from eth_account import Account
+from eth_account.messages import encode_typed_data
 
 import model
-from conftest import DAY, IDENTIFIERS, TERMS, bind_proof, make_request, reverts, reverts_at_block_time, sign_consent, sign_extension, today
+from conftest import DAY, IDENTIFIERS, TERMS, bind_proof, make_request, reverts, reverts_at_block_time, sign_extension, today
 
 
 def test_frontrunner_submits_someone_elses_consent(xb, ledger, bank, bank2, enterprise, ids, consent):
@@ -15,6 +17,59 @@ def test_frontrunner_submits_someone_elses_consent(xb, ledger, bank, bank2, ente
     with reverts("ConsentSubmitterMismatch", ids["bank"], ids["bank2"]):
         ledger.recordLoanWithConsent(req2, TERMS, 0, sig, {"from": bank2})
     ledger.recordLoanWithConsent(req, TERMS, 0, sig, {"from": bank})
+
+
+def _recovered(data, signature):
+    """The address `signature` recovers to over typed data the borrower never signed."""
+    return Account.recover_message(encode_typed_data(full_message=data), signature=signature)
+
+
+def test_frontrunner_rewrites_the_named_submitter(xb, ledger, bank, bank2, enterprise, ids, consent):
+    """The front-runner copies the consent and puts its own id in the submitter field (as the
+    creditor's agent, or also rewriting the creditor to itself): the borrower signed neither."""
+    e, b, b2 = ids["enterprise"], ids["bank"], ids["bank2"]
+    req = make_request(e, b)
+    sig = consent(enterprise, req, 0)  # names the bank
+    forged = (b2,) + sig[1:]
+    ledger.appointAgent(b2, {"from": bank})  # lender side of the bank's loans: only the submitter is wrong
+    signer = _recovered(model.consent_typed_data(req, 0, b2, *sig[1:4], chain.id, ledger.address), sig[4])
+    with reverts("InvalidBorrowerSignature", signer, e):
+        ledger.recordLoanWithConsent(req, TERMS, 0, forged, {"from": bank2})
+    ledger.dismissAgent(b2, {"from": bank})
+    req2 = (e, b2) + req[2:]  # bank2 as creditor and submitter
+    signer = _recovered(model.consent_typed_data(req2, 0, b2, *sig[1:4], chain.id, ledger.address), sig[4])
+    with reverts("InvalidBorrowerSignature", signer, e):
+        ledger.recordLoanWithConsent(req2, TERMS, 0, forged, {"from": bank2})
+    ledger.recordLoanWithConsent(req, TERMS, 0, sig, {"from": bank})  # the honest submission still lands
+
+
+def test_frontrunner_rewrites_extension_submitter(xb, ledger, bank, bank2, enterprise, ids, record_active):
+    lid, req, _ = record_active(term_days=180)
+    new_maturity = model.add_one_year(req[4]) + DAY
+    sig = sign_extension(ledger, enterprise, ids["bank"], lid, new_maturity)
+    ledger.appointAgent(ids["bank2"], {"from": bank})
+    forged = (ids["bank2"],) + sig[1:]
+    data = model.extension_consent_typed_data(ids["bank2"], lid, new_maturity, *sig[1:4], chain.id, ledger.address)
+    with reverts("InvalidBorrowerSignature", _recovered(data, sig[4]), ids["enterprise"]):
+        ledger.extendMaturityWithConsent(lid, new_maturity, forged, {"from": bank2})
+    ledger.extendMaturityWithConsent(lid, new_maturity, sig, {"from": bank})
+
+
+def test_consent_naming_no_submitter(xb, ledger, bank, bank2, enterprise, ids, consent, record_active):
+    """A consent must name the institution that may submit it: one naming nobody (submitter 0) is not a
+    bearer consent that any lender side may submit, neither for a record nor for an extension."""
+    e, b = ids["enterprise"], ids["bank"]
+    req = make_request(e, b)
+    sig = consent(enterprise, req, 0, submitter=0)
+    ledger.appointAgent(ids["bank2"], {"from": bank})
+    for wallet, inst in ((bank, b), (bank2, ids["bank2"])):
+        with reverts("ConsentSubmitterMismatch", 0, inst):
+            ledger.recordLoanWithConsent(req, TERMS, 0, sig, {"from": wallet})
+    lid, loan_req, _ = record_active(term_days=180)
+    new_maturity = model.add_one_year(loan_req[4]) + DAY
+    ext = sign_extension(ledger, enterprise, 0, lid, new_maturity)
+    with reverts("ConsentSubmitterMismatch", 0, b):
+        ledger.extendMaturityWithConsent(lid, new_maturity, ext, {"from": bank})
 
 
 def test_frontrunning_agent_of_the_same_creditor(xb, ledger, regulator, bank, bank2, bank3, enterprise, ids, consent):

@@ -4,7 +4,7 @@ import pytest
 from eth_utils import keccak
 
 import model
-from conftest import LONG_DAYS, TERMS, make_request, reverts, sign_consent, sign_extension
+from conftest import TERMS, make_request, reverts, sign_extension
 
 REGULATOR_ROLE = keccak(text="REGULATOR_ROLE")
 

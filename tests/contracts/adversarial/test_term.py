@@ -4,7 +4,7 @@ import datetime as dt
 from brownie import chain
 
 import model
-from conftest import DAY, RATES, SHORT_DAYS, TERMS, make_request, reverts, sign_consent, sign_extension
+from conftest import DAY, RATES, SHORT_DAYS, TERMS, make_request, reverts, sign_extension
 
 USD = RATES[b"USD"]
 U = model.utc

@@ -11,13 +11,13 @@ import itertools
 import os
 
 import brownie
-import pytest
 from brownie import accounts, chain, network
 from brownie.test import strategy
 from eth_utils import keccak
 
 import model
-from conftest import DAY, RATES, TERMS, bind_proof, err, lei, make_request, sign_consent, sign_extension
+from conftest import (DAY, RATES, TERMS, bind_proof, err, lei, make_request, reverts_at_block_time, sign_consent,
+                      sign_extension)
 
 CURRENCIES = [b"CNY", b"USD", b"EUR", b"HKD", b"JPY", b"GBP"]
 DOCS = [keccak(text=f"state-doc-{i}") for i in range(5)]
@@ -191,9 +191,8 @@ class StateMachine:
         if abs(now - sig[3]) < MARGIN:
             return
         if now > sig[3]:
-            with pytest.raises(brownie.exceptions.VirtualMachineError) as exc:
+            with reverts_at_block_time("SignatureExpired", sig[3]):
                 self.ledger.recordLoanWithConsent(req, TERMS, draw, sig, {"from": self.creditor_wallet})
-            assert exc.value.revert_msg.startswith(f"SignatureExpired: {sig[3]}, ")
             return
         self._submit(req, draw, sig, self.creditor_wallet, self.c_id)
 

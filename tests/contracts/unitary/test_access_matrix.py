@@ -14,7 +14,7 @@ import pytest
 from eth_utils import keccak
 
 import model
-from conftest import IDENTIFIERS, KIND, TERMS, make_request, register, reverts, sign_consent
+from conftest import IDENTIFIERS, KIND, TERMS, make_request, register, reverts, sign_consent, sign_extension
 
 PAUSER_ROLE = keccak(text="PAUSER_ROLE")
 REGULATOR_ROLE = keccak(text="REGULATOR_ROLE")
@@ -28,6 +28,8 @@ P = "pauser-only"
 AB = "borrower already consented"  # AlreadyConsented(loan, Borrower)
 AC = "creditor already consented"
 W = "window open"  # ConfirmationWindowOpen(loan, confirmBy)
+N = "not its agent"  # NotAnAgent(its institution, the agent)
+IA = "invalid agent"  # InvalidAgent(principal, agent): an institution cannot be its own agent
 
 
 def _row(ok=(), **special):
@@ -40,6 +42,7 @@ def _row(ok=(), **special):
 
 LENDER = ("bank", "agent")
 PARTY = ("bank", "enterprise", "borrower_recorder", "agent")
+INSTITUTIONS = ("bank", "enterprise", "borrower_recorder", "agent", "dismissed_agent", "bank2", "creditor")
 REGULATOR_ONLY = {r: R for r in ROLES} | {"regulator": OK}
 MATRIX = {
     "recordLoan": _row(PARTY, revoked_creditor=X),
@@ -50,6 +53,8 @@ MATRIX = {
     "drawdown": _row(PARTY, revoked_creditor=X),
     "repay": _row(LENDER, revoked_creditor=X),
     "extendMaturity": _row(LENDER, revoked_creditor=X),
+    # the borrower's ExtensionConsent names the caller's institution (0 for the regulator and the stranger)
+    "extendMaturityWithConsent": _row(LENDER, revoked_creditor=X),
     "cancelLoan (Recorded)": _row(PARTY + ("dismissed_agent",), revoked_creditor=X),  # the recorder may withdraw
     "cancelLoan (Active, undrawn)": _row(PARTY, revoked_creditor=X),
     "closeLoan": _row(LENDER, revoked_creditor=X),
@@ -58,9 +63,16 @@ MATRIX = {
     "writeOff": REGULATOR_ONLY,
     "releaseDocument": REGULATOR_ONLY,
     "freezeDrawdowns": REGULATOR_ONLY,
+    "unfreezeDrawdowns": REGULATOR_ONLY,
     "expireLoan": {r: W for r in ROLES} | {"regulator": OK},
     "pause": {r: P for r in ROLES} | {"regulator": OK},
+    "unpause": {r: P for r in ROLES} | {"regulator": OK},
+    # every institution for itself: appoint bank2, dismiss the creditor's agent, void a consent nonce
+    "appointAgent": _row([r for r in INSTITUTIONS if r != "bank2"], bank2=IA, revoked_creditor=X),
+    "dismissAgent": _row(("bank",), revoked_creditor=X, **{r: N for r in INSTITUTIONS if r != "bank"}),
+    "invalidateConsentNonces": _row(INSTITUTIONS, revoked_creditor=X),
 }
+OWN_INSTITUTION = ("appointAgent", "dismissAgent", "invalidateConsentNonces")
 CASES = [(fn, role) for fn, row in MATRIX.items() for role in ROLES]
 
 
@@ -102,7 +114,7 @@ def test_access(xb, ledger, registry, regulator, bank, bank2, bank3, enterprise,
         sig = sign_consent(ledger, enterprise, req, draw, lender_id)
         return ledger.recordLoanWithConsent(req, TERMS, draw, sig, {"from": lender}).return_value
 
-    lid, expected_args = None, ()
+    lid = None
     if fn == "confirmLoan (creditor side open)":
         lid = pending(enterprise)
     elif fn in ("confirmLoan (borrower side open)", "cancelLoan (Recorded)", "expireLoan"):
@@ -112,7 +124,11 @@ def test_access(xb, ledger, registry, regulator, bank, bank2, bank3, enterprise,
     elif fn == "writeOff":
         lid = active(100)
         ledger.declareDefault(lid, {"from": lender})
-    elif fn != "recordLoan" and fn != "recordLoanWithConsent":
+    elif fn == "dismissAgent" and not agency:
+        ledger.appointAgent(agent_id, {"from": bank})
+    elif fn == "unfreezeDrawdowns":
+        ledger.freezeDrawdowns(e, model.SUSPECTED_FRAUD, {"from": regulator})
+    elif fn not in ("recordLoan", "recordLoanWithConsent") + OWN_INSTITUTION:
         lid = active(100)
     doc = None
     if fn == "releaseDocument":
@@ -121,10 +137,15 @@ def test_access(xb, ledger, registry, regulator, bank, bank2, bank3, enterprise,
         ledger.recordLoanWithConsent(req, TERMS, 0, sign_consent(ledger, enterprise, req, 0, lender_id), {"from": lender})
     request = make_request(e, b)
     consent = sign_consent(ledger, enterprise, request, 0, institution.get(role, 0))
+    if fn == "extendMaturityWithConsent":
+        new_maturity = ledger.getLoan(lid)["maturityDate"] + 86400
+        extension = sign_extension(ledger, enterprise, institution.get(role, 0), lid, new_maturity)
     if role == "dismissed_agent":
         ledger.dismissAgent(agent_id, {"from": bank})
     if role == "revoked_creditor":
         registry.revokeInstitution(b, {"from": regulator})
+    if fn == "unpause":
+        ledger.pause({"from": regulator})
 
     call = {
         "recordLoan": lambda: ledger.recordLoan(request, TERMS, sender),
@@ -134,6 +155,7 @@ def test_access(xb, ledger, registry, regulator, bank, bank2, bank3, enterprise,
         "drawdown": lambda: ledger.drawdown(lid, 1, sender),
         "repay": lambda: ledger.repay(lid, 1, sender),
         "extendMaturity": lambda: ledger.extendMaturity(lid, ledger.getLoan(lid)["maturityDate"] + 86400, sender),
+        "extendMaturityWithConsent": lambda: ledger.extendMaturityWithConsent(lid, new_maturity, extension, sender),
         "cancelLoan (Recorded)": lambda: ledger.cancelLoan(lid, sender),
         "cancelLoan (Active, undrawn)": lambda: ledger.cancelLoan(lid, sender),
         "closeLoan": lambda: ledger.closeLoan(lid, sender),
@@ -142,8 +164,13 @@ def test_access(xb, ledger, registry, regulator, bank, bank2, bank3, enterprise,
         "writeOff": lambda: ledger.writeOff(lid, model.WRITE_OFF_APPROVED, sender),
         "releaseDocument": lambda: ledger.releaseDocument(doc, model.DOCUMENT_DISPUTE, sender),
         "freezeDrawdowns": lambda: ledger.freezeDrawdowns(e, model.SUSPECTED_FRAUD, sender),
+        "unfreezeDrawdowns": lambda: ledger.unfreezeDrawdowns(e, model.SUSPECTED_FRAUD, sender),
         "expireLoan": lambda: ledger.expireLoan(lid, model.DOCUMENT_DISPUTE, sender),
         "pause": lambda: ledger.pause(sender),
+        "unpause": lambda: ledger.unpause(sender),
+        "appointAgent": lambda: ledger.appointAgent(ids["bank2"], sender),
+        "dismissAgent": lambda: ledger.dismissAgent(agent_id, sender),
+        "invalidateConsentNonces": lambda: ledger.invalidateConsentNonces(7, 1, sender),
     }[fn]
     expected = MATRIX[fn][role]
     if expected == OK:
@@ -157,13 +184,8 @@ def test_access(xb, ledger, registry, regulator, bank, bank2, bank3, enterprise,
         AB: ("AlreadyConsented", lid, model.BORROWER_SIDE),
         AC: ("AlreadyConsented", lid, model.CREDITOR_SIDE),
         W: ("ConfirmationWindowOpen", lid, lid and ledger.getLoan(lid)["confirmBy"]),
+        N: ("NotAnAgent", institution.get(role, 0), agent_id),
+        IA: ("InvalidAgent", ids["bank2"], ids["bank2"]),
     }[expected]
     with reverts(*error):
         call()
-
-
-def test_unpause_requires_pauser(xb, ledger, regulator, bank):
-    ledger.pause({"from": regulator})
-    with reverts("AccessControlUnauthorizedAccount", bank.address, PAUSER_ROLE):
-        ledger.unpause({"from": bank})
-    ledger.unpause({"from": regulator})
