@@ -21,6 +21,7 @@ from xborder.config import PROJECT_ROOT
 from xborder.services import onboarding
 from xborder.services.deploy import deploy
 from xborder.services.permissions import accounts_allowlist
+from xborder.services.roster import COLUMNS
 
 from .chains import dev_account
 
@@ -116,13 +117,17 @@ def test_allowlist_from_the_registry(anvil: LocalNode, tmp_path: Path) -> None:
             ("enterprise", "Revoked Co", "91100000100003962T", "CN", "1,000,000.00", admins["revoked"].address),
             ("enterprise", "Firm Co", "9131000013221158XC", "CN", "1,000,000.00", admins["firm"].address)]
     problems: list[onboarding.Problem] = []
-    entries = onboarding.validate_rows([(f"row {i}", dict(zip(onboarding.COLUMNS, r, strict=True)))
+    entries = onboarding.validate_rows([(f"row {i}", dict(zip(COLUMNS, r, strict=True)))
                                         for i, r in enumerate(rows, 1)], None, problems)
     assert not problems
-    ids = {e.name: i for e, i in onboarding.apply(client, regulator, onboarding.plan(client, entries)).registered}
+    prover = onboarding.account_prover(client, admins.values())
+    ids = {e.name: i for e, i in onboarding.apply(client, regulator, onboarding.plan(client, entries, prover=prover))
+           .registered}
     second, gone = Account.create(), Account.create()
-    onboarding.add_wallet(client, admins["bank"], ids["Bank"], second.address)
-    onboarding.add_wallet(client, admins["firm"], ids["Firm Co"], gone.address)
+    onboarding.add_wallet(client, admins["bank"], ids["Bank"], second.address,
+                          onboarding.prove_wallet(client, second, "91100000100005101J"))
+    onboarding.add_wallet(client, admins["firm"], ids["Firm Co"], gone.address,
+                          onboarding.prove_wallet(client, gone, "9131000013221158XC"))
     onboarding.remove_wallet(client, admins["firm"], ids["Firm Co"], gone.address)
     onboarding.change_status(client, regulator, ids["Suspended Co"], "suspend")
     onboarding.change_status(client, regulator, ids["Revoked Co"], "revoke")

@@ -11,14 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_account import Account
+from eth_typing import HexStr
 from web3 import Web3
 
-from xborder.bindings.client import XborderClient
+from xborder.bindings.client import XborderClient, calldata
 from xborder.chain.launcher import rpc_call
 from xborder.chain.network import Network
-from xborder.chain.sender import Call, TxSender, wait_receipts
+from xborder.chain.receipts import wait_receipts
+from xborder.chain.sender import TxSender
+from xborder.chain.signer import Call
 from xborder.config import PROJECT_ROOT, Settings
-from xborder.domain.identifiers import uscc_with_check
+from xborder.domain.dates import DAY
+from xborder.domain.identifiers import identifier_bytes, uscc_with_check
 from xborder.index import Indexer, IndexStats, open_database
 from xborder.index.db import Database
 from xborder.index.indexer import deployment_contracts
@@ -26,8 +31,8 @@ from xborder.index.service import index_events, indexer_web3
 from xborder.services import onboarding, policy
 from xborder.services import terms as T
 from xborder.services.deploy import deploy
-from xborder.services.loan_import import RECORDED, LoanBatch, LoanItem
-from xborder.services.loans import parse_date
+from xborder.services.loan_batch import RECORDED, LoanBatch, LoanItem
+from xborder.services.roster import COLUMNS
 
 from .chains import Chain, dev_account
 
@@ -35,7 +40,7 @@ pytestmark = pytest.mark.network
 
 REGULATOR, BANK = dev_account(0), dev_account(1)
 BORROWERS = [dev_account(i) for i in (2, 3, 4)]
-REGISTER_GAS = 400_000
+REGISTER_GAS = 400_000  # registerInstitution with the admin's proof: 170,527 measured
 
 
 @pytest.fixture(scope="module")
@@ -50,35 +55,39 @@ def deployed(network: Network, tmp_path_factory: pytest.TempPathFactory) -> Iter
     rows += [("enterprise", f"Borrower {k}", uscc_with_check(f"9133000{k}MA2AY5Q83"), "CN", "900,000,000.00", a.address)
              for k, a in enumerate(BORROWERS)]
     problems: list[onboarding.Problem] = []
-    entries = onboarding.validate_rows([(f"row {i}", dict(zip(onboarding.COLUMNS, r, strict=True)))
+    entries = onboarding.validate_rows([(f"row {i}", dict(zip(COLUMNS, r, strict=True)))
                                         for i, r in enumerate(rows, 1)], None, problems)
     assert not problems
-    report = onboarding.apply(client, REGULATOR, onboarding.plan(client, entries))
+    report = onboarding.apply(client, REGULATOR, onboarding.plan(
+        client, entries, prover=onboarding.account_prover(client, [BANK, *BORROWERS])))
     policy.set_rates(client, REGULATOR, policy.parse_rate_pairs(["USD", "7.10"]))
     chain.settle(int(w3.eth.block_number))
     yield chain, deployments, {entry.name: iid for entry, iid in report.registered}
 
 
 def _registrations(client: XborderClient, tag: str, count: int) -> list[Call]:
-    """`count` new institutions (unique identifiers), registered by the regulator."""
+    """`count` new institutions (unique identifiers), registered by the regulator, each admin wallet
+    (a fresh key) with its proof of key possession."""
     calls = []
     for k in range(count):
         ident = uscc_with_check(f"9144{tag}{k:03d}MA5EX0000")
-        data = client.registry.functions.registerInstitution(
-            3, onboarding.identifier_bytes(ident), b"CN", 10**10, f"{tag} firm {k}",
-            Web3.to_checksum_address(Web3.keccak(text=f"{tag}-{k}")[:20]))._encode_transaction_data()
-        calls.append(Call(to=client.registry.address, data=bytes.fromhex(data[2:]), gas=REGISTER_GAS))
+        admin = Account.from_key(Web3.keccak(text=f"{tag}-{k}"))
+        proof = client.wallet_proof(admin, identifier_bytes(ident), nonce=0, valid_for=3600)
+        data = calldata(client.registry.functions.registerInstitution(
+            3, identifier_bytes(ident), b"CN", 10**10, f"{tag} firm {k}", admin.address, proof.as_abi()))
+        calls.append(Call(to=client.registry.address, data=data, gas=REGISTER_GAS))
     return calls
 
 
-def _loans(ids: dict[str, int], tag: str, count: int) -> list[LoanItem]:
-    """`count` loans recorded by the bank, each co-signed by its borrower and drawn at once."""
+def _loans(client: XborderClient, ids: dict[str, int], tag: str, count: int) -> list[LoanItem]:
+    """`count` loans recorded by the bank (their creditor), each co-signed by its borrower and drawn at once."""
     items = []
+    today = client.now() // DAY * DAY
     for k in range(count):
         borrower = k % len(BORROWERS)
         items.append(LoanItem.build(
             borrower=ids[f"Borrower {borrower}"], creditor=ids["Bank"], currency="USD", principal=100_000_00,
-            value_date=parse_date("2025-01-01"), maturity_date=parse_date("2025-12-31"), financing_type=1,
+            value_date=today, maturity_date=today + 300 * DAY, financing_type=1,
             document=Web3.keccak(text=f"{tag}-doc-{k}"), terms=T.LoanTerms(interest_rate="4.1"), recorder=BANK,
             borrower_account=BORROWERS[borrower], draw=100_000_00, ref=f"{tag}-{k}"))
     return items
@@ -112,7 +121,7 @@ def test_sealer_killed_chain_goes_on_nothing_lost_or_doubled(deployed: tuple[Cha
     # Before the outage: registrations through node 1 and loans through node 2, in flight when node 3 dies.
     before_hashes = regulator.send_many(_registrations(client1, "B", 6))
     before_loans: list[Any] = []
-    recorder = threading.Thread(target=_record, args=(client2, _loans(ids, "before", 6), before_loans))
+    recorder = threading.Thread(target=_record, args=(client2, _loans(client2, ids, "before", 6), before_loans))
     recorder.start()
     time.sleep(0.5)
     network.kill_node(3)
@@ -124,7 +133,7 @@ def test_sealer_killed_chain_goes_on_nothing_lost_or_doubled(deployed: tuple[Cha
     recorder.join(300)  # the bank's next batch waits for its first (one sender per wallet)
     assert not recorder.is_alive()
     during_loans: list[Any] = []
-    _record(client2, _loans(ids, "during", 6), during_loans)
+    _record(client2, _loans(client2, ids, "during", 6), during_loans)
     assert not _alive(network, 3)
     receipts = wait_receipts(client1.w3, before_hashes + during_hashes, timeout=300)
     assert all(r.status == 1 for r in receipts)
@@ -143,7 +152,7 @@ def test_sealer_killed_chain_goes_on_nothing_lost_or_doubled(deployed: tuple[Cha
     block = chain.common_block()
     node3 = XborderClient.load(chain.w3(3), deployments)
     for r in receipts:
-        again = node3.w3.eth.get_transaction_receipt(r.tx_hash)
+        again = node3.w3.eth.get_transaction_receipt(HexStr(r.tx_hash))
         assert again["status"] == 1 and again["blockHash"].hex() == _hash(client1.w3, r.tx_hash)
     assert int(node3.registry.functions.institutionCount().call(block_identifier=block)) == institutions_before + 12
     assert node3.w3.eth.get_transaction_count(REGULATOR.address, block) == regulator.nonce
@@ -160,7 +169,7 @@ def _alive(network: Network, index: int) -> bool:
 
 
 def _hash(w3: Web3, tx_hash: str) -> str:
-    return str(w3.eth.get_transaction_receipt(tx_hash)["blockHash"].hex())
+    return str(w3.eth.get_transaction_receipt(HexStr(tx_hash))["blockHash"].hex())
 
 
 def _signer(network: Network, node: int, block_hash: str) -> str:
@@ -197,23 +206,7 @@ def test_partition_reorg_indexer_matches_fresh_backfill(deployed: tuple[Chain, P
         "follow": True, "poll_interval": 0.2, "stop": stop, "batch_blocks": 50, "on_batch": stats.append})
     follower.start()
     try:
-        # Node 1 stops sealing until the last two blocks are someone else's: then, alone, clique
-        # lets it seal the next block (a signer may sign once per floor(4/2)+1 = 3 blocks).
-        network.admin(1, "miner_stop")
-        stopped_at = network.head(1)[0]
-        deadline = time.monotonic() + 180
-        while True:
-            # (a seal already under way when the miner stopped still lands: wait past it)
-            _wait(lambda since=stopped_at: network.head(1)[0] >= since + 3, "three blocks sealed by the others")
-            network.isolate(1)
-            fork_at, head = network.head(1)
-            parent = network.block_hash(1, fork_at - 1)
-            assert parent is not None
-            if me not in (_signer(network, 1, head), _signer(network, 1, parent)):
-                break
-            assert time.monotonic() < deadline, "node 1 kept being one of the last two signers"
-            network.reconnect(1)
-            stopped_at = network.head(1)[0]
+        fork_at = _cut_off_node1(network, me)
 
         # The minority branch: a registration sent to node 1, sealed by node 1 alone.
         losing_tx = TxSender(client1.w3, REGULATOR, name="regulator").send(_registrations(client1, "R", 1)[0])
@@ -228,8 +221,10 @@ def test_partition_reorg_indexer_matches_fresh_backfill(deployed: tuple[Chain, P
 
         # The majority branch: three sealers go on, with a transaction of their own.
         bank = TxSender(client2.w3, BANK, name="bank")
-        winning_tx = bank.send(Call(to=client2.registry.address, gas=200_000, data=bytes.fromhex(
-            client2.registry.functions.addWallet(ids["Bank"], dev_account(9).address)._encode_transaction_data()[2:])))
+        extra = dev_account(9)
+        proof = client2.wallet_proof(extra, client2.identifier(ids["Bank"]))
+        winning_tx = bank.send(Call(to=client2.registry.address, gas=200_000, data=calldata(
+            client2.registry.functions.addWallet(ids["Bank"], extra.address, proof.as_abi()))))
         winning = wait_receipts(client2.w3, [winning_tx], timeout=120)[0]
         assert winning.status == 1
         _head_advances(network, [2, 3, 4], blocks=3)
@@ -253,7 +248,33 @@ def test_partition_reorg_indexer_matches_fresh_backfill(deployed: tuple[Chain, P
     assert not follower.is_alive()
     assert any(s.reorgs >= 1 for s in stats), "the follower saw no reorg"
 
-    # Row for row: the follower's database == a fresh backfill of the final chain (from node 3).
+    _equals_fresh_backfill(network, settings, deployments, tmp_path, losing_tx)
+
+
+def _cut_off_node1(network: Network, me: str) -> int:
+    """Node 1 stops sealing until the last two blocks are someone else's; then it is isolated, and
+    alone clique lets it seal the next block (a signer may sign once per floor(4/2)+1 = 3 blocks).
+    Returns the block it forks after."""
+    network.admin(1, "miner_stop")
+    stopped_at = network.head(1)[0]
+    deadline = time.monotonic() + 180
+    while True:
+        # (a seal already under way when the miner stopped still lands: wait past it)
+        _wait(lambda since=stopped_at: network.head(1)[0] >= since + 3, "three blocks sealed by the others")
+        network.isolate(1)
+        fork_at, head = network.head(1)
+        parent = network.block_hash(1, fork_at - 1)
+        assert parent is not None
+        if me not in (_signer(network, 1, head), _signer(network, 1, parent)):
+            return fork_at
+        assert time.monotonic() < deadline, "node 1 kept being one of the last two signers"
+        network.reconnect(1)
+        stopped_at = network.head(1)[0]
+
+
+def _equals_fresh_backfill(network: Network, settings: Settings, deployments: Path, tmp_path: Path,
+                           losing_tx: str) -> None:
+    """Row for row: the follower's database == a fresh backfill of the final chain (from node 3)."""
     with open_database(settings.index_url) as followed:
         checkpoint = followed.query_one("SELECT block_number, block_hash FROM checkpoint")
         assert checkpoint is not None
@@ -266,6 +287,8 @@ def test_partition_reorg_indexer_matches_fresh_backfill(deployed: tuple[Chain, P
             assert fresh.query("SELECT tx_hash FROM institution_events WHERE tx_hash = ?", (losing_tx,))
         finally:
             fresh.close()
+
+
 
 
 def chain_id(network: Network) -> int:

@@ -18,13 +18,16 @@ import pytest
 from xborder.bindings.client import XborderClient
 from xborder.chain import LocalNode
 from xborder.config import PROJECT_ROOT, Settings
+from xborder.domain.dates import DAY
+from xborder.domain.loans import LoanRequest, document_hash
 from xborder.errors import TransactionRejected
 from xborder.index import reconcile
 from xborder.index.service import index_events, open_index
 from xborder.services import onboarding, policy
 from xborder.services import terms as T
 from xborder.services.deploy import deploy
-from xborder.services.loans import LoanRequest, LoanService, document_hash, parse_date
+from xborder.services.loans import LoanService
+from xborder.services.roster import COLUMNS
 
 from .chains import Chain, dev_account
 
@@ -48,10 +51,28 @@ def chain(request: pytest.FixtureRequest) -> Iterator[Chain]:
         yield Chain(request.param, [node.rpc_url] * 4)
 
 
-def _request(borrower: int, creditor: int, principal: int, doc: str) -> tuple[LoanRequest, T.SealedTerms]:
+def _request(client: XborderClient, borrower: int, creditor: int, principal: int,
+             doc: str) -> tuple[LoanRequest, T.SealedTerms]:
+    """Valued today (chain time), maturing in 300 days: short-term."""
     sealed = T.seal(T.LoanTerms(interest_rate="4.35", purpose="working capital"))
-    return LoanRequest(borrower, creditor, "USD", principal, parse_date("2025-01-01"), parse_date("2025-12-31"), 1,
-                       document_hash(doc), sealed.terms_hash), sealed
+    today = client.now() // DAY * DAY
+    return LoanRequest(borrower, creditor, "USD", principal, today, today + 300 * DAY, 1, document_hash(doc),
+                       sealed.terms_hash), sealed
+
+
+def _onboard(client: XborderClient) -> tuple[int, int, int, int]:
+    """The roster (each admin proving its wallet) and the USD rate; the ids of bank A, bank B, the
+    borrower and the HK creditor."""
+    problems: list[onboarding.Problem] = []
+    entries = onboarding.validate_rows(
+        [(f"row {i}", dict(zip(COLUMNS, row, strict=True))) for i, row in enumerate(ROSTER, 1)], None,
+        problems)
+    assert not problems
+    report = onboarding.apply(client, REGULATOR, onboarding.plan(client, entries, prover=onboarding.account_prover(
+        client, [BANK_A, BANK_B, BORROWER, HK_CREDITOR])))
+    ids = {entry.name: iid for entry, iid in report.registered}
+    policy.set_rates(client, REGULATOR, policy.parse_rate_pairs(["USD", USD_RATE]))
+    return ids["Bank A"], ids["Bank B"], ids["Borrower X"], ids["HK Creditor"]
 
 
 def test_lifecycle(chain: Chain, tmp_path: Path) -> None:
@@ -61,30 +82,21 @@ def test_lifecycle(chain: Chain, tmp_path: Path) -> None:
     # -- deploy and onboard through node 1 (the regulator's wallet) --------------------------------
     deploy(node1, REGULATOR, REGULATOR.address, deployments, PROJECT_ROOT)
     client1 = XborderClient.load(node1, deployments)
-    problems: list[onboarding.Problem] = []
-    entries = onboarding.validate_rows(
-        [(f"row {i}", dict(zip(onboarding.COLUMNS, row, strict=True))) for i, row in enumerate(ROSTER, 1)], None,
-        problems)
-    assert not problems
-    report = onboarding.apply(client1, REGULATOR, onboarding.plan(client1, entries))
-    ids = {entry.name: iid for entry, iid in report.registered}
-    bank_a, bank_b, borrower, hk = ids["Bank A"], ids["Bank B"], ids["Borrower X"], ids["HK Creditor"]
-    policy.set_rates(client1, REGULATOR, policy.parse_rate_pairs(["USD", USD_RATE]))
+    bank_a, bank_b, borrower, hk = _onboard(client1)
 
     chain.settle(int(node1.eth.block_number))
     client2, client4 = XborderClient.load(node2, deployments), XborderClient.load(node4, deployments)
     via1, via2, via4 = LoanService(client1), LoanService(client2), LoanService(client4)
 
-    # -- bank A (node 1): a loan co-signed by the borrower and drawn in the same transaction --------
-    req, sealed = _request(borrower, bank_a, 10_000_000_00, "DOC-A")
-    signature, _, deadline = via1.sign_consent(BORROWER, req, req.principal)
-    loan_a = via1.record_with_consent(BANK_A, req, sealed, signature=signature, deadline=deadline,
-                                      draw=req.principal)
+    # -- bank A (node 1): a loan co-signed by the borrower (its consent names bank A as submitter),
+    #    drawn in the same transaction ------------------------------------------------------------
+    req, sealed = _request(client1, borrower, bank_a, 10_000_000_00, "DOC-A")
+    loan_a = via1.record_co_signed(BANK_A, BORROWER, req, sealed, draw=req.principal)
     assert loan_a.status == "Active"
 
     # -- bank B (node 2): recorded, confirmed by the borrower (node 2), drawn, partly repaid --------
     chain.settle(loan_a.block_number)
-    req_b, sealed_b = _request(borrower, bank_b, 5_000_000_00, "DOC-B")
+    req_b, sealed_b = _request(client2, borrower, bank_b, 5_000_000_00, "DOC-B")
     loan_b = via2.record(BANK_B, req_b, sealed_b)
     assert loan_b.status == "Recorded"
     assert via2.confirm(BORROWER, loan_b.loan_id).status == "Active"
@@ -94,11 +106,10 @@ def test_lifecycle(chain: Chain, tmp_path: Path) -> None:
     # -- refused over the limit (node 2): nothing is sent --------------------------------------------
     chain.settle(repaid.block_number)
     before = int(node2.eth.get_transaction_count(HK_CREDITOR.address))
-    req_c, sealed_c = _request(borrower, hk, 15_000_000_00, "DOC-C")
-    signature, _, deadline = via2.sign_consent(BORROWER, req_c, req_c.principal)
+    req_c, sealed_c = _request(client2, borrower, hk, 15_000_000_00, "DOC-C")
+    consent = via2.sign_consent(BORROWER, req_c, req_c.principal, submitter=hk)
     with pytest.raises(TransactionRejected) as refused:
-        via2.record_with_consent(HK_CREDITOR, req_c, sealed_c, signature=signature, deadline=deadline,
-                                 draw=req_c.principal)
+        via2.record_with_consent(HK_CREDITOR, req_c, sealed_c, consent=consent, draw=req_c.principal)
     assert refused.value.error_name == "BorrowingLimitExceeded", refused.value
     assert int(node2.eth.get_transaction_count(HK_CREDITOR.address)) == before
 
@@ -124,14 +135,19 @@ def test_lifecycle(chain: Chain, tmp_path: Path) -> None:
         db.close()
 
     # -- every node ends with the same head and the same ledger state --------------------------------
+    assert _same_everywhere(chain, deployments, borrower, [loan_a.loan_id, loan_b.loan_id]) == exposure.balance
+
+
+def _same_everywhere(chain: Chain, deployments: Path, borrower: int, loan_ids: list[int]) -> int:
+    """Every node holds the same head and the same ledger state at a common block; the borrower's balance there."""
     block = chain.common_block()
-    heads = {str(w3.eth.get_block(block)["hash"].hex()) for w3 in (node1, node2, node3, node4)}
+    nodes = [chain.w3(i) for i in (1, 2, 3, 4)]
+    heads = {str(w3.eth.get_block(block)["hash"].hex()) for w3 in nodes}
     assert len(heads) == 1, heads
     states = []
-    for w3 in (node1, node2, node3, node4):
+    for w3 in nodes:
         ledger = XborderClient.load(w3, deployments).ledger.functions
         states.append((ledger.riskWeightedBalance(borrower).call(block_identifier=block),
-                       ledger.getLoan(loan_a.loan_id).call(block_identifier=block),
-                       ledger.getLoan(loan_b.loan_id).call(block_identifier=block)))
+                       *(ledger.getLoan(loan_id).call(block_identifier=block) for loan_id in loan_ids)))
     assert all(state == states[0] for state in states), states
-    assert states[0][0] == exposure.balance
+    return int(states[0][0])
