@@ -1,5 +1,9 @@
-"""JSON bodies of the API, built from the index queries; shared by the HTTP API and the static
-dashboard snapshot (so both show exactly the same figures).
+"""JSON bodies of the API, built from the index queries; shared by the HTTP API, the CLI reports and
+the static dashboard snapshot (so all show exactly the same figures).
+
+This module is the one place where the API calls into `xborder.index.queries` and
+`xborder.index.analytics`: when the index's query signatures change (summary tables, keyset
+pagination), only the functions here are re-pointed.
 
 Amounts are integers in minor units (1/100): loan amounts in the loan's currency, balances,
 limits, headroom and `*_cny` figures in CNY. Utilisation is a ratio (0.85 = 85 %).
@@ -12,7 +16,7 @@ import re
 from dataclasses import asdict
 from typing import Any
 
-from xborder.domain import loans
+from xborder.domain.loans import parse_loan_id as _parse_loan_id
 from xborder.errors import ValidationError
 from xborder.index import analytics, queries
 from xborder.index.db import Database
@@ -21,18 +25,18 @@ from xborder.index.projection import LOAN_STATUS_NAMES
 
 UINT32_MAX = 2**32 - 1
 STATUS_NAMES = [name for code, name in LOAN_STATUS_NAMES.items() if code]
+LOAN_EVENTS = analytics.LOAN_EVENTS
+EXPOSURE_SORTS = analytics.EXPOSURE_SORTS
+MAX_PAGE = queries.MAX_PAGE
+TOTALS_BY = ("currency", "creditor_country", "financing_type")
+Listing = queries.Listing
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 
 
-class NotFound(LookupError):
+class NotInIndex(ValidationError, LookupError):
     """A borrower, creditor or loan named in the request is not in the index."""
-
-    def __init__(self, message: str, *, field: str, value: object) -> None:
-        super().__init__(message)
-        self.field = field
-        self.value = value
 
 
 # ---------------------------------------------------------------------------- parameter parsing
@@ -84,13 +88,21 @@ def parse_date(value: str | None, field: str, *, end_of_day: bool = False) -> in
 
 def parse_loan_id(value: str, field: str = "loan_id") -> int:
     """'4294967297', '0x100000001' or '1:1' (borrower:n) -> loan id (the CLI's rules)."""
-    return loans.parse_loan_id(value, field)
+    return _parse_loan_id(value, field)
+
+
+def institution_exists(db: Database, institution: int) -> bool:
+    return analytics.institution_exists(db, institution)
+
+
+def institution_name(db: Database, institution: int) -> str | None:
+    return analytics.institution_names(db).get(institution)
 
 
 def require_institution(db: Database, institution: int | None, field: str) -> None:
     if institution is not None and not analytics.institution_exists(db, institution):
-        raise NotFound(f"{field}: institution {institution} is not in the index (is the indexer up to date?)",
-                       field=field, value=institution)
+        raise NotInIndex(f"{field}: institution {institution} is not in the index (is the indexer up to date?)",
+                         field=field, value=institution)
 
 
 # ---------------------------------------------------------------------------- bodies
@@ -100,6 +112,24 @@ def page(listing: queries.Listing, limit: int, offset: int) -> dict[str, Any]:
     return {"total": total, "limit": limit, "offset": offset,
             "next_offset": offset + limit if offset + limit < total else None,
             "columns": listing.columns, "items": listing.dicts()}
+
+
+def loans(db: Database, *, borrower: int | None = None, creditor: int | None = None, currency: str | None = None,
+          creditor_country: str | None = None, status: str | None = None, value_date_from: int | None = None,
+          value_date_to: int | None = None, limit: int = 100, offset: int = 0) -> queries.Listing:
+    """Loans in their current state, newest first."""
+    return queries.list_loans(db, borrower=borrower, creditor=creditor, currency=currency,
+                              creditor_country=creditor_country, status=status, value_date_from=value_date_from,
+                              value_date_to=value_date_to, limit=limit, offset=offset)
+
+
+def events(db: Database, *, limit: int = 20, offset: int = 0, borrower: int | None = None,
+           currency: str | None = None, event: str | None = None) -> queries.Listing:
+    return analytics.latest_events(db, limit=limit, offset=offset, borrower=borrower, currency=currency, event=event)
+
+
+def volumes(db: Database, period: str, currency: str | None = None) -> queries.Listing:
+    return analytics.volumes_with_cny(db, period, currency=currency)
 
 
 def summary(db: Database) -> dict[str, Any]:
@@ -115,6 +145,19 @@ def exposures(db: Database, *, sort: str = "utilisation", limit: int = 100, offs
     return body, ranked.listing()
 
 
+def own_exposure(db: Database, institution: int, *, sort: str = "utilisation", limit: int = 100, offset: int = 0,
+                 min_utilisation: float | None = None) -> tuple[dict[str, Any], queries.Listing]:
+    """`exposures` of one institution only: the ranking an institution's token may see."""
+    one = queries.borrower_exposure(db, institution) if institution_exists(db, institution) else None
+    keep = one is not None and (min_utilisation is None or (one.utilisation is not None
+                                                            and one.utilisation >= min_utilisation))
+    items = [one] if keep and one is not None else []
+    ranked = analytics.RankedExposures(items[offset:offset + limit], len(items), sort)
+    body = {"total": ranked.total, "limit": limit, "offset": offset, "sort": sort, "next_offset": None,
+            "items": [analytics.exposure_dict(e) for e in ranked.items]}
+    return body, ranked.listing()
+
+
 def exposure(db: Database, borrower: int) -> dict[str, Any]:
     require_institution(db, borrower, "borrower")
     return analytics.exposure_dict(queries.borrower_exposure(db, borrower))
@@ -123,8 +166,8 @@ def exposure(db: Database, borrower: int) -> dict[str, Any]:
 def loan(db: Database, loan_id: int) -> dict[str, Any]:
     detail = analytics.loan_detail(db, loan_id)
     if detail is None:
-        raise NotFound(f"loan_id: loan {loan_id} ({loan_id >> 32}:{loan_id & UINT32_MAX}) is not in the index",
-                       field="loan_id", value=loan_id)
+        raise NotInIndex(f"loan_id: loan {loan_id} ({loan_id >> 32}:{loan_id & UINT32_MAX}) is not in the index",
+                         field="loan_id", value=loan_id)
     history = queries.loan_history(db, loan_id).dicts()
     for event in history:
         event["status"] = LOAN_STATUS_NAMES.get(int(event["status"]), str(event["status"]))
@@ -147,16 +190,16 @@ def status(db: Database) -> dict[str, Any]:
             "counts": st.counts, "schema_version": st.schema_version}
 
 
-def dashboard_snapshot(db: Database) -> dict[str, Any]:
-    """Everything the dashboard shows, keyed by the names dashboard.js loads."""
-    borrowers, _ = exposures(db, sort="utilisation", limit=queries.MAX_PAGE)
-    events = analytics.latest_events(db, limit=500)
-    return {
-        "summary": summary(db),
-        "borrowers": borrowers,
-        "volumes_month": page(analytics.volumes_with_cny(db, "month"), queries.MAX_PAGE, 0),
-        "volumes_day": page(analytics.volumes_with_cny(db, "day"), queries.MAX_PAGE, 0),
-        "events": page(events, 500, 0),
-        "status": status(db),
-        "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-    }
+def policy_changes(db: Database) -> dict[str, Any]:
+    """Every ParameterUpdated of the policy, oldest first, with its block time (the dashboard marks the
+    adjustment parameter's changes on its time axis). Factors in basis points (17500 = 1.75)."""
+    # TODO(index): a query of xborder.index.queries once the index engineer's branch has one.
+    columns, rows = db.columns("SELECT block_number, log_index, block_time, tx_hash, name AS parameter, old_value, "
+                               "new_value FROM parameter_changes ORDER BY block_number, log_index")
+    return {"columns": columns, "items": [dict(zip(columns, row, strict=True)) for row in rows]}
+
+
+def consistency(db: Database, w3: Any, ledger_address: str, ledger_abi: list[dict[str, Any]]) -> dict[str, Any]:
+    report = queries.check_consistency(db, w3, ledger_address, ledger_abi)
+    return {"ok": report.ok, "block": report.block, "checked": report.checked, "borrowers": report.borrowers,
+            "mismatches": [m.__dict__ for m in report.mismatches]}

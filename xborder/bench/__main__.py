@@ -1,9 +1,10 @@
-"""python -m xborder.bench [--quick] [--only gas,ingest,index,query] [--out bench-results/]"""
+"""python -m xborder.bench [--quick] [--only gas,ingest,index,query,api,network] [--out bench-results/]"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -12,13 +13,16 @@ from pathlib import Path
 
 from rich.console import Console
 
-from xborder.bench import gas, index, ingest, query
+from xborder.bench import api, gas, index, ingest, query
+from xborder.bench import network as network_bench
 from xborder.bench.results import Results, load, machine
 from xborder.bench.world import World, build_world
 
-SECTIONS = ("gas", "ingest", "index", "query")
-FULL = {"loans": 10_000, "plain": 300, "borrowers": 1_000, "banks": 20, "creditors": 20, "query_loans": 1_000_000}
-QUICK = {"loans": 2_000, "plain": 100, "borrowers": 300, "banks": 10, "creditors": 10, "query_loans": 100_000}
+SECTIONS = ("gas", "ingest", "index", "query", "api", "network")
+FULL = {"loans": 10_000, "plain": 300, "borrowers": 1_000, "banks": 20, "creditors": 20, "query_loans": 1_000_000,
+        "api_seconds": 60}
+QUICK = {"loans": 2_000, "plain": 100, "borrowers": 300, "banks": 10, "creditors": 10, "query_loans": 100_000,
+         "api_seconds": 15}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             world = build_world(banks=size["banks"], creditors=size["creditors"], borrowers=size["borrowers"],
                                 block_time=args.block_time, gas_limit=args.gas_limit, workdir=workdir)
             results.sections["setup"] = {"seconds": time.perf_counter() - t, "load_at_end": load()}
-        _run_sections(only, world, results, size, workdir, console)
+        _run_sections(only, world, results, size, workdir, console, quick=args.quick)
     finally:
         if world is not None:
             world.close()
@@ -72,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_sections(only: list[str], world: World | None, results: Results, size: dict[str, int], workdir: Path,
-                  console: Console) -> None:
+                  console: Console, *, quick: bool) -> None:
     broken = False
     for section in only:
         if broken and section == "index":
@@ -81,7 +85,7 @@ def _run_sections(only: list[str], world: World | None, results: Results, size: 
         t = time.perf_counter()
         console.print(f"[bold]{section}[/] (load average {load()}) ...")
         try:
-            _run_section(section, world, results, size, workdir)
+            _run_section(section, world, results, size, workdir, console, quick=quick)
         except Exception as exc:  # noqa: BLE001 - a node that gave up (or a baseline that stalled): one line, the rest runs
             console.print(f"[red]bench: error in {section}: {exc}[/]")
             results.sections.setdefault(section, {})["error"] = str(exc)
@@ -89,17 +93,26 @@ def _run_sections(only: list[str], world: World | None, results: Results, size: 
         results.sections.setdefault(section, {}).update({"seconds": time.perf_counter() - t, "load_at_end": load()})
 
 
-def _run_section(section: str, world: World | None, results: Results, size: dict[str, int], workdir: Path) -> None:
+def _run_section(section: str, world: World | None, results: Results, size: dict[str, int], workdir: Path,
+                 console: Console, *, quick: bool) -> None:
     if section == "query":
         query.run(results, workdir, loans=size["query_loans"])
-        return
-    assert world is not None
-    if section == "gas":
-        gas.run(world, results)
-    elif section == "ingest":
-        ingest.run(world, results, loans=size["loans"], plain=size["plain"])
-    elif section == "index":
-        index.run(world, results)
+    elif section == "network":  # its own anvil and geth network, not the shared world
+        network_bench.run(results, quick=quick, say=console.print)
+    elif section == "api":
+        prebuilt = os.environ.get("XBORDER_BENCH_API_INDEX_URL")  # an index built before, to re-measure
+        if prebuilt:
+            api.measure(results, prebuilt, loans=size["query_loans"], seconds=size["api_seconds"])
+        else:
+            api.run(results, loans=size["query_loans"], seconds=size["api_seconds"])
+    else:
+        assert world is not None
+        if section == "gas":
+            gas.run(world, results)
+        elif section == "ingest":
+            ingest.run(world, results, loans=size["loans"], plain=size["plain"])
+        elif section == "index":
+            index.run(world, results)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """Loans in the contracts' own shapes: ids, document hashes, the request, the stored loan and the
 borrower's position, with their ABI encoders and decoders.
 
+Loan ids are `(borrower << 32) | n`, the n-th loan of a borrower (uint64 on chain), with one parser
+for every face (CLI arguments, CSV imports, HTTP paths): decimal, 0x hex, or the label `BORROWER:N`.
+
 Each struct is a dataclass whose fields carry their Solidity type (`abi_fields`); the ABI type
 string, the encoder and the decoder are derived from those fields, and
 `tests/python/test_domain.py` holds them equal to the compiled ABI of `ILoanLedger`.
@@ -25,6 +28,9 @@ from xborder.errors import ValidationError
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
 LOAN_ID_ALLOWED = "a loan id (decimal, 0x hex, or BORROWER:N)"
+#: The shapes `parse_loan_id` accepts, as a regular expression (the HTTP API's OpenAPI pattern).
+#: Values that match it can still be out of range (above uint64 or a 0 part): `parse_loan_id` says so.
+LOAN_ID_PATTERN = r"^(0[xX][0-9a-fA-F]{1,16}|[0-9]{1,20}|[0-9]{1,10}:[0-9]{1,10})$"
 DOCUMENT_ALLOWED = "a document id or file name, or a 0x 32-byte hash"
 _HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
@@ -51,6 +57,7 @@ def parse_loan_id(value: object, field: str = "loan id") -> int:
 
 
 def loan_label(loan_id: int) -> str:
+    """4294967297 -> '4294967297 (1:1)'."""
     return f"{loan_id} ({loan_id >> 32}:{loan_id & UINT32_MAX})"
 
 

@@ -8,10 +8,10 @@ import threading
 from collections.abc import Callable
 
 from web3 import Web3
-from web3.providers.rpc import HTTPProvider
 
+from xborder.chain.connect import web3_for
 from xborder.config import Settings
-from xborder.errors import ChainError, ConfigurationError
+from xborder.errors import ConfigurationError
 from xborder.index.db import Database, open_database
 from xborder.index.indexer import (
     IndexedContract,
@@ -31,10 +31,7 @@ log = logging.getLogger(__name__)
 
 def indexer_web3(rpc_url: str, timeout: float = 30.0) -> Web3:
     """A Web3 for the indexer: the indexer does its own retries, so web3's are off."""
-    if not rpc_url.startswith(("http://", "https://")):
-        raise ChainError(f"RPC URL {rpc_url!r} must start with http:// or https://")
-    return Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout},
-                             exception_retry_configuration=None))
+    return web3_for(rpc_url, timeout, retries=False)
 
 
 def open_index(settings: Settings) -> Database:

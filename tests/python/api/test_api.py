@@ -16,8 +16,11 @@ from loan_setup import BANK_A, BORROWER_X, BORROWER_Y, HK_CREDITOR
 from openapi_spec_validator import validate
 
 from xborder.api import create_app
+from xborder.api.tokens import TokenStore
 from xborder.index import index_events
+from xborder.index.db import open_database
 
+from .conftest import Tokens, bearer, issue_tokens
 from .world import EXPECTED_BALANCE, EXPECTED_LIMIT, EXPECTED_OUTSTANDING, NAMES, Book
 
 M = 100
@@ -163,34 +166,35 @@ BAD = [
     ("/api/loans?limit=100000", 422, "limit", "less than or equal to 10000"),
     ("/api/loans?limit=ten", 422, "limit", "valid integer"),
     ("/api/loans?offset=-5", 422, "offset", "greater than or equal to 0"),
-    ("/api/loans?currency=US", 400, "currency", "ISO 4217"),
-    ("/api/loans?currency=U5D", 400, "currency", "three letters"),
-    ("/api/loans?creditor_country=HKG", 400, "creditor_country", "ISO 3166"),
-    ("/api/loans?status=open", 400, "status", "Recorded, Active, Closed, Cancelled, Defaulted"),
-    ("/api/loans?from=2025-02-30", 400, "from", "YYYY-MM-DD"),
-    ("/api/loans?to=yesterday", 400, "to", "YYYY-MM-DD"),
-    ("/api/loans?from=2025-06-01&to=2025-01-01", 400, "from", "on or before"),
+    ("/api/loans?currency=US", 422, "currency", "ISO 4217"),
+    ("/api/loans?currency=U5D", 422, "currency", "three letters"),
+    ("/api/loans?creditor_country=HKG", 422, "creditor_country", "ISO 3166"),
+    ("/api/loans?status=open", 422, "status", "Recorded, Active, Closed, Cancelled, Defaulted"),
+    ("/api/loans?from=2025-02-30", 422, "from", "YYYY-MM-DD"),
+    ("/api/loans?to=yesterday", 422, "to", "YYYY-MM-DD"),
+    ("/api/loans?from=2025-06-01&to=2025-01-01", 422, "from", "on or before"),
     ("/api/loans?borrower=999", 404, "borrower", "not in the index"),
     ("/api/loans?creditor=77", 404, "creditor", "not in the index"),
     ("/api/loans?borrower=0", 422, "borrower", "greater than or equal to 1"),
     ("/api/loans?format=xml", 422, "format", "'json' or 'csv'"),
-    ("/api/loans/abc", 400, "loan_id", "decimal, 0x hex, or BORROWER:N"),
-    ("/api/loans/0", 400, "loan_id", "out of range"),
-    ("/api/loans/3:0", 400, "loan_id", "BORROWER:N"),
+    ("/api/loans/abc", 422, "loan_id", "decimal, 0x hex, or BORROWER:N"),
+    ("/api/loans/0", 404, "loan_id", "out of range"),
+    ("/api/loans/3:0", 404, "loan_id", "BORROWER:N"),
+    ("/api/loans/99999999999999999999", 404, "loan_id", "out of range"),
     ("/api/loans/3:99", 404, "loan_id", "not in the index"),
     ("/api/borrowers/999", 404, "borrower", "not in the index"),
     ("/api/borrowers/-1", 422, "borrower", "greater than or equal to 1"),
     ("/api/borrowers/x", 422, "borrower", "valid integer"),
-    ("/api/borrowers?sort=risk", 400, "sort", "utilisation, balance, headroom, borrower"),
+    ("/api/borrowers?sort=risk", 422, "sort", "utilisation, balance, headroom, borrower"),
     ("/api/borrowers?min_utilisation=-0.5", 422, "min_utilisation", "greater than or equal to 0"),
     ("/api/totals?by=country", 422, "by", "'currency', 'creditor_country' or 'financing_type'"),
-    ("/api/totals?status=paid", 400, "status", "Recorded, Active"),
+    ("/api/totals?status=paid", 422, "status", "Recorded, Active"),
     ("/api/volumes?period=year", 422, "period", "'month' or 'day'"),
-    ("/api/volumes?currency=dollars", 400, "currency", "ISO 4217"),
-    ("/api/events?event=LoanPaid", 400, "event", "LoanRecorded"),
+    ("/api/volumes?currency=dollars", 422, "currency", "ISO 4217"),
+    ("/api/events?event=LoanPaid", 422, "event", "LoanRecorded"),
     ("/api/events?limit=-3", 422, "limit", "greater than or equal to 1"),
     ("/api/events?borrower=42", 404, "borrower", "not in the index"),
-    ("/export/loans.csv?status=nope", 400, "status", "Recorded"),
+    ("/export/loans.csv?status=nope", 422, "status", "Recorded"),
 ]
 
 
@@ -208,13 +212,13 @@ def test_bad_parameters_answer_4xx_with_a_clear_message(client: TestClient, url:
 
 
 def test_missing_index_answers_503(tmp_path: Path) -> None:
-    with TestClient(create_app(f"sqlite:///{tmp_path / 'none' / 'index.db'}")) as client:
+    with TestClient(create_app(f"sqlite:///{tmp_path / 'none' / 'index.db'}"), headers=bearer("xbt_x")) as client:
         response = client.get("/api/summary")
     assert response.status_code == 503 and "xborder index run" in response.json()["detail"]
 
 
-def test_no_consistency_endpoint_without_a_node(book: Book) -> None:
-    with TestClient(create_app(replace(book.settings, rpc_url=None))) as client:
+def test_no_consistency_endpoint_without_a_node(book: Book, tokens: Tokens) -> None:
+    with TestClient(create_app(replace(book.settings, rpc_url=None)), headers=bearer(tokens.regulator)) as client:
         assert client.get("/api/consistency").status_code == 404
         assert "/api/consistency" not in client.get("/openapi.json").json()["paths"]
         status = get(client, "/api/status")
@@ -233,17 +237,32 @@ def test_openapi_document_validates(client: TestClient) -> None:
 # ------------------------------------------------------------------------------ PostgreSQL
 
 @pytest.mark.postgres
-def test_same_answers_on_postgresql(book: Book, client: TestClient) -> None:
+def test_same_answers_on_postgresql(book: Book, client: TestClient, tokens: Tokens) -> None:
     from pg import postgres_server
 
     with postgres_server() as server:
         url = server.create_database()
         settings = replace(book.settings, database_url=url)
         index_events(settings)
-        with TestClient(create_app(settings)) as pg_client:
+        pg_tokens = issue_tokens(settings)
+        with TestClient(create_app(settings), headers=bearer(pg_tokens.regulator)) as pg_client:
             for path in ("/api/summary", "/api/borrowers", "/api/loans", "/api/totals?by=creditor_country",
                          "/api/volumes?period=day", "/api/events?limit=50", f"/api/loans/{BORROWER_X}:2",
                          "/api/consistency"):
                 assert get(pg_client, path) == get(client, path), path
             assert get(pg_client, "/api/borrowers/99", 404)["field"] == "borrower"
+            # The scopes and the token store behave the same on PostgreSQL.
+            x_pg = bearer(pg_tokens.institutions[BORROWER_X])
+            x_sqlite = bearer(tokens.institutions[BORROWER_X])
+            for path in ("/api/loans", "/api/borrowers", "/api/events", f"/api/borrowers/{BORROWER_X}"):
+                mine = pg_client.get(path, headers=x_pg)
+                assert mine.status_code == 200 and mine.json() == client.get(path, headers=x_sqlite).json(), path
+            assert pg_client.get("/api/summary", headers=x_pg).status_code == 403
+            assert pg_client.get(f"/api/borrowers/{BORROWER_Y}", headers=x_pg).status_code == 403
+            db = open_database(url, migrate=False)
+            try:
+                TokenStore(db).revoke(pg_tokens.regulator)
+            finally:
+                db.close()
+            assert pg_client.get("/api/summary").status_code == 401
         server.drop_database(url)

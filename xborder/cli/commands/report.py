@@ -1,5 +1,5 @@
-"""`xborder report ...` (the regulator's questions, from the index) and `xborder serve` (the HTTP API
-and dashboard). Listings take `--csv FILE` (`-` for stdout) and `--json`."""
+"""`xborder report ...`: the regulator's questions, from the index (`xborder serve` is in
+commands/api.py). Listings take `--csv FILE` (`-` for stdout) and `--json`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from xborder.cli.context import App, common_options
 from xborder.domain.money import format_amount
 from xborder.errors import ValidationError
 from xborder.index import analytics, queries
-from xborder.index.db import Database, redact
+from xborder.index.db import Database
 from xborder.index.indexer import deployment_contracts
 from xborder.index.service import indexer_web3, open_index
 
@@ -274,20 +274,3 @@ def dashboard(app: App, out_dir: Path) -> None:
     data = {"path": str(target.resolve()), "url": target.resolve().as_uri()}
     app.emit(data, lambda: app.console.print(f"dashboard snapshot written: open {data['url']}"))
 
-
-@click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
-@common_options
-def serve(app: App, host: str, port: int) -> None:
-    """Serve the read-only HTTP API (/api/..., /docs) and the dashboard (/) over the index."""
-    import uvicorn
-
-    from xborder.api import create_app
-
-    if port == 8545:
-        raise ValidationError("--port: 8545 is reserved for the node's JSON-RPC; pick another port",
-                              field="--port", value=port, allowed="any free port but 8545")
-    open_index(app.settings).close()  # create/migrate now, so errors show before the server starts
-    app.note(f"serving {redact(app.settings.index_url)} at http://{host}:{port}/ (API docs at /docs); Ctrl-C to stop")
-    uvicorn.run(create_app(app.settings), host=host, port=port, log_level="warning")
