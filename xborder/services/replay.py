@@ -152,6 +152,10 @@ class WorkloadPlayer:
         start, now = month_start(month, self.base_year, day=2), self.client.rpc.chain_time()
         if start > now:
             self.client.rpc.call("evm_increaseTime", [start - now])
+            # Mine the jump now: until a block carries it, the latest block's time (which consent
+            # deadlines start from) is a month behind, and whether the interval miner got there
+            # first was a race (SignatureExpired refusals that changed from run to run).
+            self.client.rpc.call("evm_mine")
 
     def _policy(self, month: int) -> None:
         for step in (s for s in self.steps if s.month == month):
