@@ -18,7 +18,7 @@ from xborder.bindings.client import XborderClient
 from xborder.chain import LocalNode
 from xborder.chain.network.besu import BFT_MIX_HASH, node_address, qbft_extra_data, qbft_validators
 from xborder.config import PROJECT_ROOT
-from xborder.services import onboarding
+from xborder.services import onboarding, roster
 from xborder.services.deploy import deploy
 from xborder.services.permissions import accounts_allowlist
 
@@ -116,7 +116,7 @@ def test_allowlist_from_the_registry(anvil: LocalNode, tmp_path: Path) -> None:
             ("enterprise", "Revoked Co", "91100000100003962T", "CN", "1,000,000.00", admins["revoked"].address),
             ("enterprise", "Firm Co", "9131000013221158XC", "CN", "1,000,000.00", admins["firm"].address)]
     problems: list[onboarding.Problem] = []
-    entries = onboarding.validate_rows([(f"row {i}", dict(zip(onboarding.COLUMNS, r, strict=True)))
+    entries = onboarding.validate_rows([(f"row {i}", dict(zip(roster.COLUMNS, r, strict=True)))
                                         for i, r in enumerate(rows, 1)], None, problems)
     assert not problems
     ids = {e.name: i for e, i in onboarding.apply(client, regulator, onboarding.plan(client, entries)).registered}

@@ -11,23 +11,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_typing import HexStr
 from web3 import Web3
 
-from xborder.bindings.client import XborderClient
+from xborder.bindings.client import XborderClient, calldata
 from xborder.chain.launcher import rpc_call
 from xborder.chain.network import Network
-from xborder.chain.sender import Call, TxSender, wait_receipts
+from xborder.chain.receipts import wait_receipts
+from xborder.chain.sender import TxSender
+from xborder.chain.signer import Call
 from xborder.config import PROJECT_ROOT, Settings
-from xborder.domain.identifiers import uscc_with_check
+from xborder.domain.dates import parse_date
+from xborder.domain.enums import InstitutionKind
+from xborder.domain.identifiers import identifier_bytes, uscc_with_check
 from xborder.index import Indexer, IndexStats, open_database
 from xborder.index.db import Database
 from xborder.index.indexer import deployment_contracts
 from xborder.index.service import index_events, indexer_web3
-from xborder.services import onboarding, policy
+from xborder.services import onboarding, policy, roster
 from xborder.services import terms as T
 from xborder.services.deploy import deploy
-from xborder.services.loan_import import RECORDED, LoanBatch, LoanItem
-from xborder.services.loans import parse_date
+from xborder.services.loan_batch import RECORDED, LoanBatch, LoanItem
 
 from .chains import Chain, dev_account
 
@@ -50,7 +54,7 @@ def deployed(network: Network, tmp_path_factory: pytest.TempPathFactory) -> Iter
     rows += [("enterprise", f"Borrower {k}", uscc_with_check(f"9133000{k}MA2AY5Q83"), "CN", "900,000,000.00", a.address)
              for k, a in enumerate(BORROWERS)]
     problems: list[onboarding.Problem] = []
-    entries = onboarding.validate_rows([(f"row {i}", dict(zip(onboarding.COLUMNS, r, strict=True)))
+    entries = onboarding.validate_rows([(f"row {i}", dict(zip(roster.COLUMNS, r, strict=True)))
                                         for i, r in enumerate(rows, 1)], None, problems)
     assert not problems
     report = onboarding.apply(client, REGULATOR, onboarding.plan(client, entries))
@@ -64,10 +68,10 @@ def _registrations(client: XborderClient, tag: str, count: int) -> list[Call]:
     calls = []
     for k in range(count):
         ident = uscc_with_check(f"9144{tag}{k:03d}MA5EX0000")
-        data = client.registry.functions.registerInstitution(
-            3, onboarding.identifier_bytes(ident), b"CN", 10**10, f"{tag} firm {k}",
-            Web3.to_checksum_address(Web3.keccak(text=f"{tag}-{k}")[:20]))._encode_transaction_data()
-        calls.append(Call(to=client.registry.address, data=bytes.fromhex(data[2:]), gas=REGISTER_GAS))
+        data = calldata(client.registry.functions.registerInstitution(
+            int(InstitutionKind.ENTERPRISE), identifier_bytes(ident), b"CN", 10**10, f"{tag} firm {k}",
+            Web3.to_checksum_address(Web3.keccak(text=f"{tag}-{k}")[:20])))
+        calls.append(Call(to=client.registry.address, data=data, gas=REGISTER_GAS))
     return calls
 
 
@@ -143,7 +147,7 @@ def test_sealer_killed_chain_goes_on_nothing_lost_or_doubled(deployed: tuple[Cha
     block = chain.common_block()
     node3 = XborderClient.load(chain.w3(3), deployments)
     for r in receipts:
-        again = node3.w3.eth.get_transaction_receipt(r.tx_hash)
+        again = node3.w3.eth.get_transaction_receipt(HexStr(r.tx_hash))
         assert again["status"] == 1 and again["blockHash"].hex() == _hash(client1.w3, r.tx_hash)
     assert int(node3.registry.functions.institutionCount().call(block_identifier=block)) == institutions_before + 12
     assert node3.w3.eth.get_transaction_count(REGULATOR.address, block) == regulator.nonce
@@ -155,12 +159,12 @@ def test_sealer_killed_chain_goes_on_nothing_lost_or_doubled(deployed: tuple[Cha
 
 
 def _alive(network: Network, index: int) -> bool:
-    from xborder.chain.network.geth import running_pids
+    from xborder.chain.network.node import running_pids
     return bool(running_pids(network.spec.node(index).datadir(network.root)))
 
 
 def _hash(w3: Web3, tx_hash: str) -> str:
-    return str(w3.eth.get_transaction_receipt(tx_hash)["blockHash"].hex())
+    return str(w3.eth.get_transaction_receipt(HexStr(tx_hash))["blockHash"].hex())
 
 
 def _signer(network: Network, node: int, block_hash: str) -> str:
@@ -228,8 +232,8 @@ def test_partition_reorg_indexer_matches_fresh_backfill(deployed: tuple[Chain, P
 
         # The majority branch: three sealers go on, with a transaction of their own.
         bank = TxSender(client2.w3, BANK, name="bank")
-        winning_tx = bank.send(Call(to=client2.registry.address, gas=200_000, data=bytes.fromhex(
-            client2.registry.functions.addWallet(ids["Bank"], dev_account(9).address)._encode_transaction_data()[2:])))
+        winning_tx = bank.send(Call(to=client2.registry.address, gas=200_000, data=calldata(
+            client2.registry.functions.addWallet(ids["Bank"], dev_account(9).address))))
         winning = wait_receipts(client2.w3, [winning_tx], timeout=120)[0]
         assert winning.status == 1
         _head_advances(network, [2, 3, 4], blocks=3)

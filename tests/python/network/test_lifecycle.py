@@ -18,13 +18,15 @@ import pytest
 from xborder.bindings.client import XborderClient
 from xborder.chain import LocalNode
 from xborder.config import PROJECT_ROOT, Settings
+from xborder.domain.dates import parse_date
+from xborder.domain.loans import LoanRequest, document_hash
 from xborder.errors import TransactionRejected
 from xborder.index import reconcile
 from xborder.index.service import index_events, open_index
-from xborder.services import onboarding, policy
+from xborder.services import onboarding, policy, roster
 from xborder.services import terms as T
 from xborder.services.deploy import deploy
-from xborder.services.loans import LoanRequest, LoanService, document_hash, parse_date
+from xborder.services.loans import LoanService
 
 from .chains import Chain, dev_account
 
@@ -63,7 +65,7 @@ def test_lifecycle(chain: Chain, tmp_path: Path) -> None:
     client1 = XborderClient.load(node1, deployments)
     problems: list[onboarding.Problem] = []
     entries = onboarding.validate_rows(
-        [(f"row {i}", dict(zip(onboarding.COLUMNS, row, strict=True))) for i, row in enumerate(ROSTER, 1)], None,
+        [(f"row {i}", dict(zip(roster.COLUMNS, row, strict=True))) for i, row in enumerate(ROSTER, 1)], None,
         problems)
     assert not problems
     report = onboarding.apply(client1, REGULATOR, onboarding.plan(client1, entries))

@@ -21,9 +21,11 @@ from eth_account import Account
 
 from xborder.chain.connect import connect
 from xborder.chain.network import init_network, running_network
-from xborder.chain.network.geth import running_pids
+from xborder.chain.network.node import running_pids
 from xborder.chain.network.spec import NetworkSpec
-from xborder.chain.sender import Call, TxSender, rpc
+from xborder.chain.rpc import rpc
+from xborder.chain.sender import TxSender
+from xborder.chain.signer import Call
 from xborder.config import PROJECT_ROOT
 
 from .chains import NETWORK_CHAIN_ID, dev_account
