@@ -18,8 +18,8 @@ PACKAGE = PROJECT_ROOT / "xborder"
 RANK = {"errors": 0, "config": 0, "domain": 1, "chain": 2, "build": 2, "wallets": 3, "bindings": 4,
         "services": 5, "index": 5, "cli": 6, "api": 6, "bench": 6, "demo": 6}
 #: Faces that call another face's public entry point: `xborder demo` and `xborder serve` are CLI
-#: verbs, the demo writes the dashboard through the API layer that owns it, and the benchmark's API
-#: section mints the API's own tokens to measure it.
+#: verbs, the demo writes the dashboard through the API layer that owns it, and the API bench issues
+#: the bearer tokens it measures with through the API's token store.
 FACE_CALLS = {("cli", "demo"), ("cli", "api"), ("demo", "api"), ("bench", "api")}
 #: Known and owned elsewhere: the index engineer is moving the envelope reader out of services
 #: (issue #12 / #13); remove these lines when that lands.

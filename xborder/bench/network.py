@@ -30,8 +30,8 @@ from xborder.bindings.client import XborderClient
 from xborder.chain.connect import web3_for
 from xborder.chain.launcher import start_anvil
 from xborder.chain.network import init_network, running_network
-from xborder.chain.sender import Call, TxSender, check_receipts, send_all
 from xborder.config import PROJECT_ROOT, Settings
+from xborder.domain.enums import InstitutionKind
 from xborder.domain.identifiers import identifier_bytes, uscc_with_check
 from xborder.index.db import open_database
 from xborder.index.service import index_events, open_index
@@ -40,7 +40,7 @@ from xborder.services.loan_batch import RECORDED, LoanBatch, LoanItem
 from xborder.services.terms import LoanTerms
 from xborder.wallets.demo import DemoWallets
 
-BANK, ENTERPRISE = 0, 3
+BANK, ENTERPRISE = InstitutionKind.DOMESTIC_BANK, InstitutionKind.ENTERPRISE
 USD_RATE = 710_000_000  # 7.10 CNY per USD, scale 1e8
 VALUE_DATE, MATURITY = 1_735_689_600, 1_767_139_200  # 2025-01-01, 2025-12-31
 
@@ -96,21 +96,23 @@ def _setup(urls: list[str], wallets: DemoWallets, cfg: Config, deployments: Path
     deploy(w3, regulator, regulator.address, deployments, PROJECT_ROOT, progress=lambda _m: None)
     client = XborderClient.load(w3, deployments)
     registry = client.registry.functions
-    plan: list[tuple[int, str, int, str]] = []
+    plan: list[tuple[InstitutionKind, str, int, str]] = []
     for b in range(cfg.banks):
         plan.append((BANK, uscc_with_check(f"9111000{b:02d}MA000000"), 10**14, f"Bench Bank {b + 1}"))
     for k in range(cfg.banks * cfg.borrowers_per_bank):
         plan.append((ENTERPRISE, uscc_with_check(f"9133{k:04d}MA5EX0000"), 10**13, f"Bench Borrower {k + 1}"))
-    calls = [Call(client.registry.address, bytes.fromhex(registry.registerInstitution(
-        kind, identifier_bytes(ident), b"CN", capital, name, wallets.address(i + 1))._encode_transaction_data()[2:]),
-        0, 400_000) for i, (kind, ident, capital, name) in enumerate(plan)]
-    calls.append(Call(client.policy.address, bytes.fromhex(client.policy.functions.setReferenceRates(
-        [b"USD"], [USD_RATE])._encode_transaction_data()[2:]), 0, 400_000))
-    receipts = send_all([(TxSender(w3, regulator), calls)], timeout=600)[0]
-    check_receipts(w3, receipts)
+    txs = [client.tx(regulator, registry.registerInstitution(
+        int(kind), identifier_bytes(ident), b"CN", capital, name, wallets.address(i + 1)), name, gas=400_000)
+        for i, (kind, ident, capital, name) in enumerate(plan)]
+    txs.append(client.tx(regulator, client.policy.functions.setReferenceRates([b"USD"], [USD_RATE]), "USD rate",
+                         gas=400_000))
+    batch = client.batch(txs, receipt_timeout=600)
+    failed = batch.submit()
+    if failed:
+        raise RuntimeError(f"bench network setup: {failed[0].label}: {failed[0].reason}")
     banks = list(range(1, cfg.banks + 1))
     borrowers = list(range(cfg.banks + 1, cfg.banks + 1 + cfg.banks * cfg.borrowers_per_bank))
-    return {"banks": banks, "borrowers": borrowers, "head": [max(r.block_number for r in receipts)]}
+    return {"banks": banks, "borrowers": borrowers, "head": [max(o.block_number or 0 for o in batch.outcomes)]}
 
 
 def _wait_block(urls: list[str], block: int, timeout: float = 300.0) -> None:
@@ -123,6 +125,99 @@ def _wait_block(urls: list[str], block: int, timeout: float = 300.0) -> None:
             time.sleep(0.1)
 
 
+@dataclass
+class _Follower:
+    """The regulator's side: an indexer following the last node, and a watcher noting when each
+    loan's row (by document hash) appears in the index."""
+
+    settings: Settings
+    seen: dict[str, float] = field(default_factory=dict)  # document hash (0x hex) -> first seen
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> None:
+        open_index(self.settings).close()  # create and migrate once, before two threads open it
+        self.threads = [
+            threading.Thread(target=index_events, args=(self.settings,), daemon=True,
+                             kwargs={"follow": True, "poll_interval": 0.1, "stop": self.stop, "batch_blocks": 500}),
+            threading.Thread(target=self._watch, daemon=True)]
+        for thread in self.threads:
+            thread.start()
+
+    def _watch(self) -> None:
+        while not self.stop.is_set():
+            try:
+                with open_database(self.settings.index_url, migrate=False) as db:
+                    now = time.perf_counter()
+                    for (doc,) in db.query("SELECT document_hash FROM loans"):
+                        self.seen.setdefault(str(doc), now)
+            except Exception:  # the follower may still be creating the database
+                pass
+            time.sleep(0.05)
+
+    def wait_for(self, documents: set[str], count: int, timeout: float = 300.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(documents & set(self.seen)) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread, timeout in zip(self.threads, (30, 5), strict=True):
+            thread.join(timeout)
+
+
+@dataclass
+class _Banks:
+    """The banks' side: bank b records its rounds of co-signed loans through node b."""
+
+    name: str
+    urls: list[str]
+    wallets: DemoWallets
+    cfg: Config
+    deployments: Path
+    ids: dict[str, list[int]]
+    run: Run
+    submitted: dict[str, float] = field(default_factory=dict)  # document hash (0x hex) -> submission time
+    gas: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _items(self, b: int, r: int, recorder: LocalAccount) -> list[LoanItem]:
+        mine = self.ids["borrowers"][b * self.cfg.borrowers_per_bank:(b + 1) * self.cfg.borrowers_per_bank]
+        items = []
+        for k in range(self.cfg.loans_per_round):
+            borrower = mine[k % len(mine)]
+            items.append(LoanItem.build(
+                borrower=borrower, creditor=self.ids["banks"][b], currency="USD", principal=100_000_00,
+                value_date=VALUE_DATE, maturity_date=MATURITY, financing_type=1,
+                document=bytes(keccak(text=f"{self.name}-bank{b}-round{r}-loan{k}")),
+                terms=LoanTerms(interest_rate="4.2"), recorder=recorder,
+                borrower_account=self.wallets.account(borrower), draw=100_000_00, ref=f"{b}-{r}-{k}"))
+        return items
+
+    def bank(self, b: int) -> None:
+        client = XborderClient.load(web3_for(self.urls[b % len(self.urls)], timeout=120), self.deployments)
+        recorder: LocalAccount = self.wallets.account(self.ids["banks"][b])
+        for r in range(self.cfg.rounds):
+            items = self._items(b, r, recorder)
+            batch = LoanBatch(client, items, gas_mode="fixed", fixed_gas=600_000, receipt_timeout=600)
+            batch.preflight()
+            t = time.perf_counter()
+            with self.lock:
+                for item in items:
+                    self.submitted["0x" + item.request.document_hash.hex()] = t
+            report = batch.submit()
+            with self.lock:
+                self.run.recorded += sum(1 for o in report.outcomes if o.status == RECORDED)
+                self.gas.extend(o.gas_used for o in report.outcomes if o.status == RECORDED and o.gas_used)
+
+    def all(self) -> None:
+        threads = [threading.Thread(target=self.bank, args=(b,)) for b in range(self.cfg.banks)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+
 def run_chain(name: str, urls: list[str], wallets: DemoWallets, cfg: Config, workdir: Path,
               say: Callable[[str], None]) -> Run:
     """The workload on one chain whose node k is `urls[k]` (bank b submits to node b, the
@@ -131,75 +226,21 @@ def run_chain(name: str, urls: list[str], wallets: DemoWallets, cfg: Config, wor
     ids = _setup(urls, wallets, cfg, deployments)
     _wait_block(urls, ids["head"][0])
     run = Run(name, cfg.period, cfg.gas_limit, loans=cfg.loans)
-    index_url = urls[-1]
-    settings = Settings(project_root=PROJECT_ROOT, data_dir=workdir / "regulator", deployments_dir=deployments,
-                        rpc_url=index_url)
-    submitted: dict[str, float] = {}  # document hash (0x hex) -> submission time
-    seen: dict[str, float] = {}
-    gas: list[int] = []
-    lock = threading.Lock()
-    stop = threading.Event()
-    open_index(settings).close()  # create and migrate once, before two threads open it
-    follower = threading.Thread(target=index_events, args=(settings,), daemon=True,
-                                kwargs={"follow": True, "poll_interval": 0.1, "stop": stop, "batch_blocks": 500})
+    follower = _Follower(Settings(project_root=PROJECT_ROOT, data_dir=workdir / "regulator",
+                                  deployments_dir=deployments, rpc_url=urls[-1]))
     follower.start()
-
-    def watch() -> None:
-        while not stop.is_set():
-            try:
-                with open_database(settings.index_url, migrate=False) as db:
-                    now = time.perf_counter()
-                    for (doc,) in db.query("SELECT document_hash FROM loans"):
-                        seen.setdefault(str(doc), now)
-            except Exception:  # the follower may still be creating the database
-                pass
-            time.sleep(0.05)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-
-    def bank(b: int) -> None:
-        url = urls[b % len(urls)]
-        client = XborderClient.load(web3_for(url, timeout=120), deployments)
-        recorder: LocalAccount = wallets.account(ids["banks"][b])
-        mine = ids["borrowers"][b * cfg.borrowers_per_bank:(b + 1) * cfg.borrowers_per_bank]
-        for r in range(cfg.rounds):
-            items = []
-            for k in range(cfg.loans_per_round):
-                borrower = mine[k % len(mine)]
-                doc = bytes(keccak(text=f"{name}-bank{b}-round{r}-loan{k}"))
-                items.append(LoanItem.build(
-                    borrower=borrower, creditor=ids["banks"][b], currency="USD", principal=100_000_00,
-                    value_date=VALUE_DATE, maturity_date=MATURITY, financing_type=1, document=doc,
-                    terms=LoanTerms(interest_rate="4.2"), recorder=recorder,
-                    borrower_account=wallets.account(borrower), draw=100_000_00, ref=f"{b}-{r}-{k}"))
-            batch = LoanBatch(client, items, gas_mode="fixed", fixed_gas=600_000, receipt_timeout=600)
-            batch.preflight()
-            t = time.perf_counter()
-            with lock:
-                for item in items:
-                    submitted["0x" + item.request.document_hash.hex()] = t
-            report = batch.submit()
-            with lock:
-                run.recorded += sum(1 for o in report.outcomes if o.status == RECORDED)
-                gas.extend(o.gas_used for o in report.outcomes if o.status == RECORDED and o.gas_used)
-
+    banks = _Banks(name, urls, wallets, cfg, deployments, ids, run)
     started = time.perf_counter()
-    threads = [threading.Thread(target=bank, args=(b,)) for b in range(cfg.banks)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    deadline = time.monotonic() + 300
-    while len(set(submitted) & set(seen)) < run.recorded and time.monotonic() < deadline:
-        time.sleep(0.05)
+    try:
+        banks.all()
+        follower.wait_for(set(banks.submitted), run.recorded)
+    finally:
+        follower.close()
+    seen, submitted = follower.seen, banks.submitted
     finished = max((seen[d] for d in submitted if d in seen), default=time.perf_counter())
-    stop.set()
-    follower.join(30)
-    watcher.join(5)
     run.seconds = finished - started
     run.latencies = sorted(seen[d] - t for d, t in submitted.items() if d in seen)
-    run.gas_per_loan = statistics.fmean(gas) if gas else 0.0
+    run.gas_per_loan = statistics.fmean(banks.gas) if banks.gas else 0.0
     say(f"{name}: {run.recorded}/{run.loans} loans in {run.seconds:.1f}s")
     return run
 

@@ -109,7 +109,7 @@ class TxSender:
             answer = self.rpc.try_call("eth_maxPriorityFeePerGas")
             self.tip = int(answer, 16) if isinstance(answer, str) else DEFAULT_TIP
         legacy = None if block.get("baseFeePerGas") is not None else int(self.rpc.call("eth_gasPrice"), 16)
-        fees = fee_rule(block, self.tip or DEFAULT_TIP, legacy)
+        fees = fee_rule(block, DEFAULT_TIP if self.tip is None else self.tip, legacy)  # a tip of 0 is a tip
         self._fees, self._fees_at = fees, time.monotonic()
         return fees
 
@@ -372,14 +372,17 @@ def _send_by_priority(jobs: Sequence[tuple[TxSender, list[Call]]], batch_size: i
         return send_interleaved(jobs, batch_size=batch_size)
     hashes: list[list[str]] = [[""] * len(cs) for _, cs in jobs]
     base = {id(sender): sender.tip for sender, _ in jobs}
+    start: dict[int, int] = {}  # each sender's tip before any bump (its own, or the node's)
     try:
         for rank, level in enumerate(levels):
             part = [(j, sender, [k for k, c in enumerate(cs) if c.priority == level])
                     for j, (sender, cs) in enumerate(jobs)]
             part = [p for p in part if p[2]]
             for _, sender, _ks in part:
-                sender.fees()  # learn the node's tip once
-                sender.tip = (base[id(sender)] or sender.tip or DEFAULT_TIP) + (len(levels) - 1 - rank)
+                if id(sender) not in start:
+                    sender.fees()  # learn the node's tip once
+                    start[id(sender)] = DEFAULT_TIP if sender.tip is None else sender.tip
+                sender.tip = start[id(sender)] + (len(levels) - 1 - rank)
             sent = send_interleaved([(sender, [jobs[j][1][k] for k in ks]) for j, sender, ks in part],
                                     batch_size=batch_size)
             for (j, _, ks), group in zip(part, sent, strict=True):

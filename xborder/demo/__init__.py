@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from typing import Any
 
 from xborder.config import Settings
@@ -52,8 +53,11 @@ def policy_report(steps: list[PolicyStep], tally: Tally, last_month: int) -> dic
                      "value": upcoming[0].value_bps / 10_000} if upcoming else None}
 
 
-def run_demo(settings: Settings, config: DemoConfig | None = None,
-             reporter: phases.Reporter | None = None) -> DemoResult:
+def run_demo(settings: Settings, config: DemoConfig | None = None, reporter: phases.Reporter | None = None,
+             node_of: Callable[[int], str] | None = None) -> DemoResult:
+    """`node_of` (institution index -> RPC URL; `xborder.demo.network.start_network`): run on a
+    multi-node network, each institution submitting through its own node; `settings.rpc_url` is
+    then the regulator's node (it deploys, onboards and indexes there)."""
     config = config or DemoConfig()
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -69,7 +73,7 @@ def run_demo(settings: Settings, config: DemoConfig | None = None,
                         creditors=config.creditors, loans=config.loans, total_usd=config.total_usd,
                         adjustment=steps[0].value_bps / 10_000)
     run = phases.Run(settings, workload, DemoWallets.from_seed(f"xborder-demo-{config.seed}"),
-                     reporter or phases.Quiet(), phases.demo_regulator(config.seed))
+                     reporter or phases.Quiet(), phases.demo_regulator(config.seed), node_of=node_of)
     phases.start_chain(run, config.block_time)
     lap("chain")
     if config.keystores:

@@ -26,17 +26,17 @@ from xborder.bindings.client import XborderClient
 from xborder.bindings.consent import selector
 from xborder.chain import embedded
 from xborder.chain.connect import connect
-from xborder.chain.launcher import DEV_MNEMONIC
 from xborder.config import Settings
+from xborder.demo.network import NodeRouter
 from xborder.domain.enums import REGULATOR_KEY_ID, LoanStatus
 from xborder.domain.identifiers import identifier_bytes
 from xborder.domain.loans import Loan, Position
 from xborder.domain.money import parse_rate
 from xborder.services.confidential import TermsSealer
 from xborder.services.deploy import deploy
-from xborder.services.funding import fund
+from xborder.services.funding import dev_funder, fund
 from xborder.services.onboarding import REGISTER_GAS
-from xborder.services.replay import Bars, PolicyStep, Tally, WorkloadPlayer
+from xborder.services.replay import Bars, OneNode, PolicyStep, Route, Tally, WorkloadPlayer
 from xborder.services.workload import Workload
 from xborder.wallets.demo import DemoWallets
 from xborder.wallets.encryption import KeyRing, derive_key, public_bytes
@@ -82,11 +82,19 @@ class Run:
     ring: KeyRing = field(default_factory=KeyRing)
     sealer: TermsSealer | None = None
     facts: dict[str, Any] = field(default_factory=dict)
+    #: On a multi-node network: institution index -> its own node's RPC URL (`xborder.demo.network`).
+    node_of: Callable[[int], str] | None = None
+    router: NodeRouter | None = None
 
     @property
     def client(self) -> XborderClient:
         assert self.client_ is not None, "deploy first"
         return self.client_
+
+    @property
+    def route(self) -> Route:
+        """Where the institutions' batches go: their own nodes on a network, else the one node."""
+        return self.router or OneNode(self.client)
 
     def accounts(self) -> dict[int, LocalAccount]:
         return {inst.index: self.wallets.account(inst.index) for inst in self.workload.institutions}
@@ -110,6 +118,9 @@ def start_chain(run: Run, block_time: float) -> None:
     run.w3 = connect(run.rpc_url, settings.chain_id, timeout=120)
     run.settings = replace(settings, rpc_url=run.rpc_url)
     run.reporter.say(f"chain {run.w3.eth.chain_id} at {run.rpc_url}")
+    if run.node_of is not None:
+        run.reporter.say("multi-node network: each institution submits through its own node; the regulator "
+                         f"deploys, onboards and indexes through {run.rpc_url}")
 
 
 def keystores(run: Run) -> None:
@@ -136,18 +147,22 @@ def keystores(run: Run) -> None:
 
 def deploy_contracts(run: Run) -> None:
     assert run.w3 is not None
-    deploy(run.w3, dev_account(), run.regulator.address, run.settings.deployments, run.settings.project_root,
+    deploy(run.w3, dev_funder(), run.regulator.address, run.settings.deployments, run.settings.project_root,
            progress=run.reporter.say)
     run.client_ = XborderClient.load(run.w3, run.settings.deployments)
-    run.client.remember_names({inst.institution_id: inst.name for inst in run.workload.institutions})
+    names = {inst.institution_id: inst.name for inst in run.workload.institutions}
+    run.client.remember_names(names)
+    if run.node_of is not None:
+        run.router = NodeRouter(run.client, {run.wallets.address(inst.index): run.node_of(inst.index)
+                                             for inst in run.workload.institutions}, names)
 
 
 def fund_wallets(run: Run) -> None:
     """The regulator and every institution's wallet (each sends at least its key registration)."""
     addresses = [run.wallets.address(inst.index) for inst in run.workload.institutions]
     bar = run.reporter.phase("funding wallets", len(addresses) + 1)
-    fund(run.client.w3, dev_account(), [run.regulator.address], 10 * FUNDING_WEI)
-    fund(run.client.w3, dev_account(), addresses, FUNDING_WEI)
+    fund(run.client.w3, dev_funder(), [run.regulator.address], 10 * FUNDING_WEI)
+    fund(run.client.w3, dev_funder(), addresses, FUNDING_WEI)
     bar(len(addresses) + 1, len(addresses) + 1)
 
 
@@ -172,9 +187,8 @@ def encryption_keys(run: Run) -> None:
     txs += [run.client.tx(run.wallets.account(inst.index), registry.setEncryptionKey(
         inst.institution_id, public_bytes(derive_key(run.wallets.private_key(inst.index), inst.institution_id, 1))),
         f"key {inst.institution_id}", gas=KEY_GAS) for inst in run.workload.institutions]
-    batch = run.client.batch(txs)
-    batch.run(run.reporter.phase("registering encryption keys", len(txs)))
-    run.facts["keys_registered"] = sum(1 for o in batch.outcomes if o.status == DONE)
+    outcomes = run.route.run(txs, run.reporter.phase("registering encryption keys", len(txs)))
+    run.facts["keys_registered"] = sum(1 for o in outcomes if o.status == DONE)
     run.sealer = TermsSealer(run.client)
     assert run.sealer.keys is not None
     run.sealer.keys.prefetch([REGULATOR_KEY_ID] + [inst.institution_id for inst in run.workload.institutions])
@@ -195,8 +209,19 @@ def record_loans(run: Run, steps: list[PolicyStep]) -> Tally:
                 tranche=run.reporter.phase("drawdowns and repayments in later months",
                                            sum(len(ln.later) for ln in loans)),
                 say=run.reporter.say)
-    player = WorkloadPlayer(run.client, run.workload, run.accounts(), run.regulator, run.sealer, steps, bars)
-    return player.play()
+    player = WorkloadPlayer(run.client, run.workload, run.accounts(), run.regulator, run.sealer, steps, bars,
+                            route=run.route, moves_clock=run.node_of is None)
+    tally = player.play()
+    if run.router is not None:  # the regulator's node holds every block before it indexes
+        run.router.settle()
+    return tally
+
+
+def check_w3(run: Run) -> Web3:
+    """The node the index is checked against: on a network another node than the one it was read from."""
+    if run.router is not None and run.node_of is not None:
+        return run.router.at(run.node_of(0)).w3
+    return run.client.w3
 
 
 def chain_loan_count(run: Run) -> int:
@@ -218,12 +243,6 @@ def _views(run: Run, signature: str, args: list[int]) -> list[bytes]:
         selector(signature) + abi_encode([kind], [a])).hex()}, "latest"]) for a in args], context=signature)
     return [bytes.fromhex(str(a)[2:]) for a in answers]
 
-
-def dev_account() -> LocalAccount:
-    """DEV-ONLY: account 0 of the public development mnemonic (pre-funded by anvil)."""
-    Account.enable_unaudited_hdwallet_features()
-    account: LocalAccount = Account.from_mnemonic(DEV_MNEMONIC)
-    return account
 
 
 def demo_regulator(seed: int) -> LocalAccount:

@@ -67,7 +67,8 @@ def read_report(run: phases.Run, tally: Tally, timings: dict[str, float],
         count_row = db.query_one("SELECT COUNT(*) FROM loans")
         ledger = run.client.ledger
         ledger_abi = run.client.deployment.abi("LoanLedger", run.client.deployments_dir)
-        consistency = queries.check_consistency(db, run.client.w3, str(ledger.address), ledger_abi)
+        # on a network the index (read from the regulator's node) is checked against another node
+        consistency = queries.check_consistency(db, phases.check_w3(run), str(ledger.address), ledger_abi)
         top, terms, dashboard = _top_utilisation(db), _terms_seen(db), _dashboard(run, db)
     finally:
         db.close()

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from web3 import Web3
 
 from xborder.bindings.client import XborderClient
+from xborder.domain.enums import InstitutionStatus
 from xborder.services.onboarding import list_institutions
 
-ACTIVE = "active"
+#: `InstitutionView.status` of an Active institution (its label).
+ACTIVE = InstitutionStatus.ACTIVE.label
 
 
 @dataclass(frozen=True)

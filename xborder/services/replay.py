@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Protocol
 
 from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
 
-from xborder.bindings.batch import DONE, Tx
+from xborder.bindings.batch import DONE, Outcome, Tx
 from xborder.bindings.client import XborderClient
 from xborder.bindings.consent import ledger_call
 from xborder.domain.dates import month_index, month_start
 from xborder.domain.enums import Parameter
 from xborder.services import terms as terms_codec
 from xborder.services.confidential import TermsSealer
-from xborder.services.loan_batch import ALREADY, RECORDED, LoanBatch, LoanItem
+from xborder.services.loan_batch import ALREADY, RECORDED, LoanBatch, LoanItem, LoanOutcome
 from xborder.services.workload import Workload, WorkloadLoan
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,31 @@ class Bars:
     say: Callable[[str], None]
 
 
+class Route(Protocol):
+    """Where the player's batches go: `OneNode` sends everything through one client; on a
+    multi-node network the demo's router sends each wallet's transactions through its own node."""
+
+    def run(self, txs: Sequence[Tx], progress: Bar | None = None) -> list[Outcome]: ...
+    def loans(self, items: Sequence[LoanItem], progress: Bar) -> list[LoanOutcome]: ...
+
+
+@dataclass
+class OneNode:
+    """Every batch through `client` (its node)."""
+
+    client: XborderClient
+
+    def run(self, txs: Sequence[Tx], progress: Bar | None = None) -> list[Outcome]:
+        if not txs:
+            return []
+        return self.client.batch(txs).run(progress)
+
+    def loans(self, items: Sequence[LoanItem], progress: Bar) -> list[LoanOutcome]:
+        batch = LoanBatch(self.client, items, gas_mode="sample")
+        batch.preflight()
+        return batch.submit(progress).outcomes
+
+
 def loan_terms(loan: WorkloadLoan) -> terms_codec.LoanTerms:
     return terms_codec.LoanTerms(interest_rate=str(Decimal(loan.interest_rate_bps) / 100), purpose=loan.purpose,
                                  external_ref=f"EXT-{loan.number:05d}", document_name=f"{loan.document}.pdf")
@@ -89,10 +115,18 @@ class WorkloadPlayer:
     steps: list[PolicyStep]
     bars: Bars
     base_year: int = 2019
+    #: None: every batch through `client` (`OneNode`).
+    route: Route | None = None
+    #: Move the chain's clock to each month (anvil's `evm_increaseTime`); a real network's clock
+    #: cannot be moved, so there the calendar is compressed into the present.
+    moves_clock: bool = True
     tally: Tally = field(default_factory=Tally)
     _live: set[int] = field(default_factory=set)  # loans confirmed and not stopped by a refused drawdown
     _scheduled: dict[int, list[tuple[WorkloadLoan, int]]] = field(default_factory=dict)
     _done: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self.sink: Route = self.route or OneNode(self.client)
 
     def play(self) -> Tally:
         by_month: dict[int, list[WorkloadLoan]] = {}
@@ -113,28 +147,31 @@ class WorkloadPlayer:
         return len(loans), sum(1 for ln in loans if not ln.co_signed), sum(len(ln.later) for ln in loans)
 
     def _advance_clock(self, month: int) -> None:
+        if not self.moves_clock:
+            return
         start, now = month_start(month, self.base_year, day=2), self.client.rpc.chain_time()
         if start > now:
             self.client.rpc.call("evm_increaseTime", [start - now])
+            # Mine the jump now: until a block carries it, the latest block's time (which consent
+            # deadlines start from) is a month behind, and whether the interval miner got there
+            # first was a race (SignatureExpired refusals that changed from run to run).
+            self.client.rpc.call("evm_mine")
 
     def _policy(self, month: int) -> None:
         for step in (s for s in self.steps if s.month == month):
             self.tally.before_step[month] = dict(self.tally.refusals)
             fn = self.client.policy.functions.setParameter(int(step.parameter), step.value_bps)
-            self.client.batch([self.client.tx(self.regulator, fn, f"set {step.parameter.slug}",
-                                              gas=GAS["parameter"])]).run()
+            self.sink.run([self.client.tx(self.regulator, fn, f"set {step.parameter.slug}", gas=GAS["parameter"])])
 
     def _record(self, month: int, loans: list[WorkloadLoan]) -> None:
         if not loans:
             return
         items = [self._item(loan) for loan in loans]
-        batch = LoanBatch(self.client, items, gas_mode="sample")
-        batch.preflight()
         base = self._done["record"]
-        report = batch.submit(lambda done, _total: self.bars.record(base + done, self._totals()[0]))
+        outcomes = self.sink.loans(items, lambda done, _total: self.bars.record(base + done, self._totals()[0]))
         self._done["record"] += len(loans)
         self.bars.record(self._done["record"], self._totals()[0])
-        for loan, outcome in zip(loans, report.outcomes, strict=True):
+        for loan, outcome in zip(loans, outcomes, strict=True):
             if outcome.status in (RECORDED, ALREADY) and outcome.loan_id is not None:
                 self.tally.loan_ids[loan.number] = outcome.loan_id
                 self.tally.counters["recorded"] += 1
@@ -162,11 +199,10 @@ class WorkloadPlayer:
         txs = [Tx(self.accounts[ln.borrower], str(self.client.ledger.address),
                   ledger_call("confirmLoan(uint64)", self.tally.loan_ids[ln.number]), GAS["confirm"],
                   label=f"confirm {ln.number}") for ln in waiting]
-        batch = self.client.batch(txs)
-        batch.run()
+        outcomes = self.sink.run(txs)
         self._done["confirm"] += sum(1 for ln in loans if not ln.co_signed)
         self.bars.confirm(self._done["confirm"], self._totals()[1])
-        for loan, outcome in zip(waiting, batch.outcomes, strict=True):
+        for loan, outcome in zip(waiting, outcomes, strict=True):
             if outcome.status == DONE:
                 self.tally.counters["confirmations"] += 1
                 self._live.add(loan.number)
@@ -179,12 +215,10 @@ class WorkloadPlayer:
                   ledger_call("drawdown(uint64,uint64)" if t.kind == "draw" else "repay(uint64,uint64)",
                               self.tally.loan_ids[ln.number], t.amount), GAS[t.kind], label=f"{t.kind} {ln.number}")
                for ln, t in todo]
-        batch = self.client.batch(txs)
-        if txs:
-            batch.run()
+        outcomes = self.sink.run(txs)
         self._done["tranche"] += len(due)
         self.bars.tranche(self._done["tranche"], self._totals()[2])
-        for (loan, tranche), outcome in zip(todo, batch.outcomes, strict=True):
+        for (loan, tranche), outcome in zip(todo, outcomes, strict=True):
             if outcome.status == DONE:
                 self.tally.counters["drawdowns" if tranche.kind == "draw" else "repayments"] += 1
                 continue

@@ -21,7 +21,7 @@ from eth_account import Account
 
 from xborder.chain.connect import connect
 from xborder.chain.network import init_network, running_network
-from xborder.chain.network.geth import running_pids
+from xborder.chain.network.node import running_pids
 from xborder.chain.network.spec import NetworkSpec
 from xborder.chain.rpc import rpc
 from xborder.chain.sender import TxSender

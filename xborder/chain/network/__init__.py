@@ -1,21 +1,19 @@
 """The local consortium network: N geth (clique proof-of-authority) nodes on loopback."""
 
+from xborder.chain.network import node
 from xborder.chain.network.geth import (
-    DEFAULT_CHAIN_ID,
-    DEFAULT_GAS_LIMIT,
-    DEFAULT_PERIOD,
     Network,
     NodeStatus,
-    init_network,
     network_status,
     open_network,
     running_network,
     start_network,
     stop_network,
 )
+from xborder.chain.network.node import DEFAULT_CHAIN_ID, DEFAULT_GAS_LIMIT, DEFAULT_PERIOD, init_network
 from xborder.chain.network.spec import NetworkSpec, NodeSpec
 
 __all__ = [
     "DEFAULT_CHAIN_ID", "DEFAULT_GAS_LIMIT", "DEFAULT_PERIOD", "Network", "NetworkSpec", "NodeSpec", "NodeStatus",
-    "init_network", "network_status", "open_network", "running_network", "start_network", "stop_network",
+    "init_network", "network_status", "node", "open_network", "running_network", "start_network", "stop_network",
 ]

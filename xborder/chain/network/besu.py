@@ -88,8 +88,8 @@ def qbft_genesis(*, chain_id: int, validators: Sequence[str], period: int, gas_l
 
 def permissions_config(accounts: Sequence[str], nodes: Sequence[str]) -> str:
     """Besu's local permissioning file (`--permissions-accounts-config-file`, `...-nodes-...`)."""
-    return tomli_w.dumps({"accounts-allowlist": [to_checksum_address(a) for a in accounts],
-                          "nodes-allowlist": list(nodes)})
+    return str(tomli_w.dumps({"accounts-allowlist": [to_checksum_address(a) for a in accounts],
+                              "nodes-allowlist": list(nodes)}))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Run a local consortium network: N geth (clique) nodes on loopback, peered only with each other.
 
-`init_network` writes the genesis, every node's keys and data folder and runs `geth init`;
-`start_network` starts the nodes and waits until each answers and has peered with all the
+`init_network` (`xborder.chain.network.node`, with each node's command line and processes) writes
+the genesis, every node's keys and data folder and runs `geth init`; `start_network` starts the nodes and waits until each answers and has peered with all the
 others; `Network` (the handle) stops, kills, restarts, isolates and reconnects single nodes;
 `network_status` and `stop_network` work from the data folder alone (for `xborder network`).
 
@@ -19,220 +19,38 @@ node's IPC socket (file mode of its owner), which `Network` uses to partition an
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import os
-import shutil
 import signal
-import socket
-import subprocess
-import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import tomli_w
 from web3 import IPCProvider, Web3
 
-from xborder.chain.launcher import LocalNode, NodeKind, free_port, launch, rpc_call
-from xborder.chain.network.genesis import clique_genesis
-from xborder.chain.network.keys import new_node_key, new_sealer
-from xborder.chain.network.spec import GENESIS_FILE, NetworkSpec, NodeSpec
-from xborder.errors import ChainError, ConfigurationError, ValidationError
+from xborder.chain.launcher import LocalNode, NodeKind, launch, rpc_call
+from xborder.chain.network.node import (
+    cmdline,
+    free_ports,
+    geth_argv,
+    geth_binary,
+    ipc_path,
+    port_free,
+    running_pids,
+    stop_pid,
+    write_p2p_config,
+)
+from xborder.chain.network.spec import NetworkSpec
+from xborder.chain.rpc import Rpc
+from xborder.errors import ChainError, TransactionRejected
 
 log = logging.getLogger(__name__)
 
-GETH_VERSION = "1.13.15"
-DEFAULT_CHAIN_ID = 20190
-DEFAULT_PERIOD = 2
-DEFAULT_GAS_LIMIT = 30_000_000
-HTTP_APIS = "eth,net,web3,txpool,clique"
-#: unix sockets hold at most 107 bytes of path
-_MAX_IPC_PATH = 100
-
-
-def geth_binary(project_root: Path) -> Path:
-    binary = project_root / ".tools" / "bin" / "geth"
-    if not binary.exists():
-        raise ChainError(f"geth not found at {binary}: run `make deps` in {project_root} "
-                         f"(it builds geth {GETH_VERSION} with Go)")
-    return binary
-
-
-def geth_version(binary: Path) -> str:
-    out = subprocess.run([str(binary), "version"], capture_output=True, text=True, timeout=30, check=False).stdout
-    for line in out.splitlines():
-        if line.startswith("Version:"):
-            return line.split(":", 1)[1].strip()
-    raise ChainError(f"`{binary} version` printed no version: {out[:200]!r}")
-
-
-# -- init --------------------------------------------------------------------------------------
-
-def _parse_validators(nodes: int, validators: Sequence[int] | None) -> set[int]:
-    chosen = set(validators) if validators else set(range(1, nodes + 1))
-    bad = sorted(v for v in chosen if not 1 <= v <= nodes)
-    if bad:
-        raise ValidationError(f"--validators: node(s) {bad} do not exist in a {nodes}-node network",
-                              field="--validators", value=sorted(chosen), allowed=f"node numbers 1 to {nodes}")
-    return chosen
-
-
-def _free_ports(count: int, taken: set[int]) -> list[int]:
-    ports: list[int] = []
-    while len(ports) < count:
-        port = free_port()
-        if port not in taken and port not in ports:
-            ports.append(port)
-    return ports
-
-
-def init_network(root: Path, *, nodes: int, project_root: Path, validators: Sequence[int] | None = None,
-                 chain_id: int = DEFAULT_CHAIN_ID, period: int = DEFAULT_PERIOD,
-                 gas_limit: int = DEFAULT_GAS_LIMIT, free_gas: bool = False,
-                 alloc: Mapping[str, int] | None = None) -> NetworkSpec:
-    """Create the network in `root`: keys, genesis, `geth init` of every node. Refuses an
-    existing network (its keys are never replaced)."""
-    if not 1 <= nodes <= 64:
-        raise ValidationError(f"--nodes: {nodes} is out of range", field="--nodes", value=nodes,
-                              allowed="1 to 64 nodes")
-    if NetworkSpec.exists(root):
-        raise ConfigurationError(f"a network already exists in {root}: `xborder network status` shows it; "
-                                 "remove the folder (after `xborder network down`) to create another")
-    chosen = _parse_validators(nodes, validators)
-    binary = geth_binary(project_root)
-    version = geth_version(binary)
-    # Validate every parameter before writing anything.
-    clique_genesis(chain_id=chain_id, signers=["0x" + "11" * 20], period=period, gas_limit=gas_limit,
-                   free_gas=free_gas, alloc=alloc or {})
-    if root.exists() and any(root.iterdir()):
-        raise ConfigurationError(f"{root} is not empty but holds no network.json: choose another --data-dir")
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        ports = _free_ports(3 * nodes, set())
-        specs = []
-        for i in range(1, nodes + 1):
-            datadir = root / f"node-{i}"
-            datadir.mkdir(mode=0o700)
-            enode = new_node_key(datadir)
-            sealer = new_sealer(datadir)
-            http, p2p, auth = ports[3 * (i - 1):3 * i]
-            specs.append(NodeSpec(index=i, sealer=sealer, validator=i in chosen, enode_id=enode,
-                                  http_port=http, p2p_port=p2p, auth_port=auth))
-        genesis = clique_genesis(chain_id=chain_id, signers=[n.sealer for n in specs if n.validator],
-                                 period=period, gas_limit=gas_limit, free_gas=free_gas, alloc=alloc or {})
-        (root / GENESIS_FILE).write_text(json.dumps(genesis, indent=2) + "\n")
-        for node in specs:
-            result = subprocess.run([str(binary), "--datadir", str(node.datadir(root)), "--verbosity", "2",
-                                     "init", str(root / GENESIS_FILE)],
-                                    capture_output=True, text=True, timeout=120, check=False)
-            if result.returncode != 0:
-                raise ChainError(f"`geth init` of {node.name} failed: {(result.stderr or result.stdout)[-1000:]}")
-        spec = NetworkSpec(chain_id=chain_id, period=period, gas_limit=gas_limit, free_gas=free_gas,
-                           epoch=int(genesis["config"]["clique"]["epoch"]), geth_version=version, nodes=tuple(specs))
-        spec.save(root)
-    except BaseException:
-        shutil.rmtree(root, ignore_errors=True)  # nothing half made stays behind
-        raise
-    log.info("network of %d nodes (chain id %d) initialised in %s", nodes, chain_id, root)
-    return spec
-
-
-# -- one node ----------------------------------------------------------------------------------
-
-def ipc_path(datadir: Path) -> Path:
-    """geth's IPC socket: in the data folder, or (a long path) in a private folder under /tmp."""
-    path = datadir / "geth.ipc"
-    if len(str(path)) <= _MAX_IPC_PATH:
-        return path
-    digest = hashlib.sha256(str(datadir.resolve()).encode()).hexdigest()[:16]
-    short = Path(tempfile.gettempdir()) / f"xborder-ipc-{digest}"
-    short.mkdir(mode=0o700, exist_ok=True)
-    return short / "geth.ipc"
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as geth binds: TIME_WAIT is no obstacle
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def write_p2p_config(spec: NetworkSpec, root: Path) -> None:
-    """Each node's config.toml: listen on loopback, static peers = every other node, no bootnodes."""
-    for node in spec.nodes:
-        config = {"Node": {"P2P": {
-            "ListenAddr": f"127.0.0.1:{node.p2p_port}",
-            "NoDiscovery": True,
-            "DiscoveryV4": False,
-            "BootstrapNodes": [],
-            "BootstrapNodesV5": [],
-            "StaticNodes": [other.enode for other in spec.nodes if other.index != node.index],
-            "MaxPeers": max(len(spec.nodes) + 4, 25),
-        }}}
-        path = node.datadir(root) / "config.toml"
-        path.write_text(tomli_w.dumps(config))
-
-
-def geth_argv(spec: NetworkSpec, node: NodeSpec, root: Path, binary: Path) -> list[str]:
-    datadir = node.datadir(root)
-    argv = [str(binary), "--datadir", str(datadir), "--config", str(datadir / "config.toml"),
-            "--networkid", str(spec.chain_id), "--syncmode", "full", "--gcmode", "archive",
-            "--nat", "none", "--netrestrict", "127.0.0.0/8",
-            "--http", "--http.addr", "127.0.0.1", "--http.port", str(node.http_port), "--http.api", HTTP_APIS,
-            "--authrpc.addr", "127.0.0.1", "--authrpc.port", str(node.auth_port),
-            "--ipcpath", str(ipc_path(datadir)), "--cache", "128", "--verbosity", "3",
-            "--miner.gaslimit", str(spec.gas_limit)]
-    if node.validator:
-        # No --mine and no --unlock: the sealer key is unlocked over IPC and sealing starts only
-        # once every node is peered and "synced" (see Network.start); the personal namespace is
-        # served on the IPC socket only (not in HTTP_APIS).
-        argv += ["--miner.etherbase", node.sealer, "--rpc.enabledeprecatedpersonal", "--allow-insecure-unlock"]
-    return argv
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
-        return []
-
-
-def running_pids(datadir: Path) -> list[int]:
-    """Pids of geth processes serving `datadir` (found in /proc: survives a lost pid file)."""
-    target = str(datadir)
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        argv = _cmdline(int(entry.name))
-        if argv and Path(argv[0]).name == "geth" and "--datadir" in argv:
-            i = argv.index("--datadir")
-            if i + 1 < len(argv) and argv[i + 1] == target:
-                pids.append(int(entry.name))
-    return pids
-
-
-def _stop_pid(pid: int, timeout: float) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        if not _cmdline(pid):
-            return
-        time.sleep(0.1)
-    log.warning("geth pid %d ignored SIGTERM for %.0fs; killing it", pid, timeout)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+__all__ = ["Network", "NodeStatus", "network_status", "open_network", "running_network", "start_network",
+           "stop_network"]
 
 
 # -- the network -------------------------------------------------------------------------------
@@ -270,8 +88,8 @@ class Network:
             raise ChainError(f"{node.name} already runs (pid {running_pids(datadir)}): "
                              "`xborder network down` stops it")
         taken = {p for n in self.spec.nodes if n.index != index for p in (n.http_port, n.p2p_port, n.auth_port)}
-        if not all(_port_free(p) for p in (node.http_port, node.p2p_port, node.auth_port)):
-            http, p2p, auth = _free_ports(3, taken)
+        if not all(port_free(p) for p in (node.http_port, node.p2p_port, node.auth_port)):
+            http, p2p, auth = free_ports(3, taken)
             log.warning("%s: a port of %s is taken; now HTTP %d, p2p %d", node.name,
                         (node.http_port, node.p2p_port, node.auth_port), http, p2p)
             node = replace(node, http_port=http, p2p_port=p2p, auth_port=auth)
@@ -377,7 +195,7 @@ class Network:
         if process is not None:
             process.stop(timeout=timeout)
         for pid in running_pids(self.spec.node(index).datadir(self.root)):
-            _stop_pid(pid, timeout)
+            stop_pid(pid, timeout)
 
     def kill_node(self, index: int) -> None:
         """SIGKILL, as a crash or a pulled plug: nothing is flushed."""
@@ -389,7 +207,7 @@ class Network:
         if process is not None and process.process is not None:
             process.process.wait(timeout=30)
         deadline = time.monotonic() + 30
-        while any(_cmdline(p) for p in pids) and time.monotonic() < deadline:
+        while any(cmdline(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.05)
 
     def stop(self) -> None:
@@ -407,10 +225,10 @@ class Network:
     def admin(self, index: int, method: str, params: Sequence[Any] = (), timeout: float = 60.0) -> Any:
         """A JSON-RPC call on node `index`'s IPC socket (admin, miner, personal live only there)."""
         provider = IPCProvider(str(ipc_path(self.spec.node(index).datadir(self.root))), timeout=int(timeout))
-        reply = provider.make_request(method, list(params))
-        if "error" in reply:
-            raise ChainError(f"{method} on node {index} failed: {reply['error']}")
-        return reply.get("result")
+        try:
+            return Rpc(Web3(provider), retries=0).call(method, params, context=f"{method} on node {index} failed")
+        except TransactionRejected as exc:  # an admin call the node refused: not a transaction
+            raise ChainError(str(exc)) from None
 
     def peer_count(self, index: int) -> int:
         return int(str(rpc_call(self.url(index), "net_peerCount", timeout=10)), 16)
@@ -565,7 +383,7 @@ def stop_network(root: Path, timeout: float = 30.0) -> list[int]:
     for node in reversed(spec.nodes):
         pids = running_pids(node.datadir(root))
         for pid in pids:
-            _stop_pid(pid, timeout)
+            stop_pid(pid, timeout)
         if pids:
             stopped.append(node.index)
     return sorted(stopped)

@@ -1,4 +1,5 @@
-"""`xborder demo`: the main job, end to end, on the embedded chain."""
+"""`xborder demo`: the main job, end to end, on the embedded chain (or, with `--network N`, on a fresh
+local N-node geth network, each institution through its own node)."""
 
 from __future__ import annotations
 
@@ -60,8 +61,14 @@ def demo(app: App, seed: int, loans: int, enterprises: int, network_nodes: int |
     dashboard, and leaves chain and database running for you to explore."""
     node_of = None
     if network_nodes is not None:
-        from xborder.cli.network_demo import demo_network
-        loans, enterprises, app.settings, node_of = demo_network(app, network_nodes, loans, enterprises)
+        from xborder.demo import network
+
+        if click.get_current_context().get_parameter_source("loans") == click.core.ParameterSource.DEFAULT:
+            loans, enterprises = network.NETWORK_LOANS, network.NETWORK_ENTERPRISES
+            app.note(f"network demo: a smaller workload ({loans:,} loans, {enterprises:,} enterprises) because "
+                     f"{network.DEMO_NETWORK_PERIOD}s blocks make the full one long; pass --loans 6370 for the full one")
+        app.note(f"starting a {network_nodes}-node geth network in {app.settings.data_dir / 'network'} ...")
+        app.settings, node_of = network.start_network(app.settings, network_nodes)
     config = replace(DemoConfig(), seed=seed, loans=loans, enterprises=enterprises,
                      total_usd=6.8e9 * loans / 6370)
     with RichReporter(app) as reporter:
@@ -77,7 +84,8 @@ def demo(app: App, seed: int, loans: int, enterprises: int, network_nodes: int |
         c.print("  ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
                 + f"   workload total {sum(v for k, v in result.timings.items() if k not in ('keystores',)):.1f}")
         c.rule("explore")
-        c.print(f"chain: {result.rpc_url} (still running; `xborder chain stop` to stop it)")
+        stop = "xborder network down" if network_nodes is not None else "xborder chain stop"
+        c.print(f"chain: {result.rpc_url} (still running; `{stop}` to stop it)")
         c.print(f"index: {result.database}; full report: {report}")
         if result.dashboard:
             c.print(f"dashboard: open file://{result.dashboard} in a browser, or run `xborder serve` "

@@ -148,7 +148,7 @@ def _attached(network: net.Network, index: int) -> Any:
     """A stand-in for a node started by an earlier `up` (peering checks only need its URL)."""
     from xborder.chain.launcher import LocalNode, NodeKind
     node = network.spec.node(index)
-    pid = net.geth.running_pids(node.datadir(network.root))[0]
+    pid = net.node.running_pids(node.datadir(network.root))[0]
     return LocalNode(kind=NodeKind.GETH, port=node.http_port, process=None, pid=pid, chain_id=network.spec.chain_id)
 
 
