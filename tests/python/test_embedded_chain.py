@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,9 +23,10 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
+from xborder.chain import embedded
 from xborder.chain.launcher import DEV_MNEMONIC
 from xborder.chain.sender import Call, TxSender
-from xborder.config import PROJECT_ROOT
+from xborder.config import PROJECT_ROOT, Settings
 from xborder.wallets import DemoWallets
 
 DEV = DemoWallets(mnemonic=DEV_MNEMONIC)
@@ -125,3 +127,131 @@ def test_a_stopped_node_is_not_replaced_and_loses_nothing(data_dir: Path) -> Non
             "a confirmed transfer was lost across chain stop / chain start"
     finally:
         assert cli(data_dir, "chain", "stop").code == 0
+
+
+def saved_head(state: Path) -> int:
+    """The head block number state.json records (-1 if none yet)."""
+    try:
+        return int(json.loads(state.read_bytes()).get("best_block_number", -1))
+    except (OSError, ValueError):
+        return -1
+
+
+def wait_for(condition: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"gave up after {timeout:.0f}s waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_killing_the_keeper_loses_nothing_and_leaves_no_lock(data_dir: Path) -> None:
+    """kill -9 of the process that owns anvil: anvil dies with it (dumping its chain as it
+    exits), the lock goes with them, and the next start recovers everything confirmed."""
+    first = json.loads(cli(data_dir, "chain", "start", "--json").out)
+    receiver = transfer(str(first["rpc_url"]), 4242)
+    os.kill(int(first["keeper_pid"]), signal.SIGKILL)
+    wait_for(lambda: not anvils_on(data_dir / "chain"), 60, "anvil to die with its keeper")
+    restarted = cli(data_dir, "chain", "start", "--json")
+    assert restarted.code == 0, restarted.err
+    second = json.loads(restarted.out)
+    try:
+        assert second["pid"] != first["pid"]
+        assert balance(str(second["rpc_url"]), receiver) == 4242
+    finally:
+        assert cli(data_dir, "chain", "stop").code == 0
+
+
+def test_killing_anvil_keeps_the_last_snapshot_and_leaves_no_lock(data_dir: Path) -> None:
+    """kill -9 of anvil itself: what the last snapshot holds survives, the keeper exits, the
+    lock is free for the next start."""
+    first = json.loads(cli(data_dir, "chain", "start", "--json").out)
+    receiver = transfer(str(first["rpc_url"]), 777)
+    head = int(Web3(Web3.HTTPProvider(str(first["rpc_url"]))).eth.block_number)
+    state = data_dir / "chain" / "state.json"
+    wait_for(lambda: saved_head(state) >= head, 120, "a snapshot holding the transfer")
+    os.kill(int(first["pid"]), signal.SIGKILL)
+    wait_for(lambda: not psutil.pid_exists(int(first["keeper_pid"]))
+             or psutil.Process(int(first["keeper_pid"])).status() == psutil.STATUS_ZOMBIE,
+             60, "the keeper to notice")
+    restarted = cli(data_dir, "chain", "start", "--json")
+    assert restarted.code == 0, restarted.err
+    try:
+        assert balance(str(json.loads(restarted.out)["rpc_url"]), receiver) == 777
+    finally:
+        assert cli(data_dir, "chain", "stop").code == 0
+
+
+def test_two_starts_at_once_make_one_node(data_dir: Path) -> None:
+    runs = [subprocess.Popen([sys.executable, "-m", "xborder.cli.main", "--data-dir", str(data_dir),
+                              "chain", "start", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, cwd=PROJECT_ROOT, env={**os.environ, "XBORDER_RPC_URL": ""})
+            for _ in range(3)]
+    try:
+        answers = [run.communicate(timeout=300) for run in runs]
+        assert [run.returncode for run in runs] == [0, 0, 0], [err for _, err in answers]
+        assert len({json.loads(out)["pid"] for out, _ in answers}) == 1
+        assert len(anvils_on(data_dir / "chain")) == 1
+    finally:
+        assert cli(data_dir, "chain", "stop").code == 0
+
+
+def test_a_reader_never_sees_half_a_state_file(settings: Settings) -> None:
+    """anvil's own dump rewrites state.json in place (a reader caught a half-written file on
+    main); snapshots now replace it whole (a new file each time: a new inode). Transactions flow
+    while snapshots are taken every 0.2 s and a reader parses the file over and over."""
+    current = embedded.start(settings, snapshot_interval=0.2)
+    state = Path(current.state_path)
+    w3 = Web3(Web3.HTTPProvider(str(current.rpc_url), request_kwargs={"timeout": 120}))
+    sender = TxSender(w3, DEV.account(0), default_gas=21_000)
+    stop = threading.Event()
+    complete: list[int] = []
+    broken: list[str] = []
+    inodes: set[int] = set()
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                with open(state, "rb") as handle:
+                    inodes.add(os.fstat(handle.fileno()).st_ino)
+                    data = handle.read()
+            except FileNotFoundError:
+                continue
+            try:
+                complete.append(len(json.loads(data)["accounts"]))
+            except (ValueError, KeyError) as exc:
+                broken.append(f"{len(data)} bytes: {exc}")
+            time.sleep(0.01)  # leave the sender some of the interpreter
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for _ in range(4):
+            hashes = sender.send_many([Call(Account.create().address, value=1) for _ in range(100)])
+            for tx_hash in hashes:
+                w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
+        wait_for(lambda: len(inodes) >= 5, 120, "a few snapshots")
+    finally:
+        stop.set()
+        reader.join()
+        embedded.stop(settings)
+    assert broken == [], f"{len(broken)} half-written reads of {len(broken) + len(complete)}: {broken[:3]}"
+    assert len(complete) > 0 and len(inodes) >= 5
+    # Everything sent is in the state a restart loads.
+    restarted = embedded.start(settings)
+    try:
+        assert Web3(Web3.HTTPProvider(str(restarted.rpc_url))).eth.get_transaction_count(DEV.address(0)) == 4 * 100
+    finally:
+        embedded.stop(settings)
+
+
+def test_a_damaged_state_file_is_reported_in_one_line(data_dir: Path) -> None:
+    chain_dir = data_dir / "chain"
+    chain_dir.mkdir(parents=True)
+    (chain_dir / "state.json").write_text('{"block": {"number": "0x1"}, "accounts": {"0x')
+    run = cli(data_dir, "chain", "start")
+    assert run.code == 4, run.err
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("xborder: error: the embedded chain could not start: the saved "
+                                                   f"chain state {chain_dir / 'state.json'} is not a complete "
+                                                   "state file"), lines
+    assert anvils_on(chain_dir) == []
