@@ -144,8 +144,11 @@ def test_geth_style_files_are_listed(keystore: Keystore) -> None:
     (keystore.directory / "README").write_text("not a keystore")
     listed = {w.name: w.address for w in keystore.list()}
     assert listed[geth_name] == account.address
-    assert set(listed) == {geth_name, "other"}
+    assert set(listed) == {geth_name, "other", "README"}
     assert keystore.load("other", "pw").address == listed["other"]
+    problems = {w.name: w.problem for w in keystore.list()}
+    assert problems[geth_name] is None and problems["other"] is None
+    assert problems["README"] is not None and problems["README"].startswith("not JSON")
 
 
 # -- password sources --------------------------------------------------------------------------
