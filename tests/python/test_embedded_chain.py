@@ -30,6 +30,12 @@ from xborder.config import PROJECT_ROOT, Settings
 from xborder.wallets import DemoWallets
 
 DEV = DemoWallets(mnemonic=DEV_MNEMONIC)
+DOC = (PROJECT_ROOT / "docs" / "bad-inputs.md").read_text()
+
+
+def documented(case: str, command: str, message: str, code: int) -> None:
+    row = f"| {case} | {command} | {message} | {code} |"
+    assert row in DOC, f"docs/bad-inputs.md should have the row:\n{row}"
 
 
 @dataclass
@@ -115,6 +121,9 @@ def test_a_stopped_node_is_not_replaced_and_loses_nothing(data_dir: Path) -> Non
         assert last.startswith(f"xborder: error: the embedded chain (pid {first['pid']}) is not answering; "
                                "it is still running"), last
     assert leftover, "the stopped anvil vanished"
+    documented("embedded chain not answering (anvil stopped with `kill -STOP`)",
+               "`xborder chain start` (or any command that needs the chain)",
+               again.err.strip().replace(str(first["pid"]), "N"), 4)
     # `chain stop` stops the stopped node too (it is continued so that it can save its state)...
     stopped = cli(data_dir, "chain", "stop")
     assert stopped.code == 0, stopped.err
@@ -255,3 +264,5 @@ def test_a_damaged_state_file_is_reported_in_one_line(data_dir: Path) -> None:
                                                    f"chain state {chain_dir / 'state.json'} is not a complete "
                                                    "state file"), lines
     assert anvils_on(chain_dir) == []
+    documented("embedded chain state file damaged (cut short)", "`xborder chain start`",
+               lines[0].replace(str(data_dir), "…"), 4)

@@ -17,8 +17,11 @@ from eth_account import Account
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from xborder.config import PROJECT_ROOT
 from xborder.errors import WalletError
 from xborder.wallets import Keystore
+
+DOC = (PROJECT_ROOT / "docs" / "bad-inputs.md").read_text()
 
 PASSWORD = "pw"
 KEY = "0x" + "4c" * 32
@@ -78,6 +81,9 @@ def test_importing_a_malformed_keystore_names_the_field(env: dict[str, str], tmp
     assert len(lines) == 1 and lines[0].startswith(f"xborder: error: keystore {source}"), run.err
     assert fragment in lines[0], lines[0]
     assert "wrong password" not in lines[0]
+    documented = f"| keystore: {case} | `xborder wallet import w --keystore foreign.json --password-file pw.txt` | " \
+                 f"{re.sub('decrypts to 0x[0-9a-fA-F]{40}', 'decrypts to 0x…', lines[0].replace(str(source), 'foreign.json'))} | 6 |"
+    assert documented in DOC, f"docs/bad-inputs.md should have the row:\n{documented}"
     keystores = Path(env["XBORDER_KEYSTORE_DIR"])
     assert not (keystores / "w").exists(), "a malformed keystore was imported"
     if case != "IV changed (same length)":  # only the password can tell: the MAC does not cover the IV
