@@ -59,6 +59,10 @@ MALFORMED = [
      "crypto.cipher: 'aes-256-gcm' is not supported (aes-128-ctr)"),
     ("IV changed (same length)", mutated(SCRYPT, _other_iv),
      "crypto.cipherparams.iv was changed"),
+    # On main this kept Keystore.load busy for over 100 s (pycryptodome's scrypt loops over p).
+    ("scrypt p 1024 (a keystore that would take minutes to open)",
+     mutated(SCRYPT, lambda d: d["crypto"]["kdfparams"].__setitem__("p", 1024)),
+     "crypto.kdfparams.p: 1024 is out of range (1 to 16; 1 by default)"),
 ]
 
 

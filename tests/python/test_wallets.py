@@ -6,7 +6,6 @@ import json
 import os
 import stat
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -191,7 +190,7 @@ def test_password_prompt_confirms() -> None:
 
 # -- DEMO-ONLY wallets ---------------------------------------------------------------------------
 
-def test_demo_derivation_matches_eth_account_and_is_fast() -> None:
+def test_demo_derivation_matches_eth_account() -> None:
     Account.enable_unaudited_hdwallet_features()
     demo = DemoWallets.from_seed("test-seed")
     assert demo.mnemonic == demo_mnemonic("test-seed") != demo_mnemonic("other-seed")
@@ -199,9 +198,8 @@ def test_demo_derivation_matches_eth_account_and_is_fast() -> None:
         expected = Account.from_mnemonic(demo.mnemonic, account_path=f"m/44'/60'/0'/0/{i}")
         assert demo.private_key(i) == bytes(expected.key)
         assert demo.address(i) == expected.address
-    started = time.perf_counter()
+    # No timing assertion (house rules: the machine is shared; speed is the benchmarks' business).
     addresses = [w.address for w in DemoWallets.from_seed("test-seed").infos(1300)]
-    assert time.perf_counter() - started < 3.0
     assert len(set(addresses)) == 1300
     assert addresses == [w.address for w in DemoWallets.from_seed("test-seed").infos(1300)]
     info = demo.infos(1, start=5)[0]

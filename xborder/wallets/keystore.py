@@ -92,7 +92,9 @@ class _Bad(Exception):
 
 
 _HEX_DIGITS = re.compile(r"[0-9a-fA-F]*")
-#: scrypt work (n * r * p) xborder accepts: 8 times eth-account's default (2**18 * 8 * 1).
+#: scrypt work (n * r * p) xborder accepts: 8 times eth-account's default (2**18 * 8 * 1). With r and
+#: p capped too (every wallet tool writes r 8, p 1), a hostile keystore cannot keep xborder busy for
+#: long: on main, n 16, r 8, p 1024 kept `Keystore.load` busy for over 100 s on this machine.
 MAX_SCRYPT_WORK = 2**24
 MAX_PBKDF2_ROUNDS = 10_000_000
 
@@ -171,8 +173,8 @@ def check_keystore(data: object) -> None:
         n = _int(kdfparams, "n", at, 2, MAX_SCRYPT_WORK, "a power of two from 2 to 2**24; 2**18 by default")
         if n & (n - 1):
             raise _Bad(f"{at}n: {n} is not a power of two (a power of two from 2 to 2**24; 2**18 by default)")
-        r = _int(kdfparams, "r", at, 1, 1024, "1 to 1024; 8 by default")
-        p = _int(kdfparams, "p", at, 1, 1024, "1 to 1024; 1 by default")
+        r = _int(kdfparams, "r", at, 1, 16, "1 to 16; 8 by default")
+        p = _int(kdfparams, "p", at, 1, 16, "1 to 16; 1 by default")
         if n * r * p > MAX_SCRYPT_WORK:
             raise _Bad(f"{at}n*r*p: {n * r * p} is more work than xborder accepts (at most 2**24; "
                        "eth-account's default is 2**21)")
