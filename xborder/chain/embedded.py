@@ -514,9 +514,11 @@ def _keep(config: dict[str, Any]) -> int:
         if head == saved_head:
             continue
         try:
+            started = time.monotonic()
             size = node.save_state()
             saved_head = head
-            log.debug("snapshot at block %d (%d bytes)", head, size)
+            took = time.monotonic() - started
+            (log.info if took > interval else log.debug)("snapshot at block %d: %d bytes in %.1fs", head, size, took)
         except (OSError, ChainError) as exc:
             log.warning("snapshot failed (the previous one stays): %s", exc)
     node.stop(timeout=STOP_TIMEOUT)  # saves a last snapshot, then SIGTERM

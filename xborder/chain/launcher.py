@@ -287,7 +287,8 @@ def start_anvil(
         if state_path.exists():
             argv += ["--load-state", str(state_path)]
     if exit_dump is not None:
-        argv += ["--dump-state", str(exit_dump)]
+        # anvil also dumps every 60 s unless told otherwise: once a decade is as good as never.
+        argv += ["--dump-state", str(exit_dump), "--state-interval", str(10 * 365 * 86400)]
     if block_time is not None:
         argv += ["--block-time", str(block_time)]
     if no_mining:
