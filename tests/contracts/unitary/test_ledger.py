@@ -165,7 +165,9 @@ def test_consent_without_draw_and_by_second_wallet(xb, ledger, bank, enterprise_
 def test_consent_errors(xb, ledger, bank, enterprise, funded, ids, consent):
     e = ids["enterprise"]
     req = make_request(e, ids["bank"], principal=1000)
-    sig, deadline = consent(enterprise, req, 0, deadline=chain.time() - 10)
+    # A day, not seconds: after evm_revert anvil's clock restarts from the snapshot block while
+    # Brownie's chain.time() keeps the wall clock, so under load they drift apart by minutes.
+    sig, deadline = consent(enterprise, req, 0, deadline=chain.time() - 86400)
     with pytest.raises(brownie.exceptions.VirtualMachineError) as exc:
         ledger.recordLoanWithConsent(req, TERMS, 0, deadline, sig, {"from": bank})
     assert exc.value.revert_msg.startswith("SignatureExpired: %d, " % deadline)
