@@ -200,3 +200,14 @@ def test_any_mutated_keystore_gives_a_clear_error_or_the_right_key(tmp_path_fact
         assert copied.address == ADDRESS or _iv_changed_without_address(data)
     listed = Keystore(folder).list()  # never raises; an unreadable file is listed with its reason
     assert [info.name for info in listed] == ["w"]
+
+
+def test_a_capital_crypto_section_unlocks(tmp_path: Path) -> None:
+    """Older geth files name the section "Crypto"; they were listed on main but did not decrypt."""
+    keystore = Keystore(tmp_path / "keystores")
+    keystore.ensure_dir()
+    data = copy.deepcopy(SCRYPT)
+    data["Crypto"] = data.pop("crypto")
+    (keystore.directory / "old-geth").write_text(json.dumps(data))
+    assert keystore.load("old-geth", PASSWORD).address == ADDRESS
+    assert [(w.name, w.problem) for w in keystore.list()] == [("old-geth", None)]

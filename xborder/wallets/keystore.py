@@ -147,9 +147,17 @@ def _choice(parent: dict[str, Any], key: str, where: str, allowed: tuple[str, ..
     return str(value)
 
 
-def check_keystore(data: object) -> None:
-    """Raise `_Bad` naming the first field that keeps `data` from being a usable Web3 Secret
-    Storage v3 keystore (what eth-account decrypts: aes-128-ctr, scrypt or pbkdf2)."""
+def check_keystore(data: object) -> str | None:
+    """What keeps `data` from being a usable Web3 Secret Storage v3 keystore (what eth-account
+    decrypts: aes-128-ctr, scrypt or pbkdf2), naming the first bad field; None if nothing."""
+    try:
+        _check(data)
+    except _Bad as bad:
+        return bad.problem
+    return None
+
+
+def _check(data: object) -> None:
     if not isinstance(data, dict):
         raise _Bad(f"the file holds a JSON {type(data).__name__}, not an object: this is not a Web3 Secret "
                    "Storage v3 keystore")
@@ -262,14 +270,15 @@ class Keystore:
                                             "JSON file") from None
         except RecursionError:
             raise KeystoreFormatError(path, "not JSON (nested too deeply)") from None
-        try:
-            check_keystore(data)
-        except _Bad as bad:
-            raise KeystoreFormatError(path, bad.problem) from None
+        problem = check_keystore(data)
+        if problem is not None:
+            raise KeystoreFormatError(path, problem)
         return dict(data)
 
     def _decrypt(self, data: dict[str, Any], password: str, path: Path, wrong_password: str) -> LocalAccount:
         """The account; WalletError `wrong_password` if the MAC does not match."""
+        if "crypto" not in data:  # geth's older files say "Crypto"; eth-account reads "crypto"
+            data = {**data, "crypto": data["Crypto"]}
         try:
             key = bytes(Account.decrypt(data, password))
         except ValueError as exc:
