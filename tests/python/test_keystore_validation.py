@@ -203,7 +203,8 @@ def test_any_mutated_keystore_gives_a_clear_error_or_the_right_key(tmp_path_fact
 
 
 def test_a_capital_crypto_section_unlocks(tmp_path: Path) -> None:
-    """Older geth files name the section "Crypto"; they were listed on main but did not decrypt."""
+    """Older geth files name the section "Crypto" (eth-keyfile lower-cases the keys): the checks
+    accept it too."""
     keystore = Keystore(tmp_path / "keystores")
     keystore.ensure_dir()
     data = copy.deepcopy(SCRYPT)

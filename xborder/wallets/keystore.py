@@ -277,8 +277,6 @@ class Keystore:
 
     def _decrypt(self, data: dict[str, Any], password: str, path: Path, wrong_password: str) -> LocalAccount:
         """The account; WalletError `wrong_password` if the MAC does not match."""
-        if "crypto" not in data:  # geth's older files say "Crypto"; eth-account reads "crypto"
-            data = {**data, "crypto": data["Crypto"]}
         try:
             key = bytes(Account.decrypt(data, password))
         except ValueError as exc:
