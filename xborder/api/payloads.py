@@ -1,5 +1,11 @@
-"""JSON bodies of the API, built from the index queries; shared by the HTTP API and the static
-dashboard snapshot (so both show exactly the same figures).
+"""JSON bodies of the API, built from the index queries; shared by the HTTP API, the CLI reports and
+the static dashboard snapshot (so all show exactly the same figures).
+
+This module is the one place where the API calls into `xborder.index.queries`,
+`xborder.index.analytics` and `xborder.index.reconcile`: when the index's query signatures change,
+only the functions here are re-pointed. Listings are keyset pages: `limit` and `cursor` (the
+previous page's `next_cursor`, None on the last page); `total` is None where the index cannot count
+a filter combination without a scan.
 
 Amounts are integers in minor units (1/100): loan amounts in the loan's currency, balances,
 limits, headroom and `*_cny` figures in CNY. Utilisation is a ratio (0.85 = 85 %).
@@ -10,29 +16,32 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from xborder.domain.loans import parse_loan_id as _parse_loan_id
 from xborder.errors import ValidationError
-from xborder.index import analytics, queries
+from xborder.index import analytics, queries, reconcile
 from xborder.index.db import Database
 from xborder.index.indexer import index_status
 from xborder.index.projection import LOAN_STATUS_NAMES
-from xborder.services import loans
+
+if TYPE_CHECKING:
+    from web3 import Web3
 
 UINT32_MAX = 2**32 - 1
 STATUS_NAMES = [name for code, name in LOAN_STATUS_NAMES.items() if code]
+LOAN_EVENTS = analytics.LOAN_EVENTS
+EXPOSURE_SORTS = analytics.EXPOSURE_SORTS
+MAX_PAGE = queries.MAX_PAGE
+TOTALS_BY = queries.TOTALS_BY
+Listing = queries.Listing
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 
 
-class NotFound(LookupError):
+class NotInIndex(ValidationError, LookupError):
     """A borrower, creditor or loan named in the request is not in the index."""
-
-    def __init__(self, message: str, *, field: str, value: object) -> None:
-        super().__init__(message)
-        self.field = field
-        self.value = value
 
 
 # ---------------------------------------------------------------------------- parameter parsing
@@ -84,33 +93,77 @@ def parse_date(value: str | None, field: str, *, end_of_day: bool = False) -> in
 
 def parse_loan_id(value: str, field: str = "loan_id") -> int:
     """'4294967297', '0x100000001' or '1:1' (borrower:n) -> loan id (the CLI's rules)."""
-    return loans.parse_loan_id(value, field)
+    return _parse_loan_id(value, field)
+
+
+def institution_exists(db: Database, institution: int) -> bool:
+    return analytics.institution_exists(db, institution)
+
+
+def institution_name(db: Database, institution: int) -> str | None:
+    return analytics.institution_names(db).get(institution)
 
 
 def require_institution(db: Database, institution: int | None, field: str) -> None:
     if institution is not None and not analytics.institution_exists(db, institution):
-        raise NotFound(f"{field}: institution {institution} is not in the index (is the indexer up to date?)",
-                       field=field, value=institution)
+        raise NotInIndex(f"{field}: institution {institution} is not in the index (is the indexer up to date?)",
+                         field=field, value=institution)
 
 
 # ---------------------------------------------------------------------------- bodies
 
-def page(listing: queries.Listing, limit: int, offset: int) -> dict[str, Any]:
-    total = listing.total if listing.total is not None else len(listing.rows)
-    return {"total": total, "limit": limit, "offset": offset,
-            "next_offset": offset + limit if offset + limit < total else None,
+def page(listing: queries.Listing, limit: int) -> dict[str, Any]:
+    """A keyset page: `next_cursor` (None on the last page) asks for the next one; `total` counts every
+    page (None for a loans filter combination no summary table holds)."""
+    return {"total": listing.total, "limit": limit, "next_cursor": listing.next_cursor,
             "columns": listing.columns, "items": listing.dicts()}
+
+
+def loans(db: Database, *, borrower: int | None = None, creditor: int | None = None, currency: str | None = None,
+          creditor_country: str | None = None, status: str | None = None, value_date_from: int | None = None,
+          value_date_to: int | None = None, limit: int = 100, cursor: str | None = None) -> queries.Listing:
+    """Loans in their current state, newest first; `cursor` is the previous page's `next_cursor`."""
+    return queries.list_loans(db, borrower=borrower, creditor=creditor, currency=currency,
+                              creditor_country=creditor_country, status=status, value_date_from=value_date_from,
+                              value_date_to=value_date_to, limit=limit, cursor=cursor)
+
+
+def events(db: Database, *, limit: int = 20, cursor: str | None = None, borrower: int | None = None,
+           currency: str | None = None, event: str | None = None) -> queries.Listing:
+    """Loan events, newest first."""
+    return queries.loan_events(db, limit=limit, cursor=cursor, borrower=borrower, currency=currency, event=event)
+
+
+def volumes(db: Database, period: str, currency: str | None = None, *, limit: int | None = None,
+            cursor: str | None = None) -> queries.Listing:
+    """Volumes per period and currency, in time order: every bucket, or pages of `limit`."""
+    return queries.volumes(db, period, currency=currency, limit=limit, cursor=cursor)
 
 
 def summary(db: Database) -> dict[str, Any]:
     return asdict(analytics.summary(db))
 
 
-def exposures(db: Database, *, sort: str = "utilisation", limit: int = 100, offset: int = 0,
+def exposures(db: Database, *, sort: str = "utilisation", limit: int = 100, cursor: str | None = None,
               min_utilisation: float | None = None) -> tuple[dict[str, Any], queries.Listing]:
-    ranked = analytics.ranked_exposures(db, sort=sort, limit=limit, offset=offset, min_utilisation=min_utilisation)
-    body = {"total": ranked.total, "limit": limit, "offset": offset, "sort": sort,
-            "next_offset": offset + limit if offset + limit < ranked.total else None,
+    ranked = analytics.ranked_exposures(db, sort=sort, limit=limit, cursor=cursor, min_utilisation=min_utilisation)
+    body = {"total": ranked.total, "limit": limit, "sort": sort, "next_cursor": ranked.next_cursor,
+            "items": [analytics.exposure_dict(e) for e in ranked.items]}
+    return body, ranked.listing()
+
+
+def own_exposure(db: Database, institution: int, *, sort: str = "utilisation", limit: int = 100,
+                 cursor: str | None = None, min_utilisation: float | None = None) -> tuple[dict[str, Any], queries.Listing]:
+    """`exposures` of one institution only: the ranking an institution's token may see. It holds at
+    most one row, so its first page is its last (`next_cursor` None); a cursor is still checked
+    against the ranking's keys (422 when it is not one) and, being past that row, pages nothing."""
+    if cursor is not None:
+        analytics.ranked_exposures(db, sort=sort, limit=1, cursor=cursor)  # raises ValidationError(field="cursor")
+    one = queries.borrower_exposure(db, institution) if institution_exists(db, institution) else None
+    ranked_rows = [one] if one is not None and (min_utilisation is None or (
+        one.utilisation is not None and one.utilisation >= min_utilisation)) else []
+    ranked = analytics.RankedExposures(ranked_rows if cursor is None else [], len(ranked_rows), sort)
+    body = {"total": ranked.total, "limit": limit, "sort": sort, "next_cursor": None,
             "items": [analytics.exposure_dict(e) for e in ranked.items]}
     return body, ranked.listing()
 
@@ -123,8 +176,8 @@ def exposure(db: Database, borrower: int) -> dict[str, Any]:
 def loan(db: Database, loan_id: int) -> dict[str, Any]:
     detail = analytics.loan_detail(db, loan_id)
     if detail is None:
-        raise NotFound(f"loan_id: loan {loan_id} ({loan_id >> 32}:{loan_id & UINT32_MAX}) is not in the index",
-                       field="loan_id", value=loan_id)
+        raise NotInIndex(f"loan_id: loan {loan_id} ({loan_id >> 32}:{loan_id & UINT32_MAX}) is not in the index",
+                         field="loan_id", value=loan_id)
     history = queries.loan_history(db, loan_id).dicts()
     for event in history:
         event["status"] = LOAN_STATUS_NAMES.get(int(event["status"]), str(event["status"]))
@@ -147,16 +200,24 @@ def status(db: Database) -> dict[str, Any]:
             "counts": st.counts, "schema_version": st.schema_version}
 
 
-def dashboard_snapshot(db: Database) -> dict[str, Any]:
-    """Everything the dashboard shows, keyed by the names dashboard.js loads."""
-    borrowers, _ = exposures(db, sort="utilisation", limit=queries.MAX_PAGE)
-    events = analytics.latest_events(db, limit=500)
-    return {
-        "summary": summary(db),
-        "borrowers": borrowers,
-        "volumes_month": page(analytics.volumes_with_cny(db, "month"), queries.MAX_PAGE, 0),
-        "volumes_day": page(analytics.volumes_with_cny(db, "day"), queries.MAX_PAGE, 0),
-        "events": page(events, 500, 0),
-        "status": status(db),
-        "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-    }
+def policy_changes(db: Database) -> dict[str, Any]:
+    """Every ParameterUpdated of the policy, oldest first, with its block time (the dashboard marks the
+    adjustment parameter's changes on its time axis). Factors in basis points (17500 = 1.75)."""
+    # TODO(index): a query of xborder.index.queries once the index has one (its contract lists none).
+    columns, rows = db.columns("SELECT block_number, log_index, block_time, tx_hash, name AS parameter, old_value, "
+                               "new_value FROM parameter_changes ORDER BY block_number, log_index")
+    return {"columns": columns, "items": [dict(zip(columns, row, strict=True)) for row in rows]}
+
+
+def consistency_body(report: queries.ConsistencyReport) -> dict[str, Any]:
+    """The consistency check's answer (the API's and `xborder report consistency --json`'s)."""
+    return {"ok": report.ok, "block": report.block, "checked": report.checked, "borrowers": report.borrowers,
+            "logs_checked": report.logs_checked, "mismatches": [asdict(m) for m in report.mismatches],
+            "log_mismatches": [asdict(m) for m in report.log_mismatches], "internal": report.internal}
+
+
+def consistency(db: Database, w3: Web3, *, expected_chain_id: int | None = None) -> dict[str, Any]:
+    """The index against the chain at its checkpoint (`xborder.index.reconcile`): borrowers' figures,
+    log counts, and the summary tables against their rows. Raises ChainError when the node is down
+    or serves another chain."""
+    return consistency_body(reconcile.consistency_report(db, w3, expected_chain_id=expected_chain_id))

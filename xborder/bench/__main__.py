@@ -1,9 +1,10 @@
-"""python -m xborder.bench [--quick] [--only gas,ingest,index,query] [--out bench-results/]"""
+"""python -m xborder.bench [--quick] [--only gas,ingest,index,query,api,network] [--out bench-results/]"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -12,13 +13,16 @@ from pathlib import Path
 
 from rich.console import Console
 
-from xborder.bench import gas, index, ingest, query
+from xborder.bench import api, gas, index, ingest, query
+from xborder.bench import network as network_bench
 from xborder.bench.results import Results, load, machine
 from xborder.bench.world import World, build_world
 
-SECTIONS = ("gas", "ingest", "index", "query")
-FULL = {"loans": 10_000, "plain": 300, "borrowers": 1_000, "banks": 20, "creditors": 20, "query_loans": 1_000_000}
-QUICK = {"loans": 2_000, "plain": 100, "borrowers": 300, "banks": 10, "creditors": 10, "query_loans": 100_000}
+SECTIONS = ("gas", "ingest", "index", "query", "api", "network")
+FULL = {"loans": 10_000, "plain": 300, "borrowers": 1_000, "banks": 20, "creditors": 20, "query_loans": 1_000_000,
+        "query_borrowers": 12_000, "api_seconds": 60}
+QUICK = {"loans": 2_000, "plain": 100, "borrowers": 300, "banks": 10, "creditors": 10, "query_loans": 100_000,
+         "query_borrowers": 2_000, "api_seconds": 15}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gas-limit", type=int, default=300_000_000, help="anvil block gas limit")
     parser.add_argument("--block-time", type=float, default=0.2, help="anvil block interval (s)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (anvil log, databases)")
+    parser.add_argument("--query-loans", type=int, default=None, help="loans of the query section [default: 1,000,000]")
+    parser.add_argument("--query-engines", default="sqlite,postgresql", help="index databases of the query section")
     args = parser.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = sorted(set(only) - set(SECTIONS))
@@ -65,7 +71,17 @@ def main(argv: list[str] | None = None) -> int:
                 assert world is not None
                 index.run(world, results)
             elif section == "query":
-                query.run(results, workdir, loans=size["query_loans"])
+                query.run(results, workdir, loans=args.query_loans or size["query_loans"],
+                          borrowers=size["query_borrowers"],
+                          engines=tuple(e.strip() for e in args.query_engines.split(",") if e.strip()))
+            elif section == "network":
+                network_bench.run(results, quick=args.quick, say=console.print)
+            elif section == "api":
+                prebuilt = os.environ.get("XBORDER_BENCH_API_INDEX_URL")  # an index built before, to re-measure
+                if prebuilt:
+                    api.measure(results, prebuilt, loans=size["query_loans"], seconds=size["api_seconds"])
+                else:
+                    api.run(results, loans=size["query_loans"], seconds=size["api_seconds"])
             results.sections.setdefault(section, {}).update(
                 {"seconds": time.perf_counter() - t, "load_at_end": load()})
     finally:

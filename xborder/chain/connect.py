@@ -1,10 +1,20 @@
-"""Connect to any JSON-RPC node and make sure it is the chain we expect."""
+"""Connect to any JSON-RPC node and make sure it is the chain we expect.
+
+Every Web3 of the package is built here (`web3_for`), because proof-of-authority chains need
+one thing dev nodes do not: clique (geth) and QBFT/IBFT (Besu) put the sealers' signatures in the
+block header's `extraData` (97 bytes and more on clique), and web3.py refuses any `extraData`
+longer than the 32 bytes of Ethereum mainnet ("ExtraDataLengthError") in every formatted block
+(`w3.eth.get_block`, used for fees and chain time). `ExtraDataToPOAMiddleware` moves it to
+`proofOfAuthorityData`; it is harmless on anvil and Ganache, so it is always injected. Raw
+`provider.make_request` calls (the sender, the indexer) bypass web3's formatters and need nothing.
+"""
 
 from __future__ import annotations
 
 import logging
 
 from web3 import Web3
+from web3.middleware import ExtraDataToPOAMiddleware
 from web3.providers.rpc import HTTPProvider
 
 from xborder.errors import ChainError, ChainIdMismatch
@@ -12,12 +22,25 @@ from xborder.errors import ChainError, ChainIdMismatch
 log = logging.getLogger(__name__)
 
 
+def web3_for(rpc_url: str, timeout: float = 30.0, *, retries: bool = True) -> Web3:
+    """A Web3 for `rpc_url` that reads proof-of-authority blocks; no round trip yet.
+
+    `retries=False` turns web3's own retries off (the indexer retries by itself)."""
+    if not rpc_url.startswith(("http://", "https://")):
+        raise ChainError(f"RPC URL {rpc_url!r} must start with http:// or https://")
+    if retries:
+        provider = HTTPProvider(rpc_url, request_kwargs={"timeout": timeout})
+    else:
+        provider = HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
+    w3 = Web3(provider)
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    return w3
+
+
 def connect(rpc_url: str, expected_chain_id: int | None = None, timeout: float = 30.0) -> Web3:
     """A Web3 for `rpc_url`; raises ChainError if nobody answers there, ChainIdMismatch if the
     node serves another chain than `expected_chain_id`."""
-    if not rpc_url.startswith(("http://", "https://")):
-        raise ChainError(f"RPC URL {rpc_url!r} must start with http:// or https://")
-    w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    w3 = web3_for(rpc_url, timeout)
     try:
         chain_id = w3.eth.chain_id
     except Exception as exc:  # requests/urllib errors vary by failure; all mean "not reachable"

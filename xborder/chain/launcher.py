@@ -48,6 +48,7 @@ DEV_MNEMONIC = "test test test test test test test test test test test junk"
 class NodeKind(enum.StrEnum):
     ANVIL = "anvil"
     GANACHE = "ganache"
+    GETH = "geth"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -262,6 +263,13 @@ def _launch(kind: NodeKind, argv: list[str], port: int, chain_id: int, state_pat
         raise
     log.info("%s started on %s (pid %d, chain id %d)", kind.value, node.rpc_url, node.pid, chain_id)
     return node
+
+
+def launch(kind: NodeKind, argv: list[str], *, port: int, chain_id: int, log_path: Path | None = None,
+           detached: bool = False, timeout: float = 30.0) -> LocalNode:
+    """Start any node binary under the discipline above (free port chosen by the caller, wait
+    until it answers `eth_chainId`, no orphans); the multi-node network starts its geth nodes here."""
+    return _launch(kind, argv, port, chain_id, None, log_path, detached, timeout)
 
 
 def start_anvil(

@@ -10,8 +10,12 @@ NUMERIC; SQLite stores them as 64-bit integers (exact up to 2**63 - 1, i.e. 92 q
 
 from __future__ import annotations
 
+import datetime as dt
+import fcntl
 import logging
+import os
 import re
+import socket
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +31,10 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _INT64_MAX = 2**63 - 1
+#: First schema version with the raw log table: an older index with data cannot be upgraded.
+AUDIT_TRAIL_VERSION = 3
+#: pg_try_advisory_lock key of the one writer of an index database ("xbindex" + 1).
+WRITER_LOCK_KEY = int.from_bytes(b"xbindex\x01", "big")
 
 Row = tuple[Any, ...]
 
@@ -35,6 +43,10 @@ class IndexDatabaseError(XborderError, RuntimeError):
     """The index database cannot be opened, migrated or written."""
 
     exit_code = 8
+
+
+class IndexBusy(IndexDatabaseError):
+    """Another indexer is writing to this index database."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +162,56 @@ class Database:
     def close(self) -> None:
         self._conn.close()
 
+    # ------------------------------------------------------------------ one writer
+
+    @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Be the only writer of this database while inside, or raise IndexBusy at once.
+
+        PostgreSQL: a session-level advisory lock (`pg_try_advisory_lock`), released when this
+        connection ends however the process ends. SQLite: an exclusive `flock` on
+        `<database file>.writer.lock` (released by the kernel when the process dies); the file
+        holds who took it, for the message. Readers (reports, the API) take no lock."""
+        holder = f"pid {os.getpid()} on {socket.gethostname()} since {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+        if self.dialect == "postgresql":
+            self.execute("SELECT set_config('application_name', ?, false)", (f"xborder indexer, {holder}"[:63],))
+            row = self.query_one("SELECT pg_try_advisory_lock(?)", (WRITER_LOCK_KEY,))
+            if not row or not row[0]:
+                other = self.query_one(
+                    "SELECT a.application_name, a.client_addr FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = ? AND l.objid::bigint = ? LIMIT 1",
+                    (WRITER_LOCK_KEY >> 32, WRITER_LOCK_KEY & 0xFFFFFFFF))
+                who = f" ({other[0]}, from {other[1] or 'a local socket'})" if other else ""
+                raise IndexBusy(f"another indexer is already writing to the index database {redact(self.url)}"
+                                f"{who}: stop it before starting another (one writer per index)")
+            try:
+                yield
+            finally:
+                self.execute("SELECT pg_advisory_unlock(?)", (WRITER_LOCK_KEY,))
+            return
+        path = self.url.removeprefix("sqlite:///")
+        if path == ":memory:":
+            yield
+            return
+        lock_path = Path(path + ".writer.lock")
+        with lock_path.open("a+", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                who = handle.read().strip()
+                raise IndexBusy(f"another indexer is already writing to the index database {redact(self.url)}"
+                                f"{f' ({who})' if who else ''}: stop it before starting another (one writer "
+                                f"per index; lock file {lock_path})") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(holder + "\n")
+            handle.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
     def __enter__(self) -> Database:
         return self
 
@@ -185,6 +247,12 @@ class Database:
             raise IndexDatabaseError(
                 f"the index database {redact(self.url)} has schema version {current}, newer than this "
                 f"xborder ({newest}): upgrade xborder or index into a new database")
+        if 0 < current < AUDIT_TRAIL_VERSION <= newest and self.table_exists("checkpoint") and \
+                self.query_one("SELECT 1 FROM checkpoint"):
+            raise IndexDatabaseError(
+                f"the index database {redact(self.url)} was built by an older xborder (schema {current}) without "
+                "the raw log table, so it cannot be upgraded: index into a new database (delete this one or "
+                "pass another --database-url) and run `xborder index run` again")
         for migration in migrations:
             if migration.version <= current:
                 continue

@@ -108,17 +108,31 @@ class EventDecoder:
     def specs(self) -> list[EventSpec]:
         return list(self._specs.values())
 
+    def spec_of(self, address: str, topic0: str | None) -> EventSpec | None:
+        """The event spec of a log at `address` (lowercase) with first topic `topic0` (0x hex)."""
+        if topic0 is None:
+            return None
+        spec = self._specs.get((address, topic0))
+        return spec if spec is not None else self._specs.get((address, topic0.lower()))
+
     def decode(self, log: dict[str, Any]) -> DecodedEvent | None:
         """Decode one raw `eth_getLogs` entry (hex strings); None for events we have no ABI for."""
         topics = log["topics"]
         if not topics:
             return None
         address = log["address"].lower()
-        spec = self._specs.get((address, topics[0]))
+        spec = self.spec_of(address, topics[0])
         if spec is None:
-            spec = self._specs.get((address, topics[0].lower()))
-            if spec is None:
-                return None
+            return None
+        data = log["data"]
+        return self.decode_with(spec, address, topics, bytes.fromhex(data[2:]), int(log["blockNumber"], 16),
+                                log["blockHash"].lower(), int(log["transactionIndex"], 16),
+                                log["transactionHash"].lower(), int(log["logIndex"], 16))
+
+    @staticmethod
+    def decode_with(spec: EventSpec, address: str, topics: Sequence[str], data: bytes, block_number: int,
+                    block_hash: str, tx_index: int, tx_hash: str, log_index: int) -> DecodedEvent:
+        """Decode a log whose spec is known: topics as 0x hex, data as bytes."""
         values: list[Any] = [None] * len(spec.names)
         if len(topics) != len(spec.indexed) + 1:
             raise UndecodableLog(f"{spec.signature}: expected {len(spec.indexed)} indexed topics, "
@@ -126,11 +140,8 @@ class EventDecoder:
         for (position, convert), topic in zip(spec.indexed, topics[1:], strict=True):
             values[position] = convert(topic)
         if spec.data_types:
-            data = log["data"]
-            decoded = abi_decode(spec.data_types, bytes.fromhex(data[2:]))
+            decoded = abi_decode(spec.data_types, data)
             for position, value in zip(spec.data_positions, decoded, strict=True):
                 values[position] = value
-        return DecodedEvent(
-            spec.contract, spec.name, dict(zip(spec.names, values, strict=True)), address, int(log["blockNumber"], 16),
-            log["blockHash"].lower(), int(log["transactionIndex"], 16), log["transactionHash"].lower(),
-            int(log["logIndex"], 16))
+        return DecodedEvent(spec.contract, spec.name, dict(zip(spec.names, values, strict=True)), address,
+                            block_number, block_hash, tx_index, tx_hash, log_index)

@@ -1,21 +1,31 @@
 """The reorg-safe event indexer: backfill with adaptive eth_getLogs ranges, then follow the head.
 
+At start: the node's chain id, genesis hash and deployment's base block are checked against
+`--chain-id` and against what the database recorded at its first run (`identity`); a node that
+does not answer fails the command (exit 4) instead of being waited for. One writer per database:
+`Database.writer_lock` is held for the whole run.
+
 Per batch [start, end] (end <= head - confirmations):
 
-1. the hash of `end` is read, then `eth_getLogs` for all indexed addresses at once, then (in one
-   JSON-RPC batch) the headers of every block with a log, of `end` again and of the checkpoint;
+1. the hash of `end` is read, then `eth_getLogs` for all indexed addresses at once, then (in JSON-RPC
+   batches of a few dozen) hash, parent hash and time of every block with a log, of `end` again and
+   of the checkpoint;
 2. if `end` changed, a log's block hash is not the canonical one, or the checkpoint block is no
    longer canonical, the chain reorganised mid-batch: nothing is written and the loop starts over;
-3. otherwise the events, their blocks and the new checkpoint are written in ONE transaction.
+3. otherwise every log (raw, as the node returned it), its block, the projection of the decoded
+   events and the new checkpoint are written in ONE transaction (`IndexStore.write`).
 
 Before every batch the checkpoint's hash is compared with the node's; on a mismatch the stored
 blocks are walked down to the newest one still canonical (the common ancestor, or below it), every
-table is rolled back to it and indexing continues from there. So the database always equals the
-canonical chain up to the checkpoint, and a kill -9 at any instant loses or doubles nothing.
+table (raw logs included) is rolled back to it and indexing continues from there. So the database
+always equals the canonical chain up to the checkpoint, and a kill -9 at any instant loses or
+doubles nothing.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import logging
 import threading
@@ -24,19 +34,33 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from web3 import Web3
 
 from xborder.bindings.deployment import CONTRACT_NAMES as INDEXED_CONTRACT_NAMES
 from xborder.bindings.deployment import load_deployment
-from xborder.errors import ConfigurationError, DeploymentNotFound, XborderError
+from xborder.errors import ConfigurationError, DeploymentNotFound
 from xborder.index.db import Database
-from xborder.index.decode import DecodedEvent, EventDecoder
+from xborder.index.decode import EventDecoder
+from xborder.index.identity import (
+    IndexerError,
+    check_contracts,
+    check_node,
+    node_identity,
+    record_identity,
+    stored_identity,
+)
 from xborder.index.projection import Projection, XborderProjection
 from xborder.index.rpc import RangeTooLarge, RetryPolicy, RpcClient, classify
+from xborder.index.store import ZERO_HASH, IndexedContract, IndexStore, LogBatch, decode_logs
+
+__all__ = ["IndexStats", "IndexStatus", "IndexedContract", "Indexer", "IndexerError", "deployment_contracts",
+           "index_status"]
 
 log = logging.getLogger(__name__)
+
+#: Tries per request of the checks at start (about 4 s before a dead node fails the command).
+START_ATTEMPTS = 6
 
 
 @contextmanager
@@ -52,35 +76,45 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-class IndexerError(XborderError, RuntimeError):
-    """The index database does not belong to this chain or deployment."""
+def _release_freed_memory() -> None:
+    """Hand the memory a batch freed back to the system (glibc keeps freed small blocks in its
+    arenas; after batches of 100,000s of short-lived objects that is most of the resident size)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
-    exit_code = 8
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        return libc
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_LIBC = _libc()
 
 
 class _ChainMoved(Exception):
     """The chain reorganised while a batch was being read; read it again."""
 
 
-@dataclass(frozen=True)
-class IndexedContract:
-    name: str
-    address: str
-    abi: list[dict[str, Any]]
-    start_block: int
-
-
 @dataclass
 class IndexStats:
-    """What a run did; `failures` counts RPC failures by kind (all retried)."""
+    """What a run did; `failures` counts RPC failures by kind (all retried). `start_block` is the
+    checkpoint the run started from and `target` the block it is indexing to (both -1 until known):
+    a progress bar is (checkpoint - start_block) of (target - start_block)."""
 
     batches: int = 0
     events: int = 0
+    logs: int = 0
     blocks: int = 0
     reorgs: int = 0
     rolled_back_blocks: int = 0
     range_shrinks: int = 0
+    start_block: int = -1
     checkpoint: int = -1
+    target: int = -1
     head: int = -1
     seconds: float = 0.0
     failures: dict[str, int] = field(default_factory=dict)
@@ -98,16 +132,19 @@ class IndexStatus:
     contracts: list[tuple[str, str, int]]
     counts: dict[str, int]
     schema_version: int
+    genesis_hash: str | None = None
+    log_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 class Indexer:
-    """Indexes `contracts`' events from `w3` into `db` (already migrated)."""
+    """Indexes `contracts`' logs from `w3` into `db` (already migrated)."""
 
     def __init__(self, db: Database, w3: Web3, contracts: list[IndexedContract], *,
                  confirmations: int = 0, batch_blocks: int = 200, max_batch_blocks: int = 100_000,
                  min_batch_blocks: int = 1, target_events: int = 10_000, retry: RetryPolicy | None = None,
                  projection: Projection | None = None, sleep: Callable[[float], None] = time.sleep,
-                 on_batch: Callable[[IndexStats], None] | None = None) -> None:
+                 on_batch: Callable[[IndexStats], None] | None = None,
+                 expected_chain_id: int | None = None) -> None:
         if not contracts:
             raise ConfigurationError("no contracts to index: pass at least one IndexedContract")
         if confirmations < 0:
@@ -121,52 +158,42 @@ class Indexer:
         self.min_batch_blocks = max(1, min_batch_blocks)
         self.target_events = max(1, target_events)
         self.projection = projection or XborderProjection()
+        self.store = IndexStore(db, self.projection)
         self.decoder = EventDecoder([(c.name, c.address, c.abi) for c in contracts])
         self.addresses = sorted({c.address.lower() for c in contracts})
-        self._start_of = {c.address.lower(): c.start_block for c in contracts}
+        self._contract_of = {c.address.lower(): c.name for c in contracts}
         self.base_block = min(c.start_block for c in contracts) - 1
+        self.expected_chain_id = expected_chain_id
         self._sleep = sleep
         self._on_batch = on_batch
+        self._ready = False
         self.stats = IndexStats()
 
-    # ------------------------------------------------------------------ checkpoint
-
-    def _checkpoint(self) -> tuple[int, str] | None:
-        row = self.db.query_one("SELECT block_number, block_hash FROM checkpoint WHERE id = 1")
-        return (int(row[0]), str(row[1])) if row else None
+    # ------------------------------------------------------------------ identity and checkpoint
 
     def _initialise(self) -> tuple[int, str]:
-        """Check that the database belongs to this chain and deployment; create its checkpoint."""
-        chain_id = self.rpc.chain_id()
-        stored = self.db.query_one("SELECT chain_id FROM checkpoint WHERE id = 1")
-        contracts = sorted((c.name, c.address.lower(), c.start_block) for c in self.contracts)
-        if stored is not None:
-            if int(stored[0]) != chain_id:
-                raise IndexerError(
-                    f"the index database {self.db.url} holds chain {stored[0]}, the node serves chain "
-                    f"{chain_id}: use another database (--database-url) for this chain")
-            known = sorted((str(r[0]), str(r[1]), int(r[2])) for r in self.db.query(
-                "SELECT name, address, start_block FROM indexed_contracts"))
-            if known != contracts:
-                raise IndexerError(
-                    f"the index database {self.db.url} indexes other contracts ({known}) than "
-                    f"{contracts}: use a new database for a new deployment")
-            checkpoint = self._checkpoint()
-            assert checkpoint is not None
-            return checkpoint
-        base_hash = "0x" + "00" * 32
-        if self.base_block >= 0:
-            header = self.rpc.header(self.base_block)
-            if header is None:
-                raise ConfigurationError(f"start block {self.base_block + 1} is beyond the chain head")
-            base_hash = str(header["hash"]).lower()
-        with self.db.transaction():
-            self.db.executemany("INSERT INTO indexed_contracts (name, address, start_block) VALUES (?, ?, ?)",
-                                contracts)
-            self.db.execute("INSERT INTO checkpoint (id, chain_id, block_number, block_hash) VALUES (1, ?, ?, ?)",
-                            (chain_id, self.base_block, base_hash))
-        log.info("new index of chain %d from block %d", chain_id, self.base_block + 1)
-        return self.base_block, base_hash
+        """Check that the node and the database belong to this chain and deployment (once per
+        Indexer); create the checkpoint at the first run."""
+        if not self._ready:
+            rpc = self.rpc.bounded(START_ATTEMPTS)
+            node = node_identity(rpc, self.base_block + 1)
+            check_node(self.db, node, expected_chain_id=self.expected_chain_id, rpc_url=self.rpc.url)
+            check_contracts(self.db, self.contracts)
+            if self.store.checkpoint() is None:
+                if node.first_hash == ZERO_HASH:
+                    raise ConfigurationError(f"start block {self.base_block + 1} is beyond the chain head of "
+                                             f"{self.rpc.url}: is it the node of this deployment's chain?")
+                base = rpc.header(self.base_block) if self.base_block >= 0 else None
+                base_hash = str(base["hash"]).lower() if base is not None else ZERO_HASH
+                with self.db.transaction():
+                    record_identity(self.db, node, self.contracts)
+                    self.db.execute("INSERT INTO checkpoint (id, chain_id, block_number, block_hash) "
+                                    "VALUES (1, ?, ?, ?)", (node.chain_id, self.base_block, base_hash))
+                log.info("new index of chain %d from block %d", node.chain_id, self.base_block + 1)
+            self._ready = True
+        checkpoint = self.store.checkpoint()
+        assert checkpoint is not None
+        return checkpoint
 
     # ------------------------------------------------------------------ reorgs
 
@@ -182,32 +209,30 @@ class Indexer:
         number, block_hash = checkpoint
         if self._canonical(number, block_hash):
             return checkpoint
-        ancestor = self.base_block
+        ancestor: int | None = None
         below = number
-        while True:
+        while ancestor is None:
             rows = self.db.query("SELECT block_number, block_hash FROM blocks WHERE block_number < ? "
                                  "ORDER BY block_number DESC LIMIT 64", (below,))
             if not rows:
                 break
             headers = self.rpc.headers([int(r[0]) for r in rows])
-            match = next((int(r[0]) for r in rows if (h := headers.get(int(r[0]))) is not None
-                          and str(h["hash"]).lower() == r[1]), None)
-            if match is not None:
-                ancestor = match
-                break
+            ancestor = next((int(r[0]) for r in rows if (h := headers.get(int(r[0]))) is not None
+                             and str(h["hash"]).lower() == r[1]), None)
             below = int(rows[-1][0])
+        if ancestor is None:  # nothing stored is canonical: the same chain, rewritten from the base?
+            stored = stored_identity(self.db)
+            if stored is not None:
+                check_node(self.db, node_identity(self.rpc, stored.first_block), rpc_url=self.rpc.url)
+            ancestor = self.base_block
         if ancestor >= 0:
             header = self.rpc.header(ancestor)
             if header is None:
                 raise _ChainMoved()
             ancestor_hash = str(header["hash"]).lower()
         else:
-            ancestor_hash = "0x" + "00" * 32
-        with self.db.transaction():
-            self.projection.rollback(self.db, ancestor)
-            self.db.execute("DELETE FROM blocks WHERE block_number > ?", (ancestor,))
-            self.db.execute("UPDATE checkpoint SET block_number = ?, block_hash = ? WHERE id = 1",
-                            (ancestor, ancestor_hash))
+            ancestor_hash = ZERO_HASH
+        self.store.rollback(ancestor, ancestor_hash)
         self.stats.reorgs += 1
         self.stats.rolled_back_blocks += number - ancestor
         log.warning("chain reorganisation: block %d (%s) left the canonical chain; rolled back to "
@@ -216,68 +241,55 @@ class Indexer:
 
     # ------------------------------------------------------------------ one batch
 
-    def _read_batch(self, checkpoint: tuple[int, str], end: int) -> tuple[
-            list[DecodedEvent], dict[int, dict[str, Any]], str]:
+    def _read_batch(self, checkpoint: tuple[int, str], end: int) -> tuple[LogBatch, str]:
         start = checkpoint[0] + 1
         first = self.rpc.header(end)
         if first is None:
             raise _ChainMoved()
         raw = self.rpc.logs(self.addresses, start, end)
         numbers = {int(entry["blockNumber"], 16) for entry in raw}
-        wanted = sorted(numbers | {end} | ({checkpoint[0]} if checkpoint[0] >= 0 else set()))
-        headers = self.rpc.headers(wanted)
-        end_header = headers.get(end)
-        if end_header is None or end_header["hash"] != first["hash"]:
+        blocks = self.rpc.blocks(sorted(numbers | {end} | ({checkpoint[0]} if checkpoint[0] >= 0 else set())))
+        end_block = blocks.get(end)
+        if end_block is None or end_block[0] != str(first["hash"]).lower():
             raise _ChainMoved()
         if checkpoint[0] >= 0:
-            cp = headers.get(checkpoint[0])
-            if cp is None or str(cp["hash"]).lower() != checkpoint[1]:
+            cp = blocks.get(checkpoint[0])
+            if cp is None or cp[0] != checkpoint[1]:
                 raise _ChainMoved()
-        events: list[DecodedEvent] = []
         for entry in raw:
             if entry.get("removed"):
                 raise _ChainMoved()
-            header = headers.get(int(entry["blockNumber"], 16))
-            if header is None or str(header["hash"]).lower() != str(entry["blockHash"]).lower():
+            block = blocks.get(int(entry["blockNumber"], 16))
+            if block is None or block[0] != str(entry["blockHash"]).lower():
                 raise _ChainMoved()
-            event = self.decoder.decode(entry)
-            if event is not None and event.block_number >= self._start_of.get(event.address, 0):
-                events.append(event)
-        events.sort(key=lambda e: (e.block_number, e.log_index))
-        log_headers = {n: h for n, h in headers.items() if n in numbers and h is not None}
-        return events, log_headers, str(end_header["hash"]).lower()
-
-    def _write_batch(self, events: list[DecodedEvent], headers: dict[int, dict[str, Any]],
-                     end: int, end_hash: str) -> None:
-        times = {n: int(h["timestamp"], 16) for n, h in headers.items()}
-        with self.db.transaction():
-            self.db.executemany(
-                "INSERT INTO blocks (block_number, block_hash, parent_hash, block_time) VALUES (?, ?, ?, ?)",
-                [(n, str(h["hash"]).lower(), str(h["parentHash"]).lower(), times[n])
-                 for n, h in sorted(headers.items())])
-            self.projection.apply(self.db, events, times)
-            self.db.execute("UPDATE checkpoint SET block_number = ?, block_hash = ? WHERE id = 1",
-                            (end, end_hash))
+        rows, events = decode_logs(raw, self.decoder, self._contract_of)
+        del raw
+        return LogBatch(rows, events, {n: blocks[n] for n in numbers}), end_block[0]
 
     def sync(self, to_block: int | None = None, stop: threading.Event | None = None) -> int:
         """Index up to min(head - confirmations, to_block); return the checkpoint block."""
         checkpoint = self._initialise()
+        if self.stats.start_block < 0:
+            self.stats.start_block = checkpoint[0]
+        self.stats.checkpoint = checkpoint[0]
         attempt = 0
         while stop is None or not stop.is_set():
             try:
                 checkpoint = self._handle_reorg(checkpoint)
+                self.stats.checkpoint = checkpoint[0]
                 head = self.rpc.block_number()
                 self.stats.head = head
                 target = head - self.confirmations
                 if to_block is not None:
                     target = min(target, to_block)
+                self.stats.target = max(target, checkpoint[0])
+                self.stats.start_block = min(self.stats.start_block, checkpoint[0])
                 if checkpoint[0] >= target:
-                    self.stats.checkpoint = checkpoint[0]
                     return checkpoint[0]
                 end = min(target, checkpoint[0] + self.batch_blocks)
                 try:
                     with _gc_paused():
-                        events, headers, end_hash = self._read_batch(checkpoint, end)
+                        batch, end_hash = self._read_batch(checkpoint, end)
                 except RangeTooLarge as exc:
                     if self.batch_blocks <= self.min_batch_blocks:
                         raise  # handled below: retried with backoff
@@ -287,16 +299,19 @@ class Indexer:
                              str(exc)[:120], self.batch_blocks)
                     continue
                 with _gc_paused():
-                    self._write_batch(events, headers, end, end_hash)
+                    self.store.write(batch, end, end_hash)
+                logs, events, blocks = len(batch.raw), len(batch.events), len(batch.blocks)
+                del batch
+                _release_freed_memory()
                 span = end - checkpoint[0]
                 checkpoint = (end, end_hash)
-                # Size the next range for about `target_events` events: big enough to amortise the
+                # Size the next range for about `target_events` logs: big enough to amortise the
                 # round trip and the commit, small enough to keep memory flat on busy chains.
                 grown = self.batch_blocks * 2
-                if len(events) > 0:
-                    grown = min(grown, max(1, span * self.target_events // len(events)))
+                if logs:
+                    grown = min(grown, max(1, span * self.target_events // logs))
                 self.batch_blocks = max(self.min_batch_blocks, min(self.max_batch_blocks, grown))
-                self._tally(events, headers)
+                self._tally(logs, events, blocks, end)
                 attempt = 0
             except _ChainMoved:
                 log.info("the chain moved under batch after block %d; reading it again", checkpoint[0])
@@ -313,14 +328,15 @@ class Indexer:
                 log.warning("indexing after block %d failed (%s: %s); retry in %.2fs",
                             checkpoint[0], kind, str(exc)[:200], delay)
                 self._sleep(delay)
-                checkpoint = self._checkpoint() or checkpoint
-        self.stats.checkpoint = checkpoint[0]
+                checkpoint = self.store.checkpoint() or checkpoint
         return checkpoint[0]
 
-    def _tally(self, events: list[DecodedEvent], headers: dict[int, dict[str, Any]]) -> None:
+    def _tally(self, logs: int, events: int, blocks: int, end: int) -> None:
         self.stats.batches += 1
-        self.stats.events += len(events)
-        self.stats.blocks += len(headers)
+        self.stats.events += events
+        self.stats.logs += logs
+        self.stats.blocks += blocks
+        self.stats.checkpoint = end
         self.stats.failures = dict(self.rpc.failures)
         if self._on_batch is not None:
             self._on_batch(self.stats)
@@ -328,20 +344,22 @@ class Indexer:
     def run(self, *, follow: bool = False, poll_interval: float = 1.0, to_block: int | None = None,
             stop: threading.Event | None = None) -> IndexStats:
         """Backfill to the head (minus confirmations); with `follow`, keep following it until
-        `stop` is set (or KeyboardInterrupt)."""
+        `stop` is set (or KeyboardInterrupt). Refuses (IndexBusy) when another indexer writes to
+        the same database."""
         started = time.perf_counter()
         try:
-            while True:
-                self.stats.checkpoint = self.sync(to_block=to_block, stop=stop)
-                if not follow or (stop is not None and stop.is_set()):
-                    break
-                if to_block is not None and self.stats.checkpoint >= to_block:
-                    break
-                if stop is not None:
-                    if stop.wait(poll_interval):
+            with self.db.writer_lock():
+                while True:
+                    self.stats.checkpoint = self.sync(to_block=to_block, stop=stop)
+                    if not follow or (stop is not None and stop.is_set()):
                         break
-                else:
-                    self._sleep(poll_interval)
+                    if to_block is not None and self.stats.checkpoint >= to_block:
+                        break
+                    if stop is not None:
+                        if stop.wait(poll_interval):
+                            break
+                    else:
+                        self._sleep(poll_interval)
         finally:
             self.stats.seconds = time.perf_counter() - started
             self.stats.failures = dict(self.rpc.failures)
@@ -351,17 +369,31 @@ class Indexer:
 # ---------------------------------------------------------------------- status and entry points
 
 def index_status(db: Database) -> IndexStatus:
+    """Checkpoint, identity, contracts, row counts and log counts: read from the checkpoint and the
+    summary tables (constant time at any size)."""
     checkpoint = db.query_one("SELECT chain_id, block_number, block_hash FROM checkpoint WHERE id = 1")
+    identity = stored_identity(db) if db.table_exists("chain_identity") else None
+    log_counts: dict[str, dict[str, int]] = {}
+    if db.table_exists("log_counts"):
+        for contract, event, n in db.query("SELECT contract, event, logs FROM log_counts ORDER BY contract, event"):
+            log_counts.setdefault(str(contract), {})[str(event)] = int(n)
+    ledger = log_counts.get("LoanLedger", {})
     counts = {table: int(db.query_one(f"SELECT COUNT(*) FROM {table}")[0])  # type: ignore[index]
-              for table in ("blocks", "institutions", "wallets", "loans", "loan_events",
-                            "parameter_changes", "reference_rate_changes", "financing_type_changes")}
+              for table in ("institutions", "wallets", "parameter_changes", "reference_rate_changes",
+                            "financing_type_changes")}
+    loans = db.query_one("SELECT SUM(loans) FROM loan_totals WHERE dimension = 'currency'") \
+        if db.table_exists("loan_totals") else None
+    counts["loans"] = int(loans[0]) if loans and loans[0] is not None else 0
+    counts["loan_events"] = sum(n for e, n in ledger.items() if e.startswith("Loan"))
+    counts["raw_logs"] = sum(sum(c.values()) for c in log_counts.values())
     return IndexStatus(
         chain_id=int(checkpoint[0]) if checkpoint else None,
         checkpoint=int(checkpoint[1]) if checkpoint else None,
         checkpoint_hash=str(checkpoint[2]) if checkpoint else None,
         contracts=[(str(r[0]), str(r[1]), int(r[2])) for r in db.query(
             "SELECT name, address, start_block FROM indexed_contracts ORDER BY name")],
-        counts=counts, schema_version=db.schema_version())
+        counts=counts, schema_version=db.schema_version(),
+        genesis_hash=identity.genesis_hash if identity else None, log_counts=log_counts)
 
 
 def deployment_contracts(deployments_dir: Path, chain_id: int) -> list[IndexedContract]:

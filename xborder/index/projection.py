@@ -1,8 +1,10 @@
-"""How the xborder contracts' events become rows: history tables plus current-state tables.
+"""How the xborder contracts' events become rows: history tables, current-state tables and the
+summary tables (`xborder.index.summaries`). The one module that knows what each event means.
 
 `XborderProjection.apply` writes one batch of decoded events (inside the caller's transaction);
 `rollback(db, n)` removes everything above block n and restores the current-state tables from
-their history rows, which hold the state after each event.
+their history rows, which hold the state after each event, and the summaries by the same deltas;
+`reset(db)` empties every table it writes (before a reprojection from the raw logs).
 """
 
 from __future__ import annotations
@@ -15,9 +17,24 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from xborder.index.db import Database
 from xborder.index.decode import DecodedEvent
+from xborder.index.policy import (
+    BORROWING_KINDS,
+    LIMIT_PARAMETERS,
+    PARAMETER_NAMES,
+    parameter_name,
+    parameters,
+)
+from xborder.index.summaries import (
+    SUMMARY_TABLES,
+    SummaryDelta,
+    apply_counts,
+    load_positions,
+    new_position,
+    write_positions,
+)
 
 if TYPE_CHECKING:
-    from xborder.services.confidential import TermsReader
+    from xborder.wallets.terms_reader import TermsReader
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +45,7 @@ LOAN_STATUS_NAMES = {0: "None", 1: "Recorded", 2: "Active", 3: "Closed", 4: "Can
 INSTITUTION_STATUS_NAMES = {0: "None", 1: "Active", 2: "Suspended", 3: "Revoked"}
 INSTITUTION_KIND_NAMES = {0: "DomesticBank", 1: "ForeignBankBranch", 2: "NonBankFinancialInstitution",
                           3: "Enterprise", 4: "ForeignCreditor", 5: "Observer"}
-PARAMETER_NAMES = ("LeverageDomesticBank", "LeverageForeignBankBranch", "LeverageNonBank",
-                   "LeverageEnterprise", "AdjustmentEnterprise", "AdjustmentFinancial",
-                   "TermFactorShort", "TermFactorLong", "OnBalanceFactor", "OffBalanceFactor",
-                   "FxRiskFactor", "OneYearSeconds")
+__all__ = ["PARAMETER_NAMES", "Projection", "XborderProjection"]
 
 HISTORY_TABLES = ("institution_events", "wallet_events", "parameter_changes", "reference_rate_changes",
                   "financing_type_changes", "loan_events", "loan_terms")
@@ -56,6 +70,8 @@ class Projection(Protocol):
 
     def rollback(self, db: Database, block_number: int) -> None: ...
 
+    def reset(self, db: Database) -> None: ...
+
 
 def _meta(ev: DecodedEvent, times: dict[int, int]) -> tuple[int, int, int, str, int]:
     return ev.block_number, ev.log_index, ev.tx_index, ev.tx_hash, times[ev.block_number]
@@ -69,11 +85,18 @@ class _Batch:
     """The state of the rows one batch touches, loaded once and written once."""
 
     loans: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: each touched loan's state before the batch (None: recorded in this batch)
+    before: dict[int, dict[str, Any] | None] = field(default_factory=dict)
     new_loans: set[int] = field(default_factory=set)
     institutions: dict[int, dict[str, Any]] = field(default_factory=dict)
     new_institutions: set[int] = field(default_factory=set)
+    countries: dict[int, str] = field(default_factory=dict)
     wallets: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=lambda: {t: [] for t in HISTORY_TABLES})
+    positions: dict[int, dict[str, Any]] = field(default_factory=dict)
+    params: dict[str, int] = field(default_factory=dict)
+    limits_changed: bool = False
+    delta: SummaryDelta = field(default_factory=SummaryDelta)
 
 
 _LOAN_EVENT_SQL = (
@@ -101,7 +124,7 @@ _INSERT_SQL = {
 }
 _LOAN_COLUMNS = ("loan_id", "borrower", "creditor", "recorder", "currency", "financing_type", "principal",
                  "rate", "value_date", "document_hash", "terms_hash", "recorded_block", "recorded_at",
-                 "recorded_tx", *LOAN_STATE, "updated_block")
+                 "recorded_tx", "creditor_country", *LOAN_STATE, "updated_block")
 _INSTITUTION_COLUMNS = ("institution_id", "kind", "identifier", "jurisdiction", "name", "status",
                         "capital_base", "admin", "registered_block", "registered_at", "updated_block")
 _LOAN_EVENTS = frozenset({"LoanRecorded", "LoanConfirmed", "LoanDrawn", "LoanRepaid", "LoanExtended",
@@ -132,7 +155,9 @@ class XborderProjection:
             marks = ", ".join("?" * len(chunk))
             for row in db.query(f"SELECT {', '.join(_LOAN_COLUMNS)} FROM loans WHERE loan_id IN ({marks})",
                                 chunk):
-                batch.loans[int(row[0])] = dict(zip(_LOAN_COLUMNS, row, strict=True))
+                loan = dict(zip(_LOAN_COLUMNS, row, strict=True))
+                batch.loans[int(row[0])] = loan
+                batch.before[int(row[0])] = dict(loan)
         inst_ids = sorted({ev.args["institutionId"] for ev in events if ev.event in _INSTITUTION_EVENTS
                            and ev.event != "InstitutionRegistered"})
         for chunk in _chunks(inst_ids):
@@ -140,6 +165,21 @@ class XborderProjection:
             for row in db.query(f"SELECT {', '.join(_INSTITUTION_COLUMNS)} FROM institutions "
                                 f"WHERE institution_id IN ({marks})", chunk):
                 batch.institutions[int(row[0])] = dict(zip(_INSTITUTION_COLUMNS, row, strict=True))
+        recorded = [ev for ev in events if ev.event == "LoanRecorded"]
+        creditors = sorted({int(ev.args["creditor"]) for ev in recorded})
+        for chunk in _chunks(creditors):
+            batch.countries.update((int(i), str(j)) for i, j in db.query(
+                f"SELECT institution_id, jurisdiction FROM institutions WHERE institution_id IN "
+                f"({', '.join('?' * len(chunk))})", chunk))
+        borrowers = {int(ev.args["borrower"]) for ev in events if ev.event in _LOAN_EVENTS}
+        batch.positions = load_positions(db, borrowers | set(inst_ids))
+        missing = sorted(borrowers - set(batch.positions))
+        for chunk in _chunks(missing):
+            for iid, kind, status, capital in db.query(
+                    f"SELECT institution_id, kind, status, capital_base FROM institutions WHERE institution_id IN "
+                    f"({', '.join('?' * len(chunk))})", chunk):
+                batch.positions[int(iid)] = new_position(int(iid), int(kind), int(status), int(capital))
+        batch.params = parameters(db)
 
     # ------------------------------------------------------------------ apply
 
@@ -180,6 +220,9 @@ class XborderProjection:
                      "registered_block": ev.block_number, "registered_at": times[ev.block_number]}
             batch.institutions[iid] = state
             batch.new_institutions.add(iid)
+            batch.countries[iid] = state["jurisdiction"]
+            if int(a["kind"]) in BORROWING_KINDS:
+                batch.positions[iid] = new_position(iid, int(a["kind"]), INSTITUTION_ACTIVE, int(a["capitalBase"]))
         else:
             state = batch.institutions.get(iid)  # type: ignore[assignment]
             if state is None:
@@ -192,6 +235,9 @@ class XborderProjection:
                 old, state["capital_base"] = a["oldCapitalBase"], a["newCapitalBase"]
             else:  # AdminWalletChanged
                 old, state["admin"] = a["oldAdmin"], a["newAdmin"]
+            position = batch.positions.get(iid)
+            if position is not None:
+                position["status"], position["capital_base"] = state["status"], state["capital_base"]
         state["updated_block"] = ev.block_number
         batch.rows["institution_events"].append(
             (*_meta(ev, times), iid, ev.event, state["status"], state["capital_base"], state["admin"],
@@ -208,8 +254,10 @@ class XborderProjection:
         meta = _meta(ev, times)
         if ev.event == "ParameterUpdated":
             p = int(a["parameter"])
-            name = PARAMETER_NAMES[p] if p < len(PARAMETER_NAMES) else f"Parameter{p}"
+            name = parameter_name(p)
             batch.rows["parameter_changes"].append((*meta, p, name, a["oldValue"], a["newValue"]))
+            batch.params[name] = int(a["newValue"])
+            batch.limits_changed |= name in LIMIT_PARAMETERS
         elif ev.event == "ReferenceRateUpdated":
             batch.rows["reference_rate_changes"].append(
                 (*meta, ascii_code(a["currency"]), a["oldRate"], a["newRate"], a["updatedAt"]))
@@ -235,10 +283,12 @@ class XborderProjection:
                 "principal": principal, "rate": a["rate"], "value_date": value_date,
                 "document_hash": "0x" + doc.hex(), "terms_hash": "0x" + terms.hex(),
                 "recorded_block": ev.block_number, "recorded_at": times[ev.block_number],
-                "recorded_tx": ev.tx_hash, "status": a["status"], "drawn": 0, "outstanding": 0,
+                "recorded_tx": ev.tx_hash, "creditor_country": batch.countries.get(int(a["creditor"]), ""),
+                "status": a["status"], "drawn": 0, "outstanding": 0,
                 "maturity_date": maturity, "weight_bps": a["weightBps"]}
             batch.loans[loan_id] = loan
             batch.new_loans.add(loan_id)
+            batch.before.setdefault(loan_id, None)
             by = a["recorder"]
         else:
             loan = batch.loans.get(loan_id)  # type: ignore[assignment]
@@ -264,6 +314,12 @@ class XborderProjection:
         loan["contribution"] = contribution(int(loan["outstanding"]), int(loan["rate"]),
                                             int(loan["weight_bps"]), int(loan["status"]))
         loan["updated_block"] = ev.block_number
+        borrower = int(loan["borrower"])
+        position = batch.positions.get(borrower)
+        if position is None:  # a borrower the registry never announced: no limit
+            position = batch.positions[borrower] = new_position(borrower, -1, 0, 0)
+        position["balance"] = a["borrowerBalance"]
+        batch.delta.volume(ev.event, times[ev.block_number], loan["currency"], amount, int(loan["rate"]))
         batch.rows["loan_events"].append(
             (*_meta(ev, times), loan_id, loan["borrower"], ev.event, amount, by, wallet,
              loan["status"], loan["drawn"], loan["outstanding"], loan["maturity_date"],
@@ -316,16 +372,37 @@ class XborderProjection:
             "contribution = ?, updated_block = ? WHERE loan_id = ?",
             [(*(s[c] for c in LOAN_STATE), s["updated_block"], i)
              for i, s in sorted(batch.loans.items()) if i not in batch.new_loans])
+        delta = batch.delta
+        for loan_id, old in batch.before.items():
+            delta.loan(old, batch.loans[loan_id])
+        delta.write(db)
+        apply_counts(batch.positions, delta.counts)
+        if batch.limits_changed:  # every limit moves: rewrite every position
+            batch.positions = {**load_positions(db, None), **batch.positions}
+        write_positions(db, batch.positions, batch.params)
 
     # ------------------------------------------------------------------ rollback
 
     def rollback(self, db: Database, block_number: int) -> None:
         n = block_number
-        touched_loans = [r[0] for r in db.query(
-            "SELECT loan_id FROM loans WHERE updated_block > ? AND recorded_block <= ?", (n, n))]
+        cols = ", ".join(_LOAN_COLUMNS)
+        before = {int(r[0]): dict(zip(_LOAN_COLUMNS, r, strict=True))
+                  for r in db.query(f"SELECT {cols} FROM loans WHERE updated_block > ?", (n,))}
         touched_insts = [r[0] for r in db.query(
             "SELECT institution_id FROM institutions WHERE updated_block > ? AND registered_block <= ?", (n, n))]
+        gone_insts = [int(r[0]) for r in db.query(
+            "SELECT institution_id FROM institutions WHERE registered_block > ?", (n,))]
         touched_wallets = [r[0] for r in db.query("SELECT wallet FROM wallets WHERE updated_block > ?", (n,))]
+        delta = SummaryDelta()
+        for event, amount, block_time, currency, rate in db.query(
+                "SELECT e.event, e.amount, e.block_time, l.currency, l.rate FROM loan_events e JOIN loans l "
+                "ON l.loan_id = e.loan_id WHERE e.block_number > ?", (n,)):
+            delta.volume(str(event), int(block_time), str(currency), amount, int(rate), sign=-1)
+        borrowers = {int(r[0]) for r in db.query(
+            "SELECT DISTINCT borrower FROM loan_events WHERE block_number > ?", (n,))}
+        limits_changed = any(parameter_name(int(r[0])) in LIMIT_PARAMETERS for r in db.query(
+            "SELECT DISTINCT parameter FROM parameter_changes WHERE block_number > ?", (n,)))
+
         for table in HISTORY_TABLES:
             db.execute(f"DELETE FROM {table} WHERE block_number > ?", (n,))
         db.execute("DELETE FROM loans WHERE recorded_block > ?", (n,))
@@ -333,12 +410,16 @@ class XborderProjection:
         db.execute("DELETE FROM wallets WHERE updated_block > ?", (n,))
         latest = ("SELECT {cols} FROM {table} WHERE {key} = ? "
                   "ORDER BY block_number DESC, log_index DESC LIMIT 1")
-        for loan_id in touched_loans:
+        after: dict[int, dict[str, Any]] = {}
+        for loan_id, old in sorted(before.items()):
+            if int(old["recorded_block"]) > n:
+                continue
             row = db.query_one(latest.format(cols=", ".join(LOAN_STATE) + ", block_number",
                                              table="loan_events", key="loan_id"), (loan_id,))
             assert row is not None, "a recorded loan always has its LoanRecorded row"
             db.execute("UPDATE loans SET status = ?, drawn = ?, outstanding = ?, maturity_date = ?, "
                        "weight_bps = ?, contribution = ?, updated_block = ? WHERE loan_id = ?", (*row, loan_id))
+            after[loan_id] = {**old, **dict(zip((*LOAN_STATE, "updated_block"), row, strict=True))}
         for iid in touched_insts:
             row = db.query_one(latest.format(cols="status, capital_base, admin, block_number",
                                              table="institution_events", key="institution_id"), (iid,))
@@ -351,5 +432,32 @@ class XborderProjection:
             if row is not None:
                 db.execute("INSERT INTO wallets (wallet, institution_id, active, updated_block) "
                            "VALUES (?, ?, ?, ?)", (wallet, row[0], 1 if row[1] == "WalletAdded" else 0, row[2]))
+        for loan_id, old in before.items():
+            delta.loan(old, after.get(loan_id))
+        delta.write(db)
+        self._rollback_positions(db, delta, borrowers | {int(i) for i in touched_insts}, gone_insts, limits_changed)
         log.info("rolled back to block %d: %d loans, %d institutions, %d wallets restored", n,
-                 len(touched_loans), len(touched_insts), len(touched_wallets))
+                 len(after), len(touched_insts), len(touched_wallets))
+
+    @staticmethod
+    def _rollback_positions(db: Database, delta: SummaryDelta, touched: set[int], gone: list[int],
+                            limits_changed: bool) -> None:
+        db.executemany("DELETE FROM borrower_positions WHERE borrower = ?", [(i,) for i in gone])
+        positions = load_positions(db, None if limits_changed else touched | set(delta.counts))
+        apply_counts(positions, delta.counts)
+        for borrower in sorted(touched & set(positions)):
+            p = positions[borrower]
+            row = db.query_one("SELECT borrower_balance FROM loan_events WHERE borrower = ? "
+                               "ORDER BY block_number DESC, log_index DESC LIMIT 1", (borrower,))
+            p["balance"] = int(row[0]) if row else 0
+            inst = db.query_one("SELECT status, capital_base FROM institutions WHERE institution_id = ?", (borrower,))
+            if inst is not None:
+                p["status"], p["capital_base"] = int(inst[0]), int(inst[1])
+        write_positions(db, positions, parameters(db))
+
+    # ------------------------------------------------------------------ reset
+
+    def reset(self, db: Database) -> None:
+        """Empty every table this projection writes (the raw logs, blocks and checkpoint stay)."""
+        for table in (*HISTORY_TABLES, "loans", "institutions", "wallets", *SUMMARY_TABLES):
+            db.execute(f"DELETE FROM {table}")

@@ -88,6 +88,16 @@ class RpcClient:
     failures: Counter[str] = field(default_factory=Counter)
     requests: int = 0
 
+    @property
+    def url(self) -> str:
+        return str(getattr(self.w3.provider, "endpoint_uri", None) or "the RPC URL")
+
+    def bounded(self, attempts: int = 3) -> RpcClient:
+        """The same node with at most `attempts` tries per request: for the checks at start, where a
+        node that does not answer must fail the command (exit 4) instead of being waited for."""
+        return RpcClient(self.w3, RetryPolicy(initial_delay=0.2, max_delay=1.0, max_attempts=attempts),
+                         sleep=self.sleep)
+
     def _once(self, method: str, params: list[Any], expect: type | None = None) -> Any:
         self.requests += 1
         reply = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
@@ -117,8 +127,8 @@ class RpcClient:
                     raise RangeTooLarge(f"{method} {params}: {exc}") from exc
                 if self.retry.max_attempts is not None and attempt >= self.retry.max_attempts:
                     raise RpcRequestFailed(
-                        f"{method} failed {attempt} times ({kind}: {exc}); check that the node "
-                        "at the RPC URL is up and reachable") from exc
+                        f"{method} failed {attempt} times ({kind}: {str(exc)[:160]}); check that the node at "
+                        f"{self.url} is up and reachable") from exc
                 delay = self.retry.delay(attempt)
                 log.warning("%s failed (%s: %s); retry %d in %.2fs", method, kind,
                             str(exc)[:200], attempt, delay)
@@ -135,39 +145,57 @@ class RpcClient:
         result = self.call("eth_getBlockByNumber", [hex(number), False])
         return result if isinstance(result, dict) else None
 
-    def headers(self, numbers: list[int]) -> dict[int, dict[str, Any] | None]:
-        """Several blocks in one JSON-RPC batch when the provider supports it."""
-        unique = sorted(set(numbers))
-        if len(unique) <= 1:
-            return {n: self.header(n) for n in unique}
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """The results of `calls` in one JSON-RPC batch (one request each where the provider cannot
+        batch); retried whole on any failure. A call the node answers with an error raises it."""
+        if len(calls) <= 1:
+            return [self.call(method, params) for method, params in calls]
         attempt = 0
         while True:
             attempt += 1
             try:
                 self.requests += 1
-                replies = self.w3.provider.make_batch_request(  # type: ignore[attr-defined]
-                    [("eth_getBlockByNumber", [hex(n), False]) for n in unique])
-                if not isinstance(replies, list) or len(replies) != len(unique):
+                replies = self.w3.provider.make_batch_request(calls)  # type: ignore[attr-defined]
+                if not isinstance(replies, list) or len(replies) != len(calls):
                     raise ValueError(f"malformed batch reply: {str(replies)[:200]}")
-                out: dict[int, dict[str, Any] | None] = {}
-                for number, reply in zip(unique, replies, strict=True):
-                    if not isinstance(reply, dict) or reply.get("error") is not None or "result" not in reply:
-                        raise ValueError(f"eth_getBlockByNumber {number}: {str(reply)[:200]}")
-                    result = reply["result"]
-                    out[number] = result if isinstance(result, dict) else None
-                return out
+                results = []
+                for (method, params), reply in zip(calls, replies, strict=True):
+                    if not isinstance(reply, dict) or "result" not in reply or reply.get("error") is not None:
+                        raise JsonRpcError(f"{method} {str(params)[:80]}", reply.get("error") if isinstance(
+                            reply, dict) else reply)
+                    results.append(reply["result"])
+                return results
             except (NotImplementedError, AttributeError):
-                return {n: self.header(n) for n in unique}
+                return [self.call(method, params) for method, params in calls]
             except Exception as exc:
                 kind = classify(exc)
                 self.failures[kind] += 1
                 if self.retry.max_attempts is not None and attempt >= self.retry.max_attempts:
-                    raise RpcRequestFailed(f"batch of {len(unique)} headers failed {attempt} times "
-                                           f"({kind}: {exc})") from exc
+                    raise RpcRequestFailed(f"a batch of {len(calls)} requests to {self.url} failed {attempt} times "
+                                           f"({kind}: {str(exc)[:160]})") from exc
                 delay = self.retry.delay(attempt)
-                log.warning("header batch failed (%s: %s); retry %d in %.2fs", kind,
+                log.warning("batch of %d failed (%s: %s); retry %d in %.2fs", len(calls), kind,
                             str(exc)[:200], attempt, delay)
                 self.sleep(delay)
+
+    def headers(self, numbers: list[int]) -> dict[int, dict[str, Any] | None]:
+        """Several blocks (without transactions) in one JSON-RPC batch when the provider supports it."""
+        unique = sorted(set(numbers))
+        results = self.batch([("eth_getBlockByNumber", [hex(n), False]) for n in unique])
+        return {n: r if isinstance(r, dict) else None for n, r in zip(unique, results, strict=True)}
+
+    def blocks(self, numbers: list[int], chunk: int = 64) -> dict[int, tuple[str, str, int]]:
+        """(hash, parent hash, timestamp) of each block, asked `chunk` headers per JSON-RPC batch.
+        Only those three fields are kept: a header also lists every transaction hash of its block,
+        which on a dense chain is most of the reply."""
+        out: dict[int, tuple[str, str, int]] = {}
+        unique = sorted(set(numbers))
+        for i in range(0, len(unique), chunk):
+            for number, header in self.headers(unique[i:i + chunk]).items():
+                if header is not None:
+                    out[number] = (str(header["hash"]).lower(), str(header["parentHash"]).lower(),
+                                   int(header["timestamp"], 16))
+        return out
 
     def logs(self, addresses: list[str], from_block: int, to_block: int) -> list[dict[str, Any]]:
         result = self.call("eth_getLogs", [{"address": addresses, "fromBlock": hex(from_block),

@@ -8,12 +8,14 @@ import threading
 from collections.abc import Callable
 
 from web3 import Web3
-from web3.providers.rpc import HTTPProvider
 
+from xborder.chain.connect import web3_for
 from xborder.config import Settings
-from xborder.errors import ChainError, ConfigurationError
+from xborder.errors import ConfigurationError
 from xborder.index.db import Database, open_database
+from xborder.index.identity import IndexerError
 from xborder.index.indexer import (
+    START_ATTEMPTS,
     IndexedContract,
     Indexer,
     IndexStats,
@@ -22,19 +24,17 @@ from xborder.index.indexer import (
     index_status,
 )
 from xborder.index.projection import XborderProjection
-from xborder.index.rpc import RetryPolicy
-from xborder.services.confidential import TermsReader
+from xborder.index.rpc import RetryPolicy, RpcClient
+from xborder.index.store import IndexStore
 from xborder.wallets.encryption import KeyRing
+from xborder.wallets.terms_reader import TermsReader
 
 log = logging.getLogger(__name__)
 
 
 def indexer_web3(rpc_url: str, timeout: float = 30.0) -> Web3:
     """A Web3 for the indexer: the indexer does its own retries, so web3's are off."""
-    if not rpc_url.startswith(("http://", "https://")):
-        raise ChainError(f"RPC URL {rpc_url!r} must start with http:// or https://")
-    return Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": timeout},
-                             exception_retry_configuration=None))
+    return web3_for(rpc_url, timeout, retries=False)
 
 
 def open_index(settings: Settings) -> Database:
@@ -59,7 +59,10 @@ def index_events(settings: Settings, *, w3: Web3 | None = None,
             raise ConfigurationError("the indexer needs a node: pass --rpc-url (or start the embedded "
                                      "chain with `xborder chain start` and use its URL)")
         w3 = indexer_web3(settings.rpc_url)
-    chain_id = settings.chain_id or int(w3.eth.chain_id)
+    chain_id = RpcClient(w3).bounded(START_ATTEMPTS).chain_id()
+    if settings.chain_id is not None and chain_id != settings.chain_id:
+        raise IndexerError(f"{settings.rpc_url or 'the node'} serves chain {chain_id}, not chain {settings.chain_id} "
+                           "(--chain-id)")
     if contracts is None:
         contracts = deployment_contracts(settings.deployments, chain_id)
     projection = None
@@ -70,7 +73,8 @@ def index_events(settings: Settings, *, w3: Web3 | None = None,
     db = open_index(settings)
     try:
         indexer = Indexer(db, w3, contracts, confirmations=settings.confirmations,
-                          batch_blocks=batch_blocks, retry=retry, on_batch=on_batch, projection=projection)
+                          batch_blocks=batch_blocks, retry=retry, on_batch=on_batch, projection=projection,
+                          expected_chain_id=settings.chain_id)
         return indexer.run(follow=follow, poll_interval=poll_interval, to_block=to_block, stop=stop)
     finally:
         db.close()
@@ -81,5 +85,23 @@ def index_status_of(settings: Settings) -> IndexStatus:
     db = open_index(settings)
     try:
         return index_status(db)
+    finally:
+        db.close()
+
+
+def reproject_index(settings: Settings, *, decryption_keys: KeyRing | None = None,
+                    on_progress: Callable[[int], None] | None = None) -> int:
+    """Rebuild the projected tables of `settings`' index database from its raw logs alone (no node:
+    the ABIs are in the database). Holds the writer lock; returns the number of logs replayed."""
+    db = open_index(settings)
+    try:
+        with db.writer_lock():
+            projection = XborderProjection()
+            if decryption_keys is not None:
+                row = db.query_one("SELECT chain_id FROM chain_identity WHERE id = 1")
+                if row is None:
+                    raise ConfigurationError(f"the index database {settings.index_url} is empty: run `xborder index run`")
+                projection = XborderProjection(terms_reader=TermsReader(decryption_keys, int(row[0])))
+            return IndexStore(db, projection).reproject(on_progress=on_progress)
     finally:
         db.close()

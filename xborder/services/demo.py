@@ -40,7 +40,7 @@ from xborder.chain.launcher import DEV_MNEMONIC
 from xborder.chain.sender import SenderPool, rpc
 from xborder.config import Settings
 from xborder.domain.identifiers import identifier_bytes
-from xborder.index import queries
+from xborder.index import queries, reconcile
 from xborder.index.service import index_events, open_index
 from xborder.services import terms as terms_codec
 from xborder.services.actions import DONE, FAILED, REFUSED, Action, ActionBatch
@@ -192,8 +192,79 @@ def _demo_keystores(settings: Settings, wallets: DemoWallets, workload: Workload
     return addresses, password_file
 
 
+@dataclass
+class _Router:
+    """The multi-node seam: each institution's transactions go through its own node (`node_of`:
+    institution index -> RPC URL); everything else (funding, the regulator) through `client`'s."""
+
+    client: XborderClient
+    pool: SenderPool
+    node_of: Callable[[int], str] | None
+    url_of: dict[str, str] = field(default_factory=dict)  # wallet address -> URL
+    _at: dict[str, tuple[XborderClient, SenderPool]] = field(default_factory=dict)
+    _head: int = 0  # the highest block a batch of this run has landed in
+
+    def _ready(self, client: XborderClient) -> None:
+        """Read-your-writes across nodes: wait until this node holds the blocks the previous batch
+        (sent through another node) landed in, so its dry runs and nonces see them."""
+        target = max(self._head, int(self.client.w3.eth.block_number))  # (the regulator's batches too)
+        deadline = time.monotonic() + 120
+        while int(client.w3.eth.block_number) < target and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def _landed(self, client: XborderClient) -> None:
+        self._head = max(self._head, int(client.w3.eth.block_number))
+
+    def at(self, url: str | None) -> tuple[XborderClient, SenderPool]:
+        if url is None:
+            return self.client, self.pool
+        if url not in self._at:
+            client = XborderClient.load(connect(url, timeout=120), self.client.deployments_dir)
+            client.remember_names({k: v.split(" (#")[0] for k, v in self.client._names.items()})
+            self._at[url] = (client, SenderPool(client.w3))
+        return self._at[url]
+
+    def groups(self, addresses: list[str]) -> list[tuple[str | None, list[int]]]:
+        """Positions of `addresses` grouped by node, in first-seen order."""
+        out: dict[str | None, list[int]] = {}
+        for i, address in enumerate(addresses):
+            out.setdefault(self.url_of.get(address), []).append(i)
+        return list(out.items())
+
+    def actions(self, actions: list[Action], progress: Callable[[int, int], None] | None = None) -> None:
+        for url, positions in self.groups([a.account.address for a in actions]):
+            client, pool = self.at(url)
+            self._ready(client)
+            ActionBatch(client, [actions[i] for i in positions], pool=pool).run()
+            self._landed(client)
+        if progress:
+            progress(len(actions), len(actions))
+
+    def loans(self, items: list[LoanItem], progress: Callable[[int, int], None]) -> list[Any]:
+        outcomes: list[Any] = [None] * len(items)
+        done = 0
+        for url, positions in self.groups([item.recorder.address for item in items]):
+            client, pool = self.at(url)
+            self._ready(client)
+            batch = LoanBatch(client, [items[i] for i in positions], gas_mode="sample", max_in_flight=4000, pool=pool)
+            batch.preflight()
+            def advance(n: int, _total: int, base: int = done) -> None:
+                progress(base + n, len(items))
+
+            report = batch.submit(advance)
+            self._landed(client)
+            for i, outcome in zip(positions, report.outcomes, strict=True):
+                outcomes[i] = outcome
+            done += len(positions)
+        return outcomes
+
+
 def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
-             reporter: Reporter | None = None) -> DemoResult:
+             reporter: Reporter | None = None, node_of: Callable[[int], str] | None = None) -> DemoResult:
+    """`node_of` (institution index -> RPC URL): run on a multi-node network, each institution
+    submitting through its own node; `settings.rpc_url` is then the regulator's node (it deploys,
+    onboards and indexes there). Chain time cannot be moved on such a network: the 2019 calendar
+    is then compressed into the present."""
     say = reporter or _Quiet()
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -227,6 +298,9 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
     dev = Account.from_mnemonic(DEV_MNEMONIC)
     regulator: LocalAccount = Account.from_key(keccak(text=f"xborder-demo-regulator-{config.seed}"))
     lap("chain")
+    if node_of is not None:
+        say.say("multi-node network: each institution submits through its own node; the regulator deploys, "
+                "onboards and indexes through " + rpc_url)
 
     # -- wallets -----------------------------------------------------------------------------
     addresses: dict[str, str] = {}
@@ -241,6 +315,8 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
     deploy(w3, dev, regulator.address, deployments, settings.project_root, progress=say.say)
     client = XborderClient.load(w3, deployments)
     client.remember_names({inst.institution_id: inst.name for inst in workload.institutions})
+    router = _Router(client, pool, node_of, {wallets.address(inst.index): node_of(inst.index)
+                                             for inst in workload.institutions} if node_of else {})
     lap("deploy")
 
     # -- fund: the regulator and every wallet that sends transactions -------------------------
@@ -272,7 +348,7 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
     key_actions += [Action(wallets.account(inst.index), client.registry.address, _calldata(registry.setEncryptionKey(
         inst.institution_id, public_bytes(derive_key(wallets.private_key(inst.index), inst.institution_id, 1)))),
         GAS["key"], f"key {inst.institution_id}") for inst in workload.institutions]
-    ActionBatch(client, key_actions, pool=pool).run(say.phase("registering encryption keys", len(key_actions)))
+    router.actions(key_actions, say.phase("registering encryption keys", len(key_actions)))
     keys_registered = sum(1 for a in key_actions if a.status == DONE)
     sealer = TermsSealer(client)
     assert sealer.keys is not None
@@ -325,8 +401,11 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
 
     for month in range(min(by_month), last_month + 1):
         now = int(rpc(w3, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
-        if month_start(month) > now:
+        if month_start(month) > now and node_of is None:
             rpc(w3, "evm_increaseTime", [month_start(month) - now])
+            # Mine the jump now: consents are signed for chain time + 1 h, read from the latest block;
+            # left to the next interval block, the jump could land after they were signed (expired).
+            rpc(w3, "evm_mine", [])
         if month == TIGHTENING_MONTH:
             tighten = Action(regulator, client.policy.address, _calldata(client.policy.functions.setParameter(
                 ADJUSTMENT_ENTERPRISE, workload.tightened_adjustment_bps)), GAS["parameter"], "tighten")
@@ -347,16 +426,14 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
                 borrower_account=accounts[loan.borrower] if loan.co_signed else None,
                 draw=loan.first_draw if loan.co_signed else 0, ref=f"loan {loan.number}", sealer=sealer)
                 for loan in batch]
-            loans_batch = LoanBatch(client, items, gas_mode="sample", max_in_flight=4000, pool=pool)
-            loans_batch.preflight()
             base = recorded_so_far
             def advance(done: int, _total: int, base: int = base) -> None:
                 record_bar(base + done, len(workload.loans))
 
-            report = loans_batch.submit(advance)
+            outcomes = router.loans(items, advance)
             recorded_so_far += len(batch)
             record_bar(recorded_so_far, len(workload.loans))
-            for loan, outcome in zip(batch, report.outcomes, strict=True):
+            for loan, outcome in zip(batch, outcomes, strict=True):
                 if outcome.status in (RECORDED, ALREADY) and outcome.loan_id is not None:
                     loan_ids[loan.number] = outcome.loan_id
                     counters["recorded"] += 1
@@ -369,7 +446,7 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
             confirms = [Action(accounts[ln.borrower], client.ledger.address,
                                _ledger_call("confirmLoan(uint64)", loan_ids[ln.number]), GAS["confirm"],
                                f"confirm {ln.number}") for ln in batch if not ln.co_signed and ln.number in loan_ids]
-            ActionBatch(client, confirms, pool=pool).run()
+            router.actions(confirms)
             confirmed_so_far += sum(1 for ln in batch if not ln.co_signed)
             confirm_bar(confirmed_so_far, total_confirms)
             counters["confirmations"] += sum(1 for a in confirms if a.status == DONE)
@@ -389,7 +466,7 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
                                   _ledger_call(signature, loan_ids[ln.number], tranche.amount),
                                   GAS[tranche.kind], f"{tranche.kind} {ln.number}"))
         if actions:
-            ActionBatch(client, actions, pool=pool).run()
+            router.actions(actions)
         tranches_so_far += len(due)
         tranche_bar(tranches_so_far, total_tranches)
         for a in actions:
@@ -442,7 +519,9 @@ def run_demo(settings: Settings, config: DemoConfig = DemoConfig(),
                                  "SUM(CASE WHEN commitment_ok = 0 THEN 1 ELSE 0 END) FROM loan_terms")
         terms_seen = {"envelopes": int(terms_row[0] or 0), "opened_and_verified": int(terms_row[1] or 0),
                       "flagged": int(terms_row[2] or 0)} if terms_row else {}
-        consistency = queries.check_consistency(db, w3, client.ledger.address, list(client.ledger.abi))  # type: ignore[arg-type]
+        # On a network the index (from the regulator's node) is checked against another node.
+        check_w3 = router.at(node_of(0))[0].w3 if node_of else w3
+        consistency = reconcile.consistency_report(db, check_w3)
         dashboard = None
         try:
             from xborder.api.snapshot import write_snapshot

@@ -29,6 +29,8 @@ from web3 import Web3
 from xborder.bindings.client import XborderClient
 from xborder.bindings.reverts import LOAN_STATUS
 from xborder.bindings.units import base_amount, currency_bytes, currency_text, format_amount, format_rate
+from xborder.domain.loans import loan_label as loan_label  # re-exported (CLI, import, tests)
+from xborder.domain.loans import parse_loan_id as parse_loan_id
 from xborder.errors import ValidationError
 from xborder.services import terms as terms_codec
 from xborder.services.confidential import ReadTerms, TermsReader, TermsSealer
@@ -108,30 +110,6 @@ def document_hash(value: object, field: str = "document") -> bytes:
                                   field=field, value=text, allowed="0x + 64 hex digits, not all zero")
         return bytes.fromhex(text[2:])
     return bytes(keccak(text.encode("utf-8")))
-
-
-def parse_loan_id(value: object, field: str = "loan id") -> int:
-    """'4294967297' or '1:1' (borrower:n) or '0x100000001' -> loan id."""
-    text = str(value).strip()
-    allowed = "a loan id (decimal, 0x hex, or BORROWER:N)"
-    try:
-        if ":" in text:
-            borrower, n = (int(p) for p in text.split(":", 1))
-            if not (0 < borrower <= UINT32_MAX and 0 < n <= UINT32_MAX):
-                raise ValueError(text)
-            return borrower << 32 | n
-        loan_id = int(text, 0)
-    except ValueError:
-        raise ValidationError(f"{field}: {text!r} is not a loan id ({allowed})", field=field, value=text,
-                              allowed=allowed) from None
-    if not 0 < loan_id <= UINT64_MAX:
-        raise ValidationError(f"{field}: {text!r} is out of range ({allowed})", field=field, value=text,
-                              allowed=allowed)
-    return loan_id
-
-
-def loan_label(loan_id: int) -> str:
-    return f"{loan_id} ({loan_id >> 32}:{loan_id & UINT32_MAX})"
 
 
 # ---------------------------------------------------------------------------------- requests

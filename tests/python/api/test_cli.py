@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -73,6 +74,12 @@ def test_index_run_status_then_reports(book: Book, env: dict[str, str], tmp_path
     (["report", "totals", "--by", "planet"], 2, "--by"),
     (["report", "volumes", "--period", "year"], 2, "--period"),
     (["serve", "--port", "8545"], 2, "8545 is reserved"),
+    (["api", "token", "issue", "--scope", "bank"], 2, "--scope: 'bank' is not a scope (regulator or institution:<id>"),
+    (["api", "token", "issue", "--scope", "institution:0"], 2, "--scope: 'institution:0' is not a scope"),
+    (["api", "token", "issue", "--scope", "institution:999"], 2, "--scope: institution 999 is not in the index"),
+    (["api", "token", "issue", "--scope", "regulator", "--expires", "2001-01-01"], 2, "--expires: '2001-01-01' is in the past"),
+    (["api", "token", "issue", "--scope", "regulator", "--expires", "soon"], 2, "--expires: 'soon' is not an expiry"),
+    (["api", "token", "revoke", "abc"], 2, "token: 'abc' is not an issued token"),
 ])
 def test_bad_input_exit_codes(env: dict[str, str], args: list[str], code: int, text: str) -> None:
     xborder("index", "run", env=env)
@@ -81,25 +88,52 @@ def test_bad_input_exit_codes(env: dict[str, str], args: list[str], code: int, t
     assert text in run.err and run.err.startswith("xborder: error: ")
 
 
-def test_serve_answers_http(env: dict[str, str]) -> None:
+def _get(url: str, token: str | None = None) -> tuple[int, bytes, dict[str, str]]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), dict(exc.headers)
+
+
+def test_token_verbs_and_serve(env: dict[str, str]) -> None:
     xborder("index", "run", env=env)
+    issued = xborder("api", "token", "issue", "--scope", "regulator", "--label", "ops", env=env)
+    assert issued.code == 0, issued.err
+    token = issued.out.strip()
+    assert token.startswith("xbt_") and "\n" not in token and "shown only now" in issued.err
+    inst = xborder("api", "token", "issue", "--scope", f"institution:{BORROWER_X}", "--expires", "30d", "--json",
+                   env=env).json()
+    assert inst["scope"] == f"institution:{BORROWER_X}" and inst["state"] == "active" and inst["expires_at"]
+    listed = xborder("api", "token", "list", "--json", env=env).json()["tokens"]
+    assert {t["token_id"] for t in listed} >= {inst["token_id"]} and all("token" not in t for t in listed)
+    assert token not in xborder("api", "token", "list", env=env).out
+
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "xborder.cli.main", "serve", "--port", str(port)],
                             env={**__import__("os").environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/summary", timeout=2) as response:
-                    body = json.loads(response.read())
+                status, _, headers = _get(base + "/api/summary")
                 break
             except OSError:
                 assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
                 assert time.monotonic() < deadline, "xborder serve did not answer"
                 time.sleep(0.2)
-        assert body["loans"] == 6
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
-            assert b"dashboard.js" in response.read()
+        assert status == 401 and headers["www-authenticate"] == 'Bearer realm="xborder"'
+        status, body, _ = _get(base + "/api/summary", token)
+        assert status == 200 and json.loads(body)["loans"] == 6
+        status, body, _ = _get(base + "/api/summary", inst["token"])
+        assert status == 403
+        status, body, _ = _get(base + "/")
+        assert status == 200 and b"dashboard.js" in body
+        revoked = xborder("api", "token", "revoke", issued.err.split()[1], "--json", env=env)
+        assert revoked.code == 0 and revoked.json()["state"] == "revoked"
+        assert _get(base + "/api/summary", token)[0] == 401
     finally:
         proc.terminate()
         proc.wait(timeout=10)

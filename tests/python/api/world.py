@@ -4,7 +4,8 @@ the figures every API, CLI and dashboard test checks.
 Timeline (the chain clock is pushed forward between steps, so volumes span three months):
   month 0  BORROWER-X: USD 20,000,000.00 from HK-CREDITOR, long term, drawn in full
            BANK-A: USD 10,000,000.00 from HK-CREDITOR, long term, drawn in full
-  month 1  BORROWER-X: CNY 150,000,000.00 from BANK-A, drawn 110,000,000.00
+  month 1  the regulator sets the enterprise adjustment parameter (to its current 1.75)
+           BORROWER-X: CNY 150,000,000.00 from BANK-A, drawn 110,000,000.00
            BORROWER-Y: EUR 5,000,000.00 from BANK-B, drawn in full
            BORROWER-X: CNY 1,000,000.00 from BANK-A, recorded then cancelled
   month 2  BORROWER-Y repays EUR 1,000,000.00; JPY 100,000,000.00 short term from HK-CREDITOR,
@@ -30,6 +31,7 @@ from xborder.index import index_events
 from xborder.services.loans import LoanRequest
 
 DAY = 86_400
+ADJUSTMENT_ENTERPRISE = 4  # IMacroPrudentialPolicy.Parameter
 M = 100  # minor units per unit
 
 EXPECTED_BALANCE = {BORROWER_X: 323_000_000 * M, BORROWER_Y: 51_500_000 * M, BANK_A: 106_500_000 * M}
@@ -88,6 +90,10 @@ def build_book(rpc_url: str, folder: Path, db_url: str) -> Book:
     record("a-usd", HK_CREDITOR, BANK_A, HK_CREDITOR, "USD", 10_000_000, 730)
     confirm_draw("a-usd", BANK_A, BANK_A, 10_000_000)
     _advance(world.w3, 31)
+    # The regulator re-confirms the enterprise adjustment parameter (1.75, unchanged, so no limit moves): a
+    # ParameterUpdated the dashboard marks on its time axis.
+    client.transact(world.regulator, client.policy.functions.setParameter(ADJUSTMENT_ENTERPRISE, 17_500),
+                    "policy: adjustment parameter")
     record("x-cny", BANK_A, BORROWER_X, BANK_A, "CNY", 150_000_000, 1095)
     confirm_draw("x-cny", BORROWER_X, BORROWER_X, 110_000_000)
     record("y-eur", BANK_B, BORROWER_Y, BANK_B, "EUR", 5_000_000, 730)

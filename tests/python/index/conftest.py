@@ -10,7 +10,10 @@ from pg import PostgresServer, postgres_server
 from web3 import Web3
 
 from xborder.chain import LocalNode
+from xborder.config import PROJECT_ROOT, Settings
 from xborder.index.service import indexer_web3
+from xborder.services.deploy import deploy
+from xborder.services.funding import dev_funder
 
 from .helpers import Emitters
 
@@ -46,3 +49,12 @@ def w3(anvil: LocalNode) -> Web3:
 @pytest.fixture
 def emitters(w3: Web3) -> Emitters:
     return Emitters.deploy(w3)
+
+
+@pytest.fixture
+def deployed(anvil: LocalNode, settings: Settings) -> tuple[Web3, Settings]:
+    """The real contracts deployed on a fresh anvil; settings naming that node and manifest."""
+    w3 = indexer_web3(anvil.rpc_url)
+    deploy(w3, dev_funder(), w3.eth.accounts[0], settings.deployments, PROJECT_ROOT)
+    return w3, Settings(project_root=settings.project_root, data_dir=settings.data_dir,
+                        deployments_dir=settings.deployments_dir, rpc_url=anvil.rpc_url)

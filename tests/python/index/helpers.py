@@ -1,7 +1,7 @@
 """Test support for the indexer: the EventEmitter double, a seeded workload and table dumps.
 
 Also runnable as a script (the crash test runs it in a subprocess and kills it):
-    python helpers.py RPC_URL DB_URL CONTRACTS_JSON TO_BLOCK BATCH_BLOCKS
+    python helpers.py RPC_URL DB_URL CONTRACTS_JSON TO_BLOCK BATCH_BLOCKS   (TO_BLOCK -1: follow)
 """
 
 from __future__ import annotations
@@ -23,9 +23,13 @@ from xborder.index.db import open_database
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ROLES = ("InstitutionRegistry", "MacroPrudentialPolicy", "LoanLedger")
-TABLES = ("checkpoint", "indexed_contracts", "blocks", "institutions", "institution_events", "wallets",
-          "wallet_events", "parameter_changes", "reference_rate_changes", "financing_type_changes",
-          "loans", "loan_events")
+TABLES = ("checkpoint", "indexed_contracts", "blocks", "raw_logs", "log_counts", "institutions", "institution_events",
+          "wallets", "wallet_events", "parameter_changes", "reference_rate_changes", "financing_type_changes",
+          "loans", "loan_events", "loan_terms", "loan_totals", "volume_buckets", "borrower_positions",
+          "borrower_currency", "event_counts")
+#: What a reprojection rebuilds (everything but the raw logs, their blocks and the checkpoint).
+PROJECTED = tuple(t for t in TABLES if t not in ("checkpoint", "indexed_contracts", "blocks", "raw_logs",
+                                                  "log_counts"))
 
 
 @cache
@@ -166,6 +170,16 @@ def dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
+def dump_diff(a: dict[str, list[tuple[Any, ...]]], b: dict[str, list[tuple[Any, ...]]]) -> list[str]:
+    """The rows one dump has and the other has not, table by table (empty when equal)."""
+    out = []
+    for table in sorted(set(a) | set(b)):
+        left, right = set(a.get(table, [])), set(b.get(table, []))
+        out += [f"{table}: only left {row}" for row in sorted(left - right)]
+        out += [f"{table}: only right {row}" for row in sorted(right - left)]
+    return out
+
+
 def _main(argv: list[str]) -> int:
     import logging
 
@@ -178,7 +192,10 @@ def _main(argv: list[str]) -> int:
     db = open_database(db_url)
     indexer = Indexer(db, indexer_web3(rpc_url), contracts, batch_blocks=int(batch_blocks),
                       max_batch_blocks=int(batch_blocks), retry=RetryPolicy(initial_delay=0.05, max_delay=0.5))
-    indexer.run(to_block=int(to_block))
+    if int(to_block) < 0:  # follow until killed
+        indexer.run(follow=True, poll_interval=0.1)
+    else:
+        indexer.run(to_block=int(to_block))
     db.close()
     return 0
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from web3 import Web3
 
-from xborder.index import Indexer, open_database
+from xborder.cli.commands.index import progress_fraction
+from xborder.index import Indexer, IndexStats, open_database
 
 from .helpers import Emitters, Workload, dump
 
@@ -30,3 +31,27 @@ def test_backfill_matches_the_workload(db_url: str, w3: Web3, emitters: Emitters
     before = dump(db)
     again = Indexer(db, w3, emitters.contracts()).run()
     assert again.events == 0 and dump(db) == before
+
+
+def test_progress_never_shows_impossible_totals(w3: Web3, emitters: Emitters, tmp_path: object) -> None:
+    """Issue #13 item 6: the bar counts blocks from the run's start to its target; before, it took
+    the number of blocks WITH logs for the span and a checkpoint never updated per batch."""
+    work = Workload(emitters, seed=9)
+    work.setup()
+    work.run(40)
+    db = open_database(f"sqlite:///{tmp_path}/progress.db")  # type: ignore[str-bytes-safe]
+    seen: list[tuple[int, int]] = []
+
+    def on_batch(stats: IndexStats) -> None:
+        seen.append(progress_fraction(stats))
+
+    first = Indexer(db, w3, emitters.contracts(), batch_blocks=3, max_batch_blocks=3, on_batch=on_batch).run()
+    head = w3.eth.block_number
+    assert len(seen) > 5 and all(0 <= done <= total for done, total in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)  # never goes back
+    assert {t for _, t in seen} == {head - (emitters.start_block - 1)} and seen[-1][0] == seen[-1][1]
+    assert progress_fraction(first) == (seen[-1][1], seen[-1][1])
+    work.run(10)  # a second run counts only the new blocks
+    seen.clear()
+    Indexer(db, w3, emitters.contracts(), batch_blocks=3, max_batch_blocks=3, on_batch=on_batch).run()
+    assert seen and {t for _, t in seen} == {w3.eth.block_number - head} and seen[-1][0] == seen[-1][1]

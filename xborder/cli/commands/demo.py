@@ -48,17 +48,24 @@ class RichReporter:
 @click.option("--loans", type=click.IntRange(10, 100_000), default=6370, show_default=True,
               help="cross-border financing transactions to submit")
 @click.option("--enterprises", type=click.IntRange(5, 20_000), default=1262, show_default=True)
+@click.option("--network", "network_nodes", type=click.IntRange(2, 16), default=None, metavar="N",
+              help="run on a fresh local N-node geth (clique) network, each institution through its own node "
+                   "(smaller workload unless --loans is given)")
 @common_options
-def demo(app: App, seed: int, loans: int, enterprises: int) -> None:
+def demo(app: App, seed: int, loans: int, enterprises: int, network_nodes: int | None) -> None:
     """Run the whole platform on a SAFE-2019-sized workload and print the regulator's report.
 
     Starts (afresh) the embedded chain, deploys, onboards ~1,400 institutions, records ~6,400
     loans from their own DEMO-ONLY derived wallets, indexes everything into SQLite, writes the
     dashboard, and leaves chain and database running for you to explore."""
+    node_of = None
+    if network_nodes is not None:
+        from xborder.cli.commands.network_demo import demo_network
+        loans, enterprises, app.settings, node_of = demo_network(app, network_nodes, loans, enterprises)
     config = replace(DemoConfig(), seed=seed, loans=loans, enterprises=enterprises,
                      total_usd=6.8e9 * loans / 6370)
     with RichReporter(app) as reporter:
-        result = run_demo(app.settings, config, reporter)
+        result = run_demo(app.settings, config, reporter, node_of=node_of)
     report = write_report(result, app.settings.data_dir / "demo-report.json")
 
     def human() -> None:

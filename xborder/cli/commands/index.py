@@ -1,4 +1,11 @@
-"""`xborder index run|follow|status`: fill and inspect the regulator's index database."""
+"""`xborder index run|follow|status|reproject`: fill and inspect the regulator's index database.
+
+Chain checks (exit 4): `run` and `follow` need the node (`--rpc-url`, else the embedded chain) and
+refuse a node whose chain id differs from `--chain-id`, or whose chain (id, genesis) or deployment
+differs from the one the database was built from. `status` reads the database and, when a node is
+named (or the embedded chain runs), compares with it; an explicit `--rpc-url` must answer.
+`reproject` rebuilds the projected tables from the raw logs and needs no node.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +21,11 @@ from xborder.cli.context import App, common_options
 from xborder.cli.signing import keys_wallet_options
 from xborder.config import Settings
 from xborder.errors import ChainError
-from xborder.index import IndexStats, index_events, index_status_of
+from xborder.index import IndexStats, index_events, index_status_of, reproject_index
 from xborder.index.db import redact
-from xborder.index.service import indexer_web3
+from xborder.index.identity import check_expected_chain, check_node, node_identity, stored_identity
+from xborder.index.rpc import RpcClient
+from xborder.index.service import indexer_web3, open_index
 from xborder.wallets.encryption import KeyRing
 
 
@@ -31,6 +40,14 @@ def _stats(stats: IndexStats) -> dict[str, Any]:
     return data
 
 
+def progress_fraction(stats: IndexStats) -> tuple[int, int]:
+    """(completed, total) blocks of a run for a progress bar: from the checkpoint the run started
+    at to the block it indexes to; never more completed than total, never negative."""
+    start = stats.start_block
+    total = max(1, stats.target - start)
+    return min(total, max(0, stats.checkpoint - start)), total
+
+
 confirmations_option = click.option(
     "--confirmations", type=click.IntRange(min=0), default=None,
     help="blocks to wait before a block counts as final [default: XBORDER_CONFIRMATIONS or 0]")
@@ -38,7 +55,7 @@ confirmations_option = click.option(
 
 @click.group("index")
 def index() -> None:
-    """Index the contracts' events into the regulator's database (SQLite or PostgreSQL)."""
+    """Index the contracts' logs into the regulator's database (SQLite or PostgreSQL)."""
 
 
 @index.command("run")
@@ -54,26 +71,22 @@ def run(app: App, confirmations: int | None, to_block: int | None, batch_blocks:
     settings = _with_node(app, confirmations)
     app.note(f"indexing {settings.rpc_url} into {redact(settings.index_url)}")
     with Progress(TextColumn("[bold]indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("blocks"),
-                  TextColumn("{task.fields[events]} events"), TimeElapsedColumn(),
+                  TextColumn("{task.fields[logs]:,} logs"), TimeElapsedColumn(),
                   console=app.err, transient=app.json_output) as progress:
-        task = progress.add_task("index", total=None, events=0)
-        first: list[int] = []
+        task = progress.add_task("index", total=None, logs=0)
 
         def on_batch(stats: IndexStats) -> None:
-            if not first:
-                first.append(stats.checkpoint - stats.blocks)
-            start = first[0]
-            target = to_block if to_block is not None else stats.head - settings.confirmations
-            progress.update(task, total=max(1, target - start), completed=max(0, stats.checkpoint - start),
-                            events=stats.events)
+            completed, total = progress_fraction(stats)
+            progress.update(task, total=total, completed=completed, logs=stats.logs)
 
         stats = index_events(settings, to_block=to_block, batch_blocks=batch_blocks, on_batch=on_batch,
                              decryption_keys=ring)
-        progress.update(task, total=progress.tasks[0].total or 1, completed=progress.tasks[0].total or 1)
+        completed, total = progress_fraction(stats)
+        progress.update(task, total=total, completed=completed, logs=stats.logs)
     data = _stats(stats)
     app.emit(data, lambda: app.console.print(
-        f"indexed to block {stats.checkpoint} (head {stats.head}): {stats.events} events in {stats.batches} "
-        f"batches, {stats.seconds:.1f} s" + (f", {stats.reorgs} reorgs handled" if stats.reorgs else "")))
+        f"indexed to block {stats.checkpoint} (head {stats.head}): {stats.logs} logs ({stats.events} decoded) in "
+        f"{stats.batches} batches, {stats.seconds:.1f} s" + (f", {stats.reorgs} reorgs handled" if stats.reorgs else "")))
 
 
 @index.command("follow")
@@ -93,7 +106,7 @@ def follow(app: App, confirmations: int | None, poll_interval: float, ring: KeyR
     def on_batch(stats: IndexStats) -> None:
         if stats.checkpoint != seen["checkpoint"]:
             seen["checkpoint"] = stats.checkpoint
-            app.note(f"block {stats.checkpoint} (head {stats.head}): {stats.events} events so far"
+            app.note(f"block {stats.checkpoint} (head {stats.head}): {stats.logs} logs so far"
                      + (f", {stats.reorgs} reorgs" if stats.reorgs else ""))
 
     try:
@@ -106,24 +119,50 @@ def follow(app: App, confirmations: int | None, poll_interval: float, ring: KeyR
     app.emit(_stats(stats), lambda: app.console.print(f"stopped at block {stats.checkpoint}"))
 
 
+def _compare_with_node(app: App, data: dict[str, Any]) -> None:
+    """Head and lag from the node; the node must be the database's chain. An explicit --rpc-url
+    must answer (exit 4); the embedded chain is compared only when it runs and is that chain."""
+    explicit = app.settings.rpc_url is not None
+    try:
+        rpc_url = resolve_rpc_url(app.settings, autostart=False)
+    except ChainError as exc:
+        app.note(f"[dim]no node to compare with: {exc}[/dim]")
+        return
+    db = open_index(app.settings)
+    try:
+        stored = stored_identity(db)
+        rpc = RpcClient(indexer_web3(rpc_url, timeout=5.0)).bounded(3 if explicit else 1)
+        try:
+            node = node_identity(rpc, stored.first_block if stored else 0)
+            head = rpc.block_number()
+            check_node(db, node, expected_chain_id=app.settings.chain_id, rpc_url=rpc_url)
+        except ChainError as exc:
+            if explicit:
+                raise
+            app.note(f"[dim]not compared with the embedded chain at {rpc_url}: {exc}[/dim]")
+            return
+    finally:
+        db.close()
+    data.update(rpc_url=rpc_url, head=head, lag=head - data["checkpoint"] if data["checkpoint"] is not None else None)
+
+
 @index.command("status")
 @common_options
 def status(app: App) -> None:
-    """Checkpoint, row counts and (with a node) how far the index lags behind the head."""
+    """Checkpoint, chain, row and log counts and (with a node) how far the index lags behind the head."""
+    db = open_index(app.settings)
+    try:
+        check_expected_chain(db, app.settings.chain_id)
+    finally:
+        db.close()
     st = index_status_of(app.settings)
     data: dict[str, Any] = {
-        "database": redact(app.settings.index_url), "chain_id": st.chain_id, "checkpoint": st.checkpoint,
-        "checkpoint_hash": st.checkpoint_hash, "schema_version": st.schema_version, "counts": st.counts,
+        "database": redact(app.settings.index_url), "chain_id": st.chain_id, "genesis_hash": st.genesis_hash,
+        "checkpoint": st.checkpoint, "checkpoint_hash": st.checkpoint_hash, "schema_version": st.schema_version,
+        "counts": st.counts, "log_counts": st.log_counts,
         "contracts": [{"name": n, "address": a, "start_block": b} for n, a, b in st.contracts],
-        "head": None, "lag": None}
-    try:
-        rpc_url = resolve_rpc_url(app.settings, autostart=False)
-        head = int(indexer_web3(rpc_url, timeout=5.0).eth.block_number)
-        data.update(head=head, lag=head - st.checkpoint if st.checkpoint is not None else None)
-    except (ChainError, OSError, ValueError) as exc:
-        app.note(f"[dim]no node to compare with: {exc}[/dim]")
-    except Exception as exc:  # requests' errors: a down node must not break the status
-        app.note(f"[dim]node unreachable: {type(exc).__name__}[/dim]")
+        "rpc_url": None, "head": None, "lag": None}
+    _compare_with_node(app, data)
 
     def human() -> None:
         c = app.console
@@ -134,6 +173,30 @@ def status(app: App) -> None:
         c.print(f"index {data['database']}: chain {st.chain_id}, block {st.checkpoint}{lag}")
         c.print("  " + ", ".join(f"{k} {v:,}" for k, v in st.counts.items()))
         for name, address, start in st.contracts:
-            c.print(f"  {name:<22} {address}  from block {start}")
+            logs = st.log_counts.get(name, {})
+            c.print(f"  {name:<22} {address}  from block {start}: {sum(logs.values()):,} logs")
+            if logs:
+                c.print("    " + ", ".join(f"{e} {n:,}" for e, n in sorted(logs.items())))
 
     app.emit(data, human)
+
+
+@index.command("reproject")
+@common_options
+@keys_wallet_options
+def reproject(app: App, ring: KeyRing | None) -> None:
+    """Rebuild every projected table (loans, events, institutions, summaries ...) from the raw log
+    table alone, in one transaction; needs no node. With --keys-wallet the readable terms too."""
+    db = open_index(app.settings)
+    try:
+        check_expected_chain(db, app.settings.chain_id)
+    finally:
+        db.close()
+    if app.settings.rpc_url:
+        app.note("[dim]index reproject reads only the index database: the node is not contacted[/dim]")
+    with Progress(TextColumn("[bold]reprojecting"), TextColumn("{task.completed:,} logs"), TimeElapsedColumn(),
+                  console=app.err, transient=app.json_output) as progress:
+        task = progress.add_task("reproject", total=None)
+        logs = reproject_index(app.settings, decryption_keys=ring,
+                               on_progress=lambda n: progress.update(task, completed=n))
+    app.emit({"logs": logs}, lambda: app.console.print(f"reprojected {logs:,} raw logs into {redact(app.settings.index_url)}"))

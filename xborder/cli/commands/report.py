@@ -1,5 +1,11 @@
-"""`xborder report ...` (the regulator's questions, from the index) and `xborder serve` (the HTTP API
-and dashboard). Listings take `--csv FILE` (`-` for stdout) and `--json`."""
+"""`xborder report ...`: the regulator's questions, from the index (`xborder serve` is in
+commands/api.py). Listings take `--csv FILE` (`-` for stdout) and `--json`, and are paged by keyset:
+`--limit N`, then `--cursor` with the `next_cursor` the previous page printed.
+
+Which reports need the node: only `report consistency` (it reads the ledger's views and the logs
+at the index's checkpoint; an unreachable node or another chain exits 4). Every other report reads
+the index database alone and says so when a node is named (`--rpc-url`/XBORDER_RPC_URL); all of
+them refuse an index of another chain than `--chain-id` (exit 4)."""
 
 from __future__ import annotations
 
@@ -18,20 +24,33 @@ from xborder.chain.embedded import resolve_rpc_url
 from xborder.cli.context import App, common_options
 from xborder.errors import ValidationError
 from xborder.index import analytics, queries
-from xborder.index.db import Database, redact
-from xborder.index.indexer import deployment_contracts
+from xborder.index.db import Database
+from xborder.index.identity import check_expected_chain
+from xborder.index.reconcile import consistency_report
 from xborder.index.service import indexer_web3, open_index
 
 INCONSISTENT_EXIT = 9
 
 
 @contextmanager
-def _index(app: App) -> Iterator[Database]:
+def _index(app: App, *, needs_node: bool = False) -> Iterator[Database]:
+    """The index database, checked against --chain-id. A report that does not need the node says
+    so (after its output) when --rpc-url was given on the command line."""
     db = open_index(app.settings)
     try:
+        check_expected_chain(db, app.settings.chain_id)
         yield db
     finally:
         db.close()
+    ctx = click.get_current_context()
+    if not needs_node and ctx.get_parameter_source("rpc_url") == click.core.ParameterSource.COMMANDLINE:
+        app.note(f"[dim]{ctx.command_path} reads only the index database: the node at {app.settings.rpc_url} was "
+                 "not contacted (only `report consistency` needs it)[/dim]")
+
+
+def _cursor_option(func: Any) -> Any:
+    return click.option("--cursor", default=None, metavar="CURSOR",
+                        help="the next page: the next_cursor printed by the previous page")(func)
 
 
 def _csv_option(func: Any) -> Any:
@@ -78,16 +97,17 @@ def report() -> None:
 @click.option("--status", default=None, help=", ".join(payloads.STATUS_NAMES))
 @click.option("--from", "date_from", default=None, metavar="YYYY-MM-DD", help="value date on or after")
 @click.option("--to", "date_to", default=None, metavar="YYYY-MM-DD", help="value date on or before")
+@click.option("--bank", type=click.IntRange(1), default=None, help="recording bank's institution id")
 @click.option("--limit", type=click.IntRange(1, queries.MAX_PAGE), default=100, show_default=True)
-@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@_cursor_option
 @_csv_option
 @common_options
 def loans(app: App, borrower: int | None, creditor: int | None, currency: str | None,
           creditor_country: str | None, status: str | None, date_from: str | None, date_to: str | None,
-          limit: int, offset: int, csv_file: Path | None) -> None:
+          bank: int | None, limit: int, cursor: str | None, csv_file: Path | None) -> None:
     """Loans in their current state, newest first."""
     with _index(app) as db:
-        for field, value in (("--borrower", borrower), ("--creditor", creditor)):
+        for field, value in (("--borrower", borrower), ("--creditor", creditor), ("--bank", bank)):
             if value is not None and not analytics.institution_exists(db, value):
                 raise ValidationError(f"{field}: institution {value} is not in the index", field=field, value=value)
         listing = queries.list_loans(
@@ -95,8 +115,9 @@ def loans(app: App, borrower: int | None, creditor: int | None, currency: str | 
             creditor_country=payloads.parse_country(creditor_country, "--creditor-country"),
             status=payloads.parse_status(status, "--status"),
             value_date_from=payloads.parse_date(date_from, "--from"),
-            value_date_to=payloads.parse_date(date_to, "--to", end_of_day=True), limit=limit, offset=offset)
-        names = analytics.institution_names(db)
+            value_date_to=payloads.parse_date(date_to, "--to", end_of_day=True), bank=bank, limit=limit,
+            cursor=cursor)
+        names = analytics.institution_names(db, [r[1] for r in listing.rows] + [r[2] for r in listing.rows])
     if _write_csv(app, listing, csv_file):
         return
     items = listing.dicts()
@@ -113,9 +134,15 @@ def loans(app: App, borrower: int | None, creditor: int | None, currency: str | 
                           names.get(d["creditor"], str(d["creditor"])), d["currency"], format_amount(d["principal"]),
                           format_amount(d["outstanding"]), d["status"], day(d["value_date"]), day(d["maturity_date"]))
         app.console.print(table)
-        app.console.print(f"{len(items)} of {listing.total} loans (offset {offset})")
+        more = f"; next page: --cursor {listing.next_cursor}" if listing.next_cursor else ""
+        app.console.print(f"{len(items)} of {listing.total} loans{more}")
 
-    app.emit(payloads.page(listing, limit, offset), human)
+    app.emit(_page(listing, limit), human)
+
+
+def _page(listing: queries.Listing, limit: int) -> dict[str, Any]:
+    return {"total": listing.total, "limit": limit, "next_cursor": listing.next_cursor,
+            "columns": listing.columns, "items": listing.dicts()}
 
 
 @report.command("exposure")
@@ -123,10 +150,11 @@ def loans(app: App, borrower: int | None, creditor: int | None, currency: str | 
 @click.option("--sort", type=click.Choice(analytics.EXPOSURE_SORTS), default="utilisation", show_default=True)
 @click.option("--min-utilisation", type=click.FloatRange(0), default=None, help="only borrowers at or above, e.g. 0.9")
 @click.option("--limit", type=click.IntRange(1, queries.MAX_PAGE), default=100, show_default=True)
+@_cursor_option
 @_csv_option
 @common_options
 def exposure(app: App, borrower: int | None, sort: str, min_utilisation: float | None, limit: int,
-             csv_file: Path | None) -> None:
+             cursor: str | None, csv_file: Path | None) -> None:
     """One borrower's exposure, or every borrower's ranked (nearest its limit first)."""
     with _index(app) as db:
         if borrower is not None:
@@ -136,7 +164,10 @@ def exposure(app: App, borrower: int | None, sort: str, min_utilisation: float |
             one = payloads.exposure(db, borrower)
             app.emit(one, lambda: _print_exposure(app, one))
             return
-        body, listing = payloads.exposures(db, sort=sort, limit=limit, min_utilisation=min_utilisation)
+        ranked = analytics.ranked_exposures(db, sort=sort, limit=limit, cursor=cursor, min_utilisation=min_utilisation)
+        listing = ranked.listing()
+        body: dict[str, Any] = {"total": ranked.total, "limit": limit, "sort": sort, "next_cursor": ranked.next_cursor,
+                "items": [analytics.exposure_dict(e) for e in ranked.items]}
     if _write_csv(app, listing, csv_file):
         return
 
@@ -146,6 +177,8 @@ def exposure(app: App, borrower: int | None, sort: str, min_utilisation: float |
             table.add_row(str(e["borrower"]), e["name"], e["kind"], format_amount(e["risk_weighted_balance"]),
                           format_amount(e["limit"]), format_amount(e["headroom"]), _pct(e["utilisation"]), e["band"])
         app.console.print(table)
+        if ranked.next_cursor:
+            app.console.print(f"{len(body['items'])} of {ranked.total} borrowers; next page: --cursor {ranked.next_cursor}")
 
     app.emit(body, human)
 
@@ -162,8 +195,8 @@ def _print_exposure(app: App, e: dict[str, Any]) -> None:
 
 
 @report.command("totals")
-@click.option("--by", type=click.Choice(["currency", "creditor_country", "financing_type"]), default="currency",
-              show_default=True)
+@click.option("--by", type=click.Choice(list(queries.TOTALS_BY)), default="currency", show_default=True,
+              help="bank: the institution that recorded the loan")
 @click.option("--status", default=None, help=", ".join(payloads.STATUS_NAMES))
 @_csv_option
 @common_options
@@ -178,7 +211,7 @@ def totals(app: App, by: str, status: str | None, csv_file: Path | None) -> None
     def human() -> None:
         table = _table(by, "#loans", "#principal", "#drawn", "#outstanding", "#contribution (CNY)")
         for d in items:
-            label = f"{d[by]} {d.get('financing_type_name') or ''}".strip()
+            label = f"{d[by]} {d.get('financing_type_name') or d.get('name') or ''}".strip()
             unit = d[by] if by == "currency" else None
             table.add_row(label, str(d["loans"]), format_amount(d["principal"], unit), format_amount(d["drawn"], unit),
                           format_amount(d["outstanding"], unit), format_amount(d["contribution"]))
@@ -237,24 +270,26 @@ def summary(app: App) -> None:
 @report.command("consistency")
 @common_options
 def consistency(app: App) -> None:
-    """Compare every borrower's indexed balance, limit and headroom with the ledger at the
-    checkpoint block (needs the node). Exit code 9 when they differ."""
+    """Compare the index with the chain at its checkpoint block (needs the node): every borrower's
+    balance, limit and headroom against the ledger, the logs of every contract and event against
+    eth_getLogs, and the summary tables against their rows. Exit code 9 when they differ."""
     rpc_url = resolve_rpc_url(app.settings, autostart=False)
-    w3 = indexer_web3(rpc_url)
-    chain_id = app.settings.chain_id or int(w3.eth.chain_id)
-    ledger = next(c for c in deployment_contracts(app.settings.deployments, chain_id) if c.name == "LoanLedger")
-    with _index(app) as db:
-        result = queries.check_consistency(db, w3, ledger.address, ledger.abi)
-    data = {"ok": result.ok, "block": result.block, "checked": result.checked, "borrowers": result.borrowers,
-            "mismatches": [m.__dict__ for m in result.mismatches]}
+    with _index(app, needs_node=True) as db:
+        result = consistency_report(db, indexer_web3(rpc_url), expected_chain_id=app.settings.chain_id)
+    data = payloads.consistency_body(result)  # the same body as GET /api/consistency
 
     def human() -> None:
         if result.ok:
-            app.console.print(f"consistent: {result.checked} borrowers match the ledger at block {result.block}")
+            app.console.print(f"consistent: {result.checked} borrowers and {result.logs_checked:,} logs match the "
+                              f"chain at block {result.block}")
             return
         app.console.print(f"[red]INCONSISTENT[/red] at block {result.block}: borrowers {result.borrowers}")
         for m in result.mismatches:
             app.console.print(f"  #{m.borrower} {m.name}: {m.field} indexed {m.indexed} != ledger {m.chain}")
+        for lm in result.log_mismatches:
+            app.console.print(f"  {lm.contract} {lm.event}: {lm.indexed} logs indexed != {lm.chain} on chain")
+        for line in result.internal:
+            app.console.print(f"  {line}")
 
     app.emit(data, human)
     if not result.ok:
@@ -274,20 +309,3 @@ def dashboard(app: App, out_dir: Path) -> None:
     data = {"path": str(target.resolve()), "url": target.resolve().as_uri()}
     app.emit(data, lambda: app.console.print(f"dashboard snapshot written: open {data['url']}"))
 
-
-@click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
-@common_options
-def serve(app: App, host: str, port: int) -> None:
-    """Serve the read-only HTTP API (/api/..., /docs) and the dashboard (/) over the index."""
-    import uvicorn
-
-    from xborder.api import create_app
-
-    if port == 8545:
-        raise ValidationError("--port: 8545 is reserved for the node's JSON-RPC; pick another port",
-                              field="--port", value=port, allowed="any free port but 8545")
-    open_index(app.settings).close()  # create/migrate now, so errors show before the server starts
-    app.note(f"serving {redact(app.settings.index_url)} at http://{host}:{port}/ (API docs at /docs); Ctrl-C to stop")
-    uvicorn.run(create_app(app.settings), host=host, port=port, log_level="warning")

@@ -1,0 +1,1 @@
+"""The API's routes, one router per subject; `xborder.api.app.create_app` includes them all."""

@@ -1,0 +1,175 @@
+"""The index database's write path, shared by the indexer, a rollback and a reprojection.
+
+One batch = the raw logs exactly as the node returned them (`raw_logs`), their per-contract and
+per-event counts (`log_counts`), the blocks they are in, the projection of their decoded events
+and the new checkpoint, all in ONE transaction. A rollback removes all of it above a block, in one
+transaction too. `reproject` rebuilds every projected table from `raw_logs` alone (the ABIs are
+stored in `indexed_contracts`), so the domain tables are a projection of the audit trail.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from xborder.errors import ConfigurationError
+from xborder.index.db import Database
+from xborder.index.decode import DecodedEvent, EventDecoder, UndecodableLog
+from xborder.index.projection import Projection
+
+log = logging.getLogger(__name__)
+
+RAW_COLUMNS = ("block_number", "log_index", "block_hash", "tx_hash", "tx_index", "address", "contract", "event",
+               "topic0", "topic1", "topic2", "topic3", "data")
+_RAW_SQL = f"INSERT INTO raw_logs ({', '.join(RAW_COLUMNS)}) VALUES ({', '.join('?' * len(RAW_COLUMNS))})"
+_COUNT_SQL = ("INSERT INTO log_counts (contract, event, logs) VALUES (?, ?, ?) ON CONFLICT (contract, event) "
+              "DO UPDATE SET logs = log_counts.logs + excluded.logs")
+ZERO_HASH = "0x" + "00" * 32
+
+
+@dataclass(frozen=True)
+class IndexedContract:
+    name: str
+    address: str
+    abi: list[dict[str, Any]]
+    start_block: int
+
+
+@dataclass
+class LogBatch:
+    """What one batch read from the chain: raw rows (RAW_COLUMNS), the decoded events in chain
+    order, and (hash, parent hash, time) of every block holding a log."""
+
+    raw: list[tuple[Any, ...]]
+    events: list[DecodedEvent]
+    blocks: dict[int, tuple[str, str, int]]
+
+
+def event_label(event: str | None, topic0: bytes | None) -> str:
+    """The `log_counts.event` of a log: its decoded name, else its topic0."""
+    if event:
+        return event
+    return f"topic0:0x{topic0.hex()}" if topic0 is not None else "(anonymous, no topics)"
+
+
+def raw_row(block_number: int, log_index: int, block_hash: str, tx_hash: str, tx_index: int, address: str,
+            contract: str, event: str | None, topics: Sequence[str], data: bytes) -> tuple[Any, ...]:
+    """A `raw_logs` row from a JSON-RPC log's fields (topics as 0x hex)."""
+    t = [bytes.fromhex(topic[2:]) for topic in topics[:4]] + [None] * (4 - min(len(topics), 4))
+    return (block_number, log_index, block_hash, tx_hash, tx_index, address, contract, event, *t, data)
+
+
+def decode_logs(entries: Sequence[dict[str, Any]], decoder: EventDecoder, contract_of: dict[str, str]
+                ) -> tuple[list[tuple[Any, ...]], list[DecodedEvent]]:
+    """`raw_logs` rows and decoded events (both in chain order) of `eth_getLogs` entries: each log's
+    data is parsed once and serves both."""
+    rows: list[tuple[Any, ...]] = []
+    events: list[DecodedEvent] = []
+    for entry in entries:
+        number = int(entry["blockNumber"], 16)
+        block_hash = str(entry["blockHash"]).lower()
+        address = str(entry["address"]).lower()
+        topics = entry["topics"]
+        data = bytes.fromhex(str(entry["data"])[2:])
+        log_index, tx_index = int(entry["logIndex"], 16), int(entry["transactionIndex"], 16)
+        tx_hash = str(entry["transactionHash"]).lower()
+        spec = decoder.spec_of(address, topics[0] if topics else None)
+        if spec is not None:
+            try:
+                events.append(decoder.decode_with(spec, address, topics, data, number, block_hash, tx_index, tx_hash,
+                                                  log_index))
+            except (UndecodableLog, ValueError) as exc:
+                raise ConfigurationError(
+                    f"log {log_index} of block {number} (tx {tx_hash}) at {address} does not decode as "
+                    f"{spec.signature}: {exc}; is the deployment's ABI the one of these contracts?") from None
+        rows.append(raw_row(number, log_index, block_hash, tx_hash, tx_index, address,
+                            contract_of.get(address, address), spec.name if spec else None, topics, data))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    events.sort(key=lambda e: (e.block_number, e.log_index))
+    return rows, events
+
+
+def stored_contracts(db: Database) -> list[IndexedContract]:
+    """The contracts this database indexes, with the ABIs stored at its first run."""
+    return [IndexedContract(str(n), str(a), json.loads(abi) if abi else [], int(s)) for n, a, s, abi in db.query(
+        "SELECT name, address, start_block, abi FROM indexed_contracts ORDER BY name")]
+
+
+@dataclass
+class IndexStore:
+    """Writes batches, rollbacks and reprojections of one index database through `projection`."""
+
+    db: Database
+    projection: Projection
+
+    def checkpoint(self) -> tuple[int, str] | None:
+        row = self.db.query_one("SELECT block_number, block_hash FROM checkpoint WHERE id = 1")
+        return (int(row[0]), str(row[1])) if row else None
+
+    def write(self, batch: LogBatch, end: int, end_hash: str) -> None:
+        """The batch and the checkpoint `end` in one transaction."""
+        db = self.db
+        counts = Counter((row[6], event_label(row[7], row[8])) for row in batch.raw)
+        with db.transaction():
+            db.executemany(
+                "INSERT INTO blocks (block_number, block_hash, parent_hash, block_time) VALUES (?, ?, ?, ?)",
+                [(n, *b) for n, b in sorted(batch.blocks.items())])
+            db.executemany(_RAW_SQL, batch.raw)
+            db.executemany(_COUNT_SQL, [(c, e, n) for (c, e), n in sorted(counts.items())])
+            self.projection.apply(db, batch.events, {n: b[2] for n, b in batch.blocks.items()})
+            db.execute("UPDATE checkpoint SET block_number = ?, block_hash = ? WHERE id = 1", (end, end_hash))
+
+    def rollback(self, ancestor: int, ancestor_hash: str) -> None:
+        """Remove every log, block and projected row above `ancestor`, in one transaction."""
+        db = self.db
+        with db.transaction():
+            gone = db.query("SELECT contract, event, topic0, COUNT(*) FROM raw_logs WHERE block_number > ? "
+                            "GROUP BY contract, event, topic0", (ancestor,))
+            counts: Counter[tuple[str, str]] = Counter()
+            for contract, event, topic0, n in gone:
+                counts[(str(contract), event_label(event, None if topic0 is None else bytes(topic0)))] += int(n)
+            db.executemany("UPDATE log_counts SET logs = logs - ? WHERE contract = ? AND event = ?",
+                           [(n, c, e) for (c, e), n in sorted(counts.items())])
+            db.execute("DELETE FROM log_counts WHERE logs = 0")
+            db.execute("DELETE FROM raw_logs WHERE block_number > ?", (ancestor,))
+            self.projection.rollback(db, ancestor)
+            db.execute("DELETE FROM blocks WHERE block_number > ?", (ancestor,))
+            db.execute("UPDATE checkpoint SET block_number = ?, block_hash = ? WHERE id = 1",
+                       (ancestor, ancestor_hash))
+
+    def reproject(self, *, chunk: int = 20_000, on_progress: Callable[[int], None] | None = None) -> int:
+        """Rebuild every projected table from `raw_logs`, in one transaction; return the logs read."""
+        db = self.db
+        decoder = EventDecoder([(c.name, c.address, c.abi) for c in stored_contracts(db)])
+        done = 0
+        with db.transaction():
+            self.projection.reset(db)
+            after = (-1, -1)
+            while True:
+                rows = db.query(
+                    "SELECT block_number, log_index, block_hash, tx_hash, tx_index, address, topic0, topic1, topic2, "
+                    "topic3, data FROM raw_logs WHERE block_number > ? OR (block_number = ? AND log_index > ?) "
+                    "ORDER BY block_number, log_index LIMIT ?", (after[0], after[0], after[1], chunk))
+                if not rows:
+                    break
+                events = []
+                for number, index, block_hash, tx_hash, tx_index, address, *rest in rows:
+                    topics = ["0x" + bytes(t).hex() for t in rest[:4] if t is not None]
+                    spec = decoder.spec_of(str(address), topics[0] if topics else None)
+                    if spec is not None:
+                        events.append(decoder.decode_with(spec, str(address), topics, bytes(rest[4]), int(number),
+                                                          str(block_hash), int(tx_index), str(tx_hash), int(index)))
+                first, last = int(rows[0][0]), int(rows[-1][0])
+                times = {int(n): int(t) for n, t in db.query(
+                    "SELECT block_number, block_time FROM blocks WHERE block_number BETWEEN ? AND ?", (first, last))}
+                self.projection.apply(db, events, times)
+                done += len(rows)
+                after = (last, int(rows[-1][1]))
+                if on_progress is not None:
+                    on_progress(done)
+        log.info("reprojected %d raw logs", done)
+        return done

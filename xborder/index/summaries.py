@@ -1,0 +1,210 @@
+"""Summary tables, kept by the projection in the same transaction as the events (issue #14).
+
+Every figure is a sum over loans or loan events, so it is maintained by DELTAS: the projection
+hands each touched loan's state before and after a batch (`SummaryDelta.loan(old, new)`) and each
+loan event's volume (`SummaryDelta.volume`); a reorg hands the same with before and after swapped,
+so applying and rolling back are one mechanism. `write` adds the deltas with one upsert per key
+and drops the rows that fall back to nothing (so a rolled-back index equals a fresh one, row for
+row). Borrowers' positions (balance, limit, headroom, utilisation and their sort keys) are
+written whole for the borrowers a batch touched; a change of a limit parameter rewrites them all.
+
+Tables (migration 0003): loan_totals, volume_buckets, borrower_positions, borrower_currency.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from xborder.index.db import Database
+from xborder.index.policy import BORROWING_KINDS, borrowing_limit, ceil_cny
+
+LOAN_ACTIVE = 2
+
+#: dimension -> the loan's group in it (text). "bank" is the institution that recorded the loan.
+DIMENSIONS: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "currency": lambda s: str(s["currency"]),
+    "creditor_country": lambda s: str(s["creditor_country"]),
+    "financing_type": lambda s: str(s["financing_type"]),
+    "bank": lambda s: str(s["recorder"]),
+    "creditor": lambda s: str(s["creditor"]),
+    "currency_country": lambda s: f"{s['currency']}|{s['creditor_country']}",
+}
+VOLUME_EVENTS = frozenset({"LoanRecorded", "LoanDrawn", "LoanRepaid"})
+
+_TOTALS_SQL = (
+    "INSERT INTO loan_totals (dimension, group_key, currency, status, loans, principal, drawn, outstanding, "
+    "outstanding_cny, contribution) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (dimension, group_key, currency, status) DO UPDATE SET loans = loan_totals.loans + excluded.loans, "
+    "principal = loan_totals.principal + excluded.principal, drawn = loan_totals.drawn + excluded.drawn, "
+    "outstanding = loan_totals.outstanding + excluded.outstanding, "
+    "outstanding_cny = loan_totals.outstanding_cny + excluded.outstanding_cny, "
+    "contribution = loan_totals.contribution + excluded.contribution")
+_VOLUMES_SQL = (
+    "INSERT INTO volume_buckets (period, bucket, currency, drawn, repaid, loans_recorded, drawn_cny, repaid_cny) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (period, bucket, currency) DO UPDATE SET "
+    "drawn = volume_buckets.drawn + excluded.drawn, repaid = volume_buckets.repaid + excluded.repaid, "
+    "loans_recorded = volume_buckets.loans_recorded + excluded.loans_recorded, "
+    "drawn_cny = volume_buckets.drawn_cny + excluded.drawn_cny, "
+    "repaid_cny = volume_buckets.repaid_cny + excluded.repaid_cny")
+_CURRENCY_SQL = (
+    "INSERT INTO borrower_currency (borrower, currency, active_loans, outstanding) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (borrower, currency) DO UPDATE SET active_loans = borrower_currency.active_loans + "
+    "excluded.active_loans, outstanding = borrower_currency.outstanding + excluded.outstanding")
+POSITION_COLUMNS = ("borrower", "kind", "status", "capital_base", "balance", "limit_cny", "headroom",
+                    "utilisation", "util_rank", "balance_rank", "no_limit", "loans", "active_loans")
+_POSITION_STATE = ("borrower", "kind", "status", "capital_base", "balance", "loans", "active_loans")
+_POSITION_SQL = (
+    f"INSERT INTO borrower_positions ({', '.join(POSITION_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(POSITION_COLUMNS))}) ON CONFLICT (borrower) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in POSITION_COLUMNS[1:]))
+
+
+def _chunks(items: list[Any], size: int = 500) -> Iterable[list[Any]]:
+    return (items[i:i + size] for i in range(0, len(items), size))
+
+
+class Buckets:
+    """UTC day and month labels of block times (cached per day: a batch has few distinct days)."""
+
+    def __init__(self) -> None:
+        self._days: dict[int, tuple[str, str]] = {}
+
+    def __call__(self, block_time: int) -> tuple[str, str]:
+        day = int(block_time) // 86_400
+        labels = self._days.get(day)
+        if labels is None:
+            date = dt.datetime.fromtimestamp(day * 86_400, dt.UTC)
+            labels = self._days[day] = (date.strftime("%Y-%m-%d"), date.strftime("%Y-%m"))
+        return labels
+
+
+@dataclass
+class SummaryDelta:
+    """Increments to the summary tables, accumulated over a batch (or a rollback)."""
+
+    totals: dict[tuple[str, str, str, int], list[int]] = field(default_factory=dict)
+    volumes: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
+    currency: dict[tuple[int, str], list[int]] = field(default_factory=dict)
+    events: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: borrower -> [loans, active loans]
+    counts: dict[int, list[int]] = field(default_factory=dict)
+    buckets: Buckets = field(default_factory=Buckets)
+
+    def loan(self, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> None:
+        """One loan went from state `old` to `new` (None: did not exist / no longer exists)."""
+        if old is not None:
+            self._add_loan(old, -1)
+        if new is not None:
+            self._add_loan(new, 1)
+
+    def _add_loan(self, s: Mapping[str, Any], sign: int) -> None:
+        status, currency = int(s["status"]), str(s["currency"])
+        outstanding = int(s["outstanding"])
+        vector = (sign, sign * int(s["principal"]), sign * int(s["drawn"]), sign * outstanding,
+                  sign * ceil_cny(outstanding, int(s["rate"])), sign * int(s["contribution"]))
+        for dimension, group in DIMENSIONS.items():
+            # Per currency only where it is the grouping: other groupings add currencies up anyway,
+            # and a key without the currency keeps their rows (and their totals' scan) 5x fewer.
+            key_currency = currency if dimension in ("currency", "currency_country") else ""
+            sums = self.totals.setdefault((dimension, group(s), key_currency, status), [0] * 6)
+            for i, value in enumerate(vector):
+                sums[i] += value
+        borrower = int(s["borrower"])
+        active = status == LOAN_ACTIVE
+        counts = self.counts.setdefault(borrower, [0, 0])
+        counts[0] += sign
+        if active:
+            counts[1] += sign
+            row = self.currency.setdefault((borrower, currency), [0, 0])
+            row[0] += sign
+            row[1] += sign * outstanding
+
+    def volume(self, event: str, block_time: int, currency: str, amount: int | None, rate: int, sign: int = 1) -> None:
+        """A loan event at `block_time`: counted by event and currency; LoanRecorded, LoanDrawn and
+        LoanRepaid also in the volumes."""
+        self.events[(event, currency)] = self.events.get((event, currency), 0) + sign
+        if event not in VOLUME_EVENTS:
+            return
+        day, month = self.buckets(block_time)
+        value = int(amount or 0)
+        if event == "LoanRecorded":
+            vector = (0, 0, sign, 0, 0)
+        elif event == "LoanDrawn":
+            vector = (sign * value, 0, 0, sign * ceil_cny(value, rate), 0)
+        else:
+            vector = (0, sign * value, 0, 0, sign * ceil_cny(value, rate))
+        for key in (("day", day, currency), ("month", month, currency)):
+            sums = self.volumes.setdefault(key, [0] * 5)
+            for i, v in enumerate(vector):
+                sums[i] += v
+
+    def write(self, db: Database) -> None:
+        totals = sorted((k, v) for k, v in self.totals.items() if any(v))
+        db.executemany(_TOTALS_SQL, [(*k, *v) for k, v in totals])
+        db.executemany("DELETE FROM loan_totals WHERE dimension = ? AND group_key = ? AND currency = ? "
+                       "AND status = ? AND loans = 0", [k for k, v in totals if v[0] < 0])
+        volumes = sorted((k, v) for k, v in self.volumes.items() if any(v))
+        db.executemany(_VOLUMES_SQL, [(*k, *v) for k, v in volumes])
+        db.executemany("DELETE FROM volume_buckets WHERE period = ? AND bucket = ? AND currency = ? AND drawn = 0 "
+                       "AND repaid = 0 AND loans_recorded = 0", [k for k, v in volumes if min(v) < 0])
+        events = sorted((k, v) for k, v in self.events.items() if v)
+        db.executemany("INSERT INTO event_counts (event, currency, events) VALUES (?, ?, ?) ON CONFLICT (event, currency) "
+                       "DO UPDATE SET events = event_counts.events + excluded.events", [(*k, v) for k, v in events])
+        db.executemany("DELETE FROM event_counts WHERE event = ? AND currency = ? AND events = 0",
+                       [k for k, v in events if v < 0])
+        currency = sorted((k, v) for k, v in self.currency.items() if any(v))
+        db.executemany(_CURRENCY_SQL, [(*k, *v) for k, v in currency])
+        db.executemany("DELETE FROM borrower_currency WHERE borrower = ? AND currency = ? AND active_loans = 0",
+                       [k for k, v in currency if v[0] < 0])
+
+
+# ---------------------------------------------------------------------------- positions
+
+def position_row(p: Mapping[str, Any], params: dict[str, int]) -> tuple[Any, ...]:
+    """The full `borrower_positions` row of a position state under `params`."""
+    limit = borrowing_limit(int(p["kind"]), int(p["capital_base"]), params)
+    balance = int(p["balance"])
+    utilisation = balance / limit if limit else None
+    return (p["borrower"], p["kind"], p["status"], p["capital_base"], balance, limit, max(0, limit - balance),
+            utilisation, 0.0 - utilisation if utilisation is not None else 1.0, -balance, 0 if limit else 1,
+            p["loans"], p["active_loans"])
+
+
+def new_position(borrower: int, kind: int, status: int, capital_base: int) -> dict[str, Any]:
+    return {"borrower": borrower, "kind": kind, "status": status, "capital_base": capital_base, "balance": 0,
+            "loans": 0, "active_loans": 0}
+
+
+def load_positions(db: Database, borrowers: Iterable[int] | None) -> dict[int, dict[str, Any]]:
+    """Position states of `borrowers` (all of them with None)."""
+    cols = ", ".join(_POSITION_STATE)
+    rows: list[tuple[Any, ...]] = []
+    if borrowers is None:
+        rows = db.query(f"SELECT {cols} FROM borrower_positions")
+    else:
+        for chunk in _chunks(sorted(set(borrowers))):
+            rows += db.query(f"SELECT {cols} FROM borrower_positions WHERE borrower IN "
+                             f"({', '.join('?' * len(chunk))})", chunk)
+    return {int(r[0]): dict(zip(_POSITION_STATE, r, strict=True)) for r in rows}
+
+
+def apply_counts(positions: dict[int, dict[str, Any]], counts: Mapping[int, list[int]]) -> None:
+    for borrower, (loans, active) in counts.items():
+        p = positions[borrower]
+        p["loans"] = int(p["loans"]) + loans
+        p["active_loans"] = int(p["active_loans"]) + active
+
+
+def write_positions(db: Database, positions: Mapping[int, Mapping[str, Any]], params: dict[str, int]) -> None:
+    """Upsert `positions`; a position of a kind that cannot borrow and has no loan left is dropped."""
+    keep = [p for _, p in sorted(positions.items()) if int(p["kind"]) in BORROWING_KINDS or int(p["loans"]) > 0]
+    db.executemany(_POSITION_SQL, [position_row(p, params) for p in keep])
+    db.executemany("DELETE FROM borrower_positions WHERE borrower = ?",
+                   [(b,) for b, p in sorted(positions.items())
+                    if int(p["kind"]) not in BORROWING_KINDS and int(p["loans"]) <= 0])
+
+
+SUMMARY_TABLES = ("loan_totals", "volume_buckets", "borrower_positions", "borrower_currency", "event_counts")
