@@ -12,16 +12,19 @@ logdir=$(mktemp -d)
 failed=()
 stage() {  # stage NAME COMMAND...
   local name=$1; shift
-  echo; echo "=== $name: $*"
+  echo; echo "=== $name: $* (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   local start=$SECONDS
   "$@" 2>&1 | tee "$logdir/$name.log"
   local rc=${PIPESTATUS[0]}
-  echo "=== $name: exit $rc in $((SECONDS - start))s"
+  echo "=== $name: exit $rc in $((SECONDS - start))s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   [ "$rc" -eq 0 ] || failed+=("$name")
 }
 
-stage contracts-anvil brownie test tests/contracts
-stage contracts-ganache brownie test tests/contracts --network ganache-cli
+# Brownie gives its node ~10 s to answer; on a busy machine Ganache needs longer (33 s seen at a
+# load average of ~20). tools/brownie_node_wait.py launches it the same way and waits.
+with_tools=(env "PYTHONPATH=$PWD/tools${PYTHONPATH:+:$PYTHONPATH}")
+stage contracts-anvil "${with_tools[@]}" brownie test tests/contracts -p brownie_node_wait
+stage contracts-ganache "${with_tools[@]}" brownie test tests/contracts --network ganache-cli -p brownie_node_wait
 stage python pytest -p no:pytest-brownie tests/python
 stage lint-contracts bash scripts/lint_contracts.sh
 stage lint-python bash -c "ruff check xborder tests/python && mypy"

@@ -132,3 +132,19 @@ def test_unreachable_url_is_a_chain_error() -> None:
         connect(url, timeout=2)
     with pytest.raises(ChainError, match="must start with http"):
         connect("ws://127.0.0.1:1")
+
+
+def test_a_start_failure_says_why_in_one_short_line(tmp_path: Path) -> None:
+    """The anvil log is shared by every start in a data folder: a failed start must name its own
+    reason, not paste the tail of earlier runs (issue #13, item 6)."""
+    log_path = tmp_path / "anvil.log"
+    log_path.write_text("".join(f"earlier run, line {i}: eth_blockNumber\n" for i in range(500)))
+    damaged = tmp_path / "state.json"
+    damaged.write_text('{"block": {"number": "0x1"}, "accounts": {"0x')
+    with pytest.raises(ChainError) as err:
+        start_anvil(state_path=damaged, log_path=log_path)
+    message = str(err.value)
+    assert "\n" not in message and len(message) < 600, message
+    assert "earlier run" not in message
+    assert "exited with code" in message and str(damaged) in message and "EOF while parsing" in message, message
+    assert str(log_path) in message  # where the whole output is

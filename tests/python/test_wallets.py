@@ -6,7 +6,6 @@ import json
 import os
 import stat
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -144,8 +143,11 @@ def test_geth_style_files_are_listed(keystore: Keystore) -> None:
     (keystore.directory / "README").write_text("not a keystore")
     listed = {w.name: w.address for w in keystore.list()}
     assert listed[geth_name] == account.address
-    assert set(listed) == {geth_name, "other"}
+    assert set(listed) == {geth_name, "other", "README"}
     assert keystore.load("other", "pw").address == listed["other"]
+    problems = {w.name: w.problem for w in keystore.list()}
+    assert problems[geth_name] is None and problems["other"] is None
+    assert problems["README"] is not None and problems["README"].startswith("not JSON")
 
 
 # -- password sources --------------------------------------------------------------------------
@@ -188,7 +190,7 @@ def test_password_prompt_confirms() -> None:
 
 # -- DEMO-ONLY wallets ---------------------------------------------------------------------------
 
-def test_demo_derivation_matches_eth_account_and_is_fast() -> None:
+def test_demo_derivation_matches_eth_account() -> None:
     Account.enable_unaudited_hdwallet_features()
     demo = DemoWallets.from_seed("test-seed")
     assert demo.mnemonic == demo_mnemonic("test-seed") != demo_mnemonic("other-seed")
@@ -196,9 +198,8 @@ def test_demo_derivation_matches_eth_account_and_is_fast() -> None:
         expected = Account.from_mnemonic(demo.mnemonic, account_path=f"m/44'/60'/0'/0/{i}")
         assert demo.private_key(i) == bytes(expected.key)
         assert demo.address(i) == expected.address
-    started = time.perf_counter()
+    # No timing assertion (house rules: the machine is shared; speed is the benchmarks' business).
     addresses = [w.address for w in DemoWallets.from_seed("test-seed").infos(1300)]
-    assert time.perf_counter() - started < 3.0
     assert len(set(addresses)) == 1300
     assert addresses == [w.address for w in DemoWallets.from_seed("test-seed").infos(1300)]
     info = demo.infos(1, start=5)[0]

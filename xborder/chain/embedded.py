@@ -1,135 +1,546 @@
 """The embedded default chain: one anvil per data folder, started on demand, detached, with its
-state saved in the data folder so it survives `xborder chain stop` / `start` and reboots."""
+state saved in the data folder so it survives `xborder chain stop` / `start` and reboots.
+
+One node per data folder, whatever happens. A slow node is not a dead node: a node that does not
+answer is reported (exit 4), never replaced by a second one on the same state.
+
+    <data-dir>/chain/lock             flock: held by the keeper and its anvil while either lives;
+                                      the kernel drops it when both are gone (kill -9 included)
+    <data-dir>/chain/node.json        where the node answers (written by the keeper, atomically)
+    <data-dir>/chain/state.json       the chain as of the last snapshot: only ever replaced whole
+    <data-dir>/chain/state.prev.json  the snapshot before it
+    <data-dir>/chain/state.exit.json  anvil's own dump as it exits (in place); the next start
+                                      promotes it only if it is complete and not older
+    <data-dir>/chain/anvil.log, keeper.log
+
+The keeper (`python -m xborder.chain.embedded keep`) is a small detached process that owns the
+anvil: it holds the lock, snapshots the chain (JSON-RPC `anvil_dumpState`, written with
+write-fsync-rename) whenever the head moved, at most every `snapshot_interval` seconds (and
+SNAPSHOT_SPACING times as long as the last snapshot took), and on SIGTERM saves a last snapshot
+and stops anvil. anvil dies with its keeper (PR_SET_PDEATHSIG).
+See docs/embedded-chain.md.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
+import select
 import signal
+import subprocess
+import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-from xborder.chain.launcher import LocalNode, NodeKind, rpc_call, start_anvil
-from xborder.config import Settings
-from xborder.errors import ChainError
+from xborder.chain.launcher import (
+    LocalNode,
+    NodeKind,
+    previous_state_path,
+    rpc_call,
+    start_anvil,
+    start_failure_reason,
+)
+from xborder.config import PROJECT_ROOT, Settings
+from xborder.errors import ChainError, XborderError
+from xborder.files import write_atomically
 
 log = logging.getLogger(__name__)
 
 EMBEDDED_CHAIN_ID = 31337
+#: Seconds between two looks at the head; a snapshot follows when it moved.
+SNAPSHOT_INTERVAL = 2.0
+#: After a snapshot that took t seconds, the next look waits at least SNAPSHOT_SPACING * t.
+SNAPSHOT_SPACING = 4.0
+#: How long a command waits for a running but silent node before it reports it (exit 4).
+ANSWER_TIMEOUT = 15.0
+#: How long `chain start` waits for a new node (loading a large state on a busy machine is slow).
+START_TIMEOUT = 180.0
+#: How long `chain stop` waits for the last snapshot and the node's exit.
+STOP_TIMEOUT = 300.0
+#: One probe of a node (eth_blockNumber).
+PROBE_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True)
 class EmbeddedStatus:
+    #: A node owns the data folder (its lock is held), answering or not.
     running: bool
     rpc_url: str | None
+    #: anvil's pid.
     pid: int | None
     chain_id: int | None
     block_number: int | None
     state_path: str
+    #: It answered eth_blockNumber just now.
+    answering: bool = False
+    #: The process that owns anvil and snapshots its state.
+    keeper_pid: int | None = None
+
+
+# -- files ------------------------------------------------------------------------------------
+
+def _folder(settings: Settings) -> Path:
+    return settings.chain_state_dir
 
 
 def _node_file(settings: Settings) -> Path:
-    return settings.chain_state_dir / "node.json"
+    return _folder(settings) / "node.json"
 
 
 def _state_path(settings: Settings) -> Path:
-    return settings.chain_state_dir / "state.json"
+    return _folder(settings) / "state.json"
 
 
-def _alive(pid: int) -> bool:
+def _exit_dump_path(state_path: Path) -> Path:
+    return state_path.with_name("state.exit.json")
+
+
+def _read_node_file(settings: Settings) -> dict[str, Any] | None:
+    try:
+        data = json.loads(_node_file(settings).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
     try:
         os.kill(pid, 0)
-    except OSError:
+    except ProcessLookupError:
         return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError):  # a zombie is not alive
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return fields[0] != "Z"
     return True
 
 
-def status(settings: Settings) -> EmbeddedStatus:
-    path = _node_file(settings)
-    if path.exists():
-        info = json.loads(path.read_text())
-        if _alive(info["pid"]):
-            try:
-                block = int(str(rpc_call(info["rpc_url"], "eth_blockNumber", timeout=2.0)), 16)
-                return EmbeddedStatus(True, info["rpc_url"], info["pid"], info["chain_id"], block,
-                                      str(_state_path(settings)))
-            except Exception:  # a pid that lives but does not answer is not our node
-                log.debug("pid %s alive but %s silent", info["pid"], info["rpc_url"])
-    return EmbeddedStatus(False, None, None, None, None, str(_state_path(settings)))
+def _signal(pid: int | None, sig: signal.Signals) -> None:
+    if pid:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
 
+
+# -- the lock ---------------------------------------------------------------------------------
+
+def _try_lock(settings: Settings, mode: int = fcntl.LOCK_EX) -> int | None:
+    """An fd holding the data folder's lock, or None if a node holds it."""
+    folder = _folder(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _lock_held(settings: Settings) -> bool:
+    if not _folder(settings).is_dir():
+        return False
+    fd = _try_lock(settings, fcntl.LOCK_SH)
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
+
+
+def _legacy_pid(settings: Settings) -> int | None:
+    """An anvil started by an xborder from before the lock (no keeper), still running on this
+    data folder's state."""
+    info = _read_node_file(settings)
+    if not info or "keeper_pid" in info or not _alive(info.get("pid")):
+        return None
+    try:
+        cmdline = Path(f"/proc/{int(info['pid'])}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return int(info["pid"]) if str(_state_path(settings)).encode() in cmdline else None
+
+
+# -- status -----------------------------------------------------------------------------------
+
+def _probe(rpc_url: str | None, timeout: float) -> int | None:
+    if not rpc_url:
+        return None
+    try:
+        return int(str(rpc_call(rpc_url, "eth_blockNumber", timeout=timeout)), 16)
+    except (OSError, ValueError, ChainError):
+        return None
+
+
+def status(settings: Settings, probe_timeout: float = PROBE_TIMEOUT) -> EmbeddedStatus:
+    """What runs on this data folder. `running` means a node owns it (its lock is held), even if
+    it does not answer within `probe_timeout` (`answering` False): slow is not dead."""
+    state = str(_state_path(settings))
+    if not _lock_held(settings):
+        legacy = _legacy_pid(settings)
+        if legacy is None:
+            return EmbeddedStatus(False, None, None, None, None, state)
+        old = _read_node_file(settings) or {}
+        block = _probe(old.get("rpc_url"), probe_timeout)
+        return EmbeddedStatus(True, old.get("rpc_url"), legacy, old.get("chain_id"), block, state,
+                              answering=block is not None)
+    info = _read_node_file(settings)
+    if info is None:  # the keeper is starting the node
+        return EmbeddedStatus(True, None, None, EMBEDDED_CHAIN_ID, None, state)
+    block = _probe(info.get("rpc_url"), probe_timeout)
+    return EmbeddedStatus(True, info.get("rpc_url"), info.get("pid"), info.get("chain_id"), block, state,
+                          answering=block is not None, keeper_pid=info.get("keeper_pid"))
+
+
+def _not_answering(current: EmbeddedStatus, waited: float) -> ChainError:
+    if current.pid is None:
+        return ChainError(
+            f"the embedded chain is still starting after {waited:.0f}s (another command is starting "
+            f"it; see {Path(current.state_path).parent / 'keeper.log'}): run the command again in a "
+            "moment, or check `xborder chain status`")
+    return ChainError(
+        f"the embedded chain (pid {current.pid}) is not answering; it is still running, so no second "
+        f"node is started on its state (waited {waited:.0f}s): the machine may be busy, or the "
+        f"process stopped (`kill -CONT {current.pid}`); wait and try again, or `xborder chain stop` "
+        "(it saves the state first)")
+
+
+def _wait_answering(settings: Settings, timeout: float) -> EmbeddedStatus:
+    """The status once the running node answers; `running` False if none runs (any more)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        current = status(settings, probe_timeout=max(0.5, min(5.0, remaining)))
+        if current.answering or not current.running:
+            return current
+        if remaining <= 0:
+            raise _not_answering(current, timeout)
+        time.sleep(0.2)
+
+
+# -- start ------------------------------------------------------------------------------------
 
 def start(settings: Settings, port: int | None = None, block_time: float | None = None,
-          gas_limit: int = 30_000_000, genesis_timestamp: int | None = None) -> EmbeddedStatus:
-    """Start the embedded anvil unless it already runs; return its status.
+          gas_limit: int = 30_000_000, genesis_timestamp: int | None = None, *,
+          snapshot_interval: float = SNAPSHOT_INTERVAL, answer_timeout: float = ANSWER_TIMEOUT,
+          timeout: float = START_TIMEOUT) -> EmbeddedStatus:
+    """Start the embedded anvil unless a node already owns the data folder; return its status.
 
-    `block_time` None means automine (a block per transaction: best for interactive use);
-    bulk loads (the demo) use a short block time, where anvil keeps up with thousands of
-    transactions a second (see xborder.chain.sender)."""
-    current = status(settings)
-    if current.running:
-        return current
-    settings.chain_state_dir.mkdir(parents=True, exist_ok=True)
-    node: LocalNode = start_anvil(
-        port=port, chain_id=EMBEDDED_CHAIN_ID, state_path=_state_path(settings),
-        log_path=settings.chain_state_dir / "anvil.log", detached=True,
-        project_root=settings.project_root, block_time=block_time, gas_limit=gas_limit,
-        extra_args=["--timestamp", str(genesis_timestamp)] if genesis_timestamp is not None else None,
-    )
-    info = {"kind": NodeKind.ANVIL.value, "pid": node.pid, "rpc_url": node.rpc_url,
-            "port": node.port, "chain_id": node.chain_id}
-    tmp = _node_file(settings).with_suffix(".tmp")
-    tmp.write_text(json.dumps(info))
-    tmp.replace(_node_file(settings))
-    log.info("embedded anvil started at %s (state in %s)", node.rpc_url, _state_path(settings))
-    return status(settings)
+    A node that owns the folder but does not answer within `answer_timeout` is reported
+    (ChainError, exit 4), never replaced. `block_time` None means automine (a block per
+    transaction: best for interactive use); bulk loads (the demo) use a short block time."""
+    deadline = time.monotonic() + answer_timeout
+    while True:
+        lock = _try_lock(settings)
+        if lock is not None:
+            break
+        current = _wait_answering(settings, max(0.0, deadline - time.monotonic()))
+        if current.running:
+            return current
+    try:
+        legacy = _legacy_pid(settings)
+        if legacy is not None:
+            raise ChainError(
+                f"an embedded anvil (pid {legacy}) started by an older xborder still runs on "
+                f"{_state_path(settings)}: stop it first with `xborder chain stop`")
+        _node_file(settings).unlink(missing_ok=True)
+        config = {"folder": str(_folder(settings)), "project_root": str(settings.project_root),
+                  "port": port, "block_time": block_time, "gas_limit": gas_limit,
+                  "genesis_timestamp": genesis_timestamp, "snapshot_interval": snapshot_interval,
+                  "lock_fd": lock}
+        _spawn_keeper(settings, config, lock, timeout)
+    finally:
+        os.close(lock)
+    current = status(settings, probe_timeout=30.0)
+    log.info("embedded anvil started at %s (state in %s)", current.rpc_url, current.state_path)
+    return current
+
+
+def _spawn_keeper(settings: Settings, config: dict[str, Any], lock: int, timeout: float) -> None:
+    folder = _folder(settings)
+    ready_read, ready_write = os.pipe()
+    config = {**config, "ready_fd": ready_write}
+    package_parent = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)}
+    with open(folder / "keeper.log", "ab") as out:
+        offset = out.tell()
+        keeper = subprocess.Popen(
+            [sys.executable, "-m", "xborder.chain.embedded", "keep", json.dumps(config)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, pass_fds=(lock, ready_write),
+            start_new_session=True, cwd=folder, env=env)
+    os.close(ready_write)
+    try:
+        message = _read_ready(ready_read, keeper, timeout)
+    finally:
+        os.close(ready_read)
+    if message is None:
+        if keeper.poll() is None:
+            raise ChainError(
+                f"the embedded chain (keeper pid {keeper.pid}) did not answer within {timeout:.0f}s; it "
+                "is still starting (a large state on a busy machine loads slowly): check "
+                "`xborder chain status` in a moment")
+        with open(folder / "keeper.log", "rb") as handle:
+            handle.seek(offset)
+            output = handle.read(64_000).decode(errors="replace")
+        raise ChainError(f"the embedded chain could not start: {start_failure_reason(output)} "
+                         f"(see {folder / 'keeper.log'})")
+    if not message.get("ok"):
+        raise ChainError(f"the embedded chain could not start: {message.get('error')}")
+
+
+def _read_ready(fd: int, keeper: subprocess.Popen[bytes], timeout: float) -> dict[str, Any] | None:
+    """The keeper's one-line report, or None if it exited without one or took too long."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while time.monotonic() < deadline:
+        readable, _, _ = select.select([fd], [], [], 0.2)
+        if readable:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            data += chunk
+            if data.endswith(b"\n"):
+                break
+    if not data.strip():
+        return None
+    try:
+        message = json.loads(data)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None
+
+
+# -- stop -------------------------------------------------------------------------------------
+
+def _wait_unlocked(settings: Settings, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if not _lock_held(settings):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+
+
+def stop(settings: Settings, timeout: float = STOP_TIMEOUT, force: bool = False) -> bool:
+    """Stop the embedded chain; False if none was running.
+
+    The keeper saves a last snapshot, then stops anvil. A stopped (SIGSTOP) node is continued
+    first so that it can answer. If it has not stopped within `timeout`, ChainError (exit 4)
+    unless `force`: then it is killed, and what happened after the last snapshot is lost."""
+    if not _folder(settings).is_dir():
+        return False
+    if not _lock_held(settings):
+        legacy = _legacy_pid(settings)
+        if legacy is None:
+            _node_file(settings).unlink(missing_ok=True)
+            return False
+        _signal(legacy, signal.SIGCONT)
+        _signal(legacy, signal.SIGTERM)  # an old-style anvil dumps its own state on SIGTERM
+        deadline = time.monotonic() + timeout
+        while _alive(legacy) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(legacy):
+            raise ChainError(f"the embedded anvil (pid {legacy}) did not stop within {timeout:.0f}s")
+        _node_file(settings).unlink(missing_ok=True)
+        return True
+    info = _read_node_file(settings) or {}
+    deadline = time.monotonic() + timeout
+    while not info and _lock_held(settings) and time.monotonic() < deadline:  # still starting
+        time.sleep(0.2)
+        info = _read_node_file(settings) or {}
+    anvil_pid, keeper_pid = info.get("pid"), info.get("keeper_pid")
+    for pid in (anvil_pid, keeper_pid):
+        _signal(pid, signal.SIGCONT)
+    if _alive(keeper_pid):
+        _signal(keeper_pid, signal.SIGTERM)
+    elif _alive(anvil_pid):  # the keeper died; anvil (which dies with it) is on its way out
+        _signal(anvil_pid, signal.SIGTERM)
+    if _wait_unlocked(settings, max(0.0, deadline - time.monotonic())):
+        return True
+    if not force:
+        raise ChainError(
+            f"the embedded chain (pid {anvil_pid}) did not stop within {timeout:.0f}s; it is still "
+            "running (saving its state, or not answering): wait and run `xborder chain stop` again, "
+            "or `xborder chain stop --force` to kill it (what happened after the last snapshot in "
+            f"{_state_path(settings)} is then lost)")
+    for pid in (anvil_pid, keeper_pid):
+        _signal(pid, signal.SIGKILL)
+    if not _wait_unlocked(settings, 30.0):
+        raise ChainError(f"the embedded chain (pid {anvil_pid}) survived SIGKILL: check `ps`")
+    _node_file(settings).unlink(missing_ok=True)
+    log.warning("killed the embedded chain (pid %s); its state is the last snapshot", anvil_pid)
+    return True
 
 
 def reset(settings: Settings) -> None:
     """Stop the embedded chain and forget its state (the demo starts from block 0)."""
     stop(settings)
-    for path in (_state_path(settings), _node_file(settings)):
-        path.unlink(missing_ok=True)
+    lock = _try_lock(settings)
+    if lock is None:
+        raise ChainError("the embedded chain was started again while it was being reset: stop it first")
+    try:
+        state = _state_path(settings)
+        for path in (state, previous_state_path(state), _exit_dump_path(state), _node_file(settings)):
+            path.unlink(missing_ok=True)
+    finally:
+        os.close(lock)
 
 
-def stop(settings: Settings, timeout: float = 15.0) -> bool:
-    """Stop the embedded anvil (it saves its state on SIGTERM). False if it was not running."""
-    path = _node_file(settings)
-    if not path.exists():
-        return False
-    info = json.loads(path.read_text())
-    pid = int(info["pid"])
-    was_running = _alive(pid)
-    if was_running:
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            time.sleep(0.05)
-        if _alive(pid):
-            os.killpg(pid, signal.SIGKILL)
-            raise ChainError(f"embedded anvil (pid {pid}) did not stop within {timeout:.0f}s; killed it")
-    path.unlink(missing_ok=True)
-    return was_running
-
-
-def resolve_rpc_url(settings: Settings, autostart: bool = True) -> str:
-    """The URL every command talks to: --rpc-url if given, else the embedded chain."""
+def resolve_rpc_url(settings: Settings, autostart: bool = True,
+                    answer_timeout: float = ANSWER_TIMEOUT) -> str:
+    """The URL every command talks to: --rpc-url if given, else the embedded chain (started if
+    `autostart`). A running node that does not answer is reported (exit 4), never replaced."""
     if settings.rpc_url:
         return settings.rpc_url
-    current = status(settings)
-    if current.running and current.rpc_url:
-        return current.rpc_url
-    if not autostart:
-        raise ChainError("the embedded chain is not running: start it with `xborder chain start` "
-                         "or pass --rpc-url")
-    started = start(settings)
-    assert started.rpc_url is not None
-    return started.rpc_url
+    if autostart:
+        current = start(settings, answer_timeout=answer_timeout)
+    else:
+        current = _wait_answering(settings, answer_timeout)
+        if not current.running:
+            raise ChainError("the embedded chain is not running: start it with `xborder chain start` "
+                             "or pass --rpc-url")
+    assert current.rpc_url is not None
+    return current.rpc_url
 
 
 def describe(s: EmbeddedStatus) -> dict[str, object]:
     return asdict(s)
+
+
+# -- the keeper -------------------------------------------------------------------------------
+
+def _state_head(content: bytes) -> int:
+    """The head block number a state file records (-1 if it records none)."""
+    data = json.loads(content)
+    head = data.get("best_block_number") if isinstance(data, dict) else None
+    if head is None and isinstance(data, dict) and isinstance(data.get("block"), dict):
+        head = int(str(data["block"].get("number", "-0x1")), 16)
+    return int(head) if head is not None else -1
+
+
+def _recover_exit_dump(state: Path) -> bool:
+    """anvil's own exit dump (written in place) replaces the last snapshot if it is complete
+    and not older; a half-written one is moved aside. Only called with the lock held, so no
+    anvil is writing it. True if `state` was just written from a complete dump."""
+    dump = _exit_dump_path(state)
+    if not dump.exists():
+        return False
+    content = dump.read_bytes()
+    try:
+        head = _state_head(content)
+    except ValueError as exc:
+        aside = dump.with_name(f"state.exit.broken-{int(time.time())}.json")
+        dump.rename(aside)
+        log.warning("anvil's exit dump was incomplete (%s); kept the last snapshot, moved it to %s", exc, aside)
+        return False
+    try:
+        saved = _state_head(state.read_bytes()) if state.exists() else -2
+    except ValueError:
+        saved = -2
+    promoted = head >= saved
+    if promoted:
+        write_atomically(state, content, keep_previous=previous_state_path(state))
+        log.info("recovered anvil's exit dump (head %d; last snapshot had %d)", head, saved)
+    dump.unlink()
+    return promoted
+
+
+def _check_state(state: Path) -> None:
+    if not state.exists():
+        return
+    try:
+        _state_head(state.read_bytes())
+    except (ValueError, AttributeError, TypeError) as exc:
+        previous = previous_state_path(state)
+        hint = (f"the snapshot before it is {previous}: move the damaged file aside and copy that "
+                "one to state.json" if previous.exists() else "move it aside to start an empty chain")
+        raise ChainError(f"the saved chain state {state} is not a complete state file ({exc}); {hint} "
+                         "(docs/embedded-chain.md)") from None
+
+
+def _keep(config: dict[str, Any]) -> int:
+    """The keeper's life: start anvil, report, snapshot, and on SIGTERM save and stop."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s keeper[%(process)d]: %(message)s")
+    folder = Path(config["folder"])
+    state = folder / "state.json"
+    interval = float(config["snapshot_interval"])
+    ready_fd = int(config["ready_fd"])
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    def report(message: dict[str, Any]) -> None:
+        with contextlib.suppress(OSError):
+            os.write(ready_fd, (json.dumps(message) + "\n").encode())
+            os.close(ready_fd)
+
+    try:
+        if not _recover_exit_dump(state):
+            _check_state(state)
+        timestamp = config.get("genesis_timestamp")
+        node: LocalNode = start_anvil(
+            port=config.get("port"), chain_id=EMBEDDED_CHAIN_ID, state_path=state,
+            exit_dump=_exit_dump_path(state), log_path=folder / "anvil.log",
+            project_root=Path(config.get("project_root") or PROJECT_ROOT),
+            block_time=config.get("block_time"), gas_limit=int(config["gas_limit"]),
+            extra_args=["--timestamp", str(timestamp)] if timestamp is not None else None,
+            pass_fds=(int(config["lock_fd"]),), timeout=START_TIMEOUT)
+    except (XborderError, OSError) as exc:
+        log.error("%s", exc)
+        report({"ok": False, "error": str(exc)})
+        return 1
+    info = {"kind": NodeKind.ANVIL.value, "pid": node.pid, "keeper_pid": os.getpid(), "rpc_url": node.rpc_url,
+            "port": node.port, "chain_id": node.chain_id, "state_path": str(state),
+            "snapshot_interval": interval}
+    write_atomically(folder / "node.json", json.dumps(info).encode())
+    log.info("anvil (pid %d) answers at %s; snapshots to %s", node.pid, node.rpc_url, state)
+    report({"ok": True, **info})
+
+    saved_head = _probe(node.rpc_url, 30.0) if state.exists() else None
+    wait = interval
+    while not stopping.wait(wait):
+        wait = interval
+        if not node.is_running():
+            log.error("anvil (pid %d) exited on its own; the state is the last snapshot", node.pid)
+            break
+        head = _probe(node.rpc_url, max(30.0, interval))
+        if head is None:
+            log.warning("anvil (pid %d) is not answering; will try again", node.pid)
+            continue
+        if head == saved_head:
+            continue
+        try:
+            started = time.monotonic()
+            size = node.save_state()
+            saved_head = head
+            took = time.monotonic() - started
+        except (OSError, ChainError) as exc:
+            log.warning("snapshot failed (the previous one stays): %s", exc)
+            continue
+        # A large chain takes long to dump (90 MB: ~13 s on a busy 2-core machine), and anvil
+        # works for it: space snapshots so that they take at most a fifth of the time.
+        wait = max(interval, SNAPSHOT_SPACING * took)
+        (log.info if took > interval else log.debug)(
+            "snapshot at block %d: %d bytes in %.1fs; next look in %.0fs", head, size, took, wait)
+    node.stop(timeout=STOP_TIMEOUT)  # saves a last snapshot, then SIGTERM
+    _node_file_path = folder / "node.json"
+    _node_file_path.unlink(missing_ok=True)
+    log.info("stopped")
+    return 0 if stopping.is_set() else 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "keep":
+        sys.exit(_keep(json.loads(sys.argv[2])))
+    sys.exit("usage: python -m xborder.chain.embedded keep CONFIG-JSON (started by `xborder chain start`)")

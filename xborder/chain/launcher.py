@@ -4,7 +4,12 @@ A node started here is tied to the Python process that owns it three ways: the c
 stops it on any exception (KeyboardInterrupt included), an `atexit` hook stops it on a normal
 interpreter exit, and on Linux the kernel sends it SIGTERM if the owner dies (PR_SET_PDEATHSIG),
 so even `kill -9` of the owner leaves nothing behind. `detached=True` is the exception: the
-node outlives the command (`xborder chain start`) and is found again through its pid file.
+node outlives the command that started it.
+
+An anvil started with `state_path` loads its chain from that file and `save_state()` writes it
+back atomically (JSON-RPC `anvil_dumpState`, then write, fsync, rename): anvil's own dump
+(`--state`, `--dump-state`) rewrites the file in place, so a reader or a crash in the middle of a
+dump meets half a file. `stop()` saves before it stops the node.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ import atexit
 import contextlib
 import ctypes
 import enum
+import gzip
 import json
 import logging
 import os
 import platform
+import re
 import signal
 import socket
 import subprocess
@@ -30,6 +37,7 @@ from types import TracebackType
 
 from xborder.config import PROJECT_ROOT
 from xborder.errors import ChainError
+from xborder.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +95,24 @@ def rpc_call(url: str, method: str, params: list[object] | None = None, timeout:
     return reply["result"]
 
 
+def previous_state_path(state_path: Path) -> Path:
+    """Where the snapshot before the current one stays (`state.json` -> `state.prev.json`)."""
+    return state_path.with_name(f"{state_path.stem}.prev{state_path.suffix or '.json'}")
+
+
+def dump_state(rpc_url: str, timeout: float = 300.0) -> bytes:
+    """The chain of the anvil at `rpc_url` as the JSON `--load-state` reads (`anvil_dumpState`
+    answers gzip; its CRC check means the bytes are whole)."""
+    answer = str(rpc_call(rpc_url, "anvil_dumpState", timeout=timeout))
+    try:
+        content = gzip.decompress(bytes.fromhex(answer.removeprefix("0x")))
+    except (ValueError, OSError, EOFError) as exc:
+        raise ChainError(f"anvil_dumpState at {rpc_url} returned an unreadable dump: {exc}") from None
+    if not (content.startswith(b"{") and content.rstrip().endswith(b"}")):
+        raise ChainError(f"anvil_dumpState at {rpc_url} returned something other than a JSON state")
+    return content
+
+
 @dataclass
 class LocalNode:
     """A node process this package started."""
@@ -114,13 +140,30 @@ class LocalNode:
             return False
         return True
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the node: SIGTERM (anvil dumps its state then), then SIGKILL if it hangs."""
+    def save_state(self, timeout: float = 300.0) -> int:
+        """Write the chain to `state_path` atomically (anvil only); the size written.
+        The snapshot it replaces stays as `previous_state_path(state_path)`."""
+        if self.kind is not NodeKind.ANVIL or self.state_path is None:
+            raise ChainError(f"{self.kind.value} on port {self.port} has no state file to save to")
+        content = dump_state(self.rpc_url, timeout=timeout)
+        write_atomically(self.state_path, content, keep_previous=previous_state_path(self.state_path))
+        log.debug("saved %d bytes of chain state to %s", len(content), self.state_path)
+        return len(content)
+
+    def stop(self, timeout: float = 10.0, save_timeout: float = 300.0) -> None:
+        """Stop the node: save its state (anvil with `state_path`), SIGTERM, then SIGKILL if it
+        hangs. A failed save is logged; the previous snapshot stays in place."""
         if self._stopped:
             return
         self._stopped = True
         if not self.is_running():
             return
+        if self.kind is NodeKind.ANVIL and self.state_path is not None:
+            try:
+                self.save_state(timeout=save_timeout)
+            except (OSError, ChainError) as exc:
+                log.error("could not save the state of anvil (pid %d) to %s before stopping it: %s",
+                          self.pid, self.state_path, exc)
         try:
             os.killpg(self.pid, signal.SIGTERM)
         except (ProcessLookupError, PermissionError):
@@ -148,14 +191,39 @@ class LocalNode:
         self.stop()
 
 
-def _wait_until_ready(node: LocalNode, timeout: float) -> None:
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_ERROR_LINE = re.compile(r"^(error|fatal|panic)\b|^\w*Error\b|panicked at", re.IGNORECASE)
+
+
+def start_failure_reason(output: str, limit: int = 300) -> str:
+    """The line of a node's output that says why it did not start: its first error line, else
+    its last line; shortened to `limit` characters."""
+    lines = [_ANSI.sub("", line).strip() for line in output.splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return "it printed nothing"
+    reason = next((line for line in lines if _ERROR_LINE.search(line)), lines[-1])
+    return reason if len(reason) <= limit else reason[:limit - 1] + "…"
+
+
+def _output_since(path: Path | None, offset: int) -> str:
+    if path is None or not path.exists():
+        return ""
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        return handle.read(64_000).decode(errors="replace")
+
+
+def _wait_until_ready(node: LocalNode, timeout: float, log_offset: int = 0) -> None:
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         if node.process is not None and node.process.poll() is not None:
-            output = node.log_path.read_text()[-2000:] if node.log_path and node.log_path.exists() else ""
-            raise ChainError(f"{node.kind.value} exited with code {node.process.returncode} "
-                             f"before answering on port {node.port}:\n{output}")
+            where = f" (its output: {node.log_path})" if node.log_path else ""
+            reason = start_failure_reason(_output_since(node.log_path, log_offset)) if node.log_path else \
+                "no log kept"
+            raise ChainError(f"{node.kind.value} exited with code {node.process.returncode} before "
+                             f"answering on port {node.port}: {reason}{where}")
         try:
             rpc_call(node.rpc_url, "eth_chainId", timeout=1.0)
             return
@@ -167,22 +235,29 @@ def _wait_until_ready(node: LocalNode, timeout: float) -> None:
 
 
 def _launch(kind: NodeKind, argv: list[str], port: int, chain_id: int, state_path: Path | None,
-            log_path: Path | None, detached: bool, timeout: float) -> LocalNode:
+            log_path: Path | None, detached: bool, timeout: float,
+            pass_fds: tuple[int, ...] = ()) -> LocalNode:
+    log_offset = 0
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         out = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
+        log_offset = out.tell()
     else:
         out = subprocess.DEVNULL  # type: ignore[assignment]
-    process = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-        preexec_fn=os.setsid if detached else _die_with_parent,  # noqa: PLW1509
-    )
+    try:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, pass_fds=pass_fds,
+            preexec_fn=os.setsid if detached else _die_with_parent,  # noqa: PLW1509
+        )
+    finally:
+        if log_path is not None:
+            out.close()
     node = LocalNode(kind=kind, port=port, process=process, pid=process.pid, chain_id=chain_id,
                      state_path=state_path, log_path=log_path)
     if not detached:
         atexit.register(node.stop)
     try:
-        _wait_until_ready(node, timeout)
+        _wait_until_ready(node, timeout, log_offset)
     except BaseException:
         node.stop()
         raise
@@ -203,9 +278,12 @@ def start_anvil(
     no_mining: bool = False, gas_limit: int = 30_000_000, base_fee: int | None = None,
     balance_ether: int = 10_000, log_path: Path | None = None, detached: bool = False,
     timeout: float = 30.0, project_root: Path = PROJECT_ROOT, extra_args: list[str] | None = None,
+    exit_dump: Path | None = None, pass_fds: tuple[int, ...] = (),
 ) -> LocalNode:
-    """Start anvil. With `state_path`, the chain is loaded from and saved to that file
-    (on a clean stop and every few seconds), so it survives a restart."""
+    """Start anvil. With `state_path`, the chain is loaded from that file if it exists, and
+    `LocalNode.save_state()` / `stop()` write it back atomically, so it survives a restart.
+    `exit_dump` is where anvil itself dumps the chain when it exits (in place: read it only
+    once anvil is gone, and only if it is complete). `pass_fds` stay open in anvil."""
     port = port or free_port()
     argv = [str(_native_anvil(project_root)), "--port", str(port), "--chain-id", str(chain_id),
             "--accounts", str(accounts), "--mnemonic", mnemonic, "--gas-limit", str(gas_limit),
@@ -214,13 +292,17 @@ def start_anvil(
         argv += ["--block-base-fee-per-gas", str(base_fee)]
     if state_path is not None:
         state_path.parent.mkdir(parents=True, exist_ok=True)
-        argv += ["--state", str(state_path), "--state-interval", "5"]
+        if state_path.exists():
+            argv += ["--load-state", str(state_path)]
+    if exit_dump is not None:
+        # anvil also dumps every 60 s unless told otherwise: once a decade is as good as never.
+        argv += ["--dump-state", str(exit_dump), "--state-interval", str(10 * 365 * 86400)]
     if block_time is not None:
         argv += ["--block-time", str(block_time)]
     if no_mining:
         argv += ["--no-mining"]
     argv += extra_args or []
-    return _launch(NodeKind.ANVIL, argv, port, chain_id, state_path, log_path, detached, timeout)
+    return _launch(NodeKind.ANVIL, argv, port, chain_id, state_path, log_path, detached, timeout, pass_fds)
 
 
 def start_ganache(

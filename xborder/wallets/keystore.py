@@ -11,6 +11,11 @@ Files are created with mode 0600 in a folder of mode 0700: the content is writte
 temporary file which is then hard-linked to its final name, so a keystore is never visible half
 written nor with looser permissions, and an existing wallet is never replaced unless asked.
 
+Every keystore is checked before it is used, imported or listed (`check_keystore`): version 3,
+cipher aes-128-ctr with a 16-byte IV and a 32-byte ciphertext, kdf scrypt or pbkdf2 with sane
+parameters, a 32-byte MAC. A problem is reported naming the field (`KeystoreFormatError`, exit 6);
+`list()` shows an unreadable file with its reason instead of hiding it.
+
 Foundry keystores carry no ``address`` field; xborder records the address in its own copy on
 import, and in ``.addresses.json`` (a cache, never secret) the first time such a file is unlocked.
 """
@@ -22,7 +27,6 @@ import logging
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +39,7 @@ from eth_utils.address import is_hex_address, to_checksum_address
 
 from xborder.config import Settings
 from xborder.errors import WalletError
+from xborder.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,8 @@ class WalletInfo:
     path: Path | None
     #: True for DEMO-ONLY wallets whose keys are derived from a public mnemonic.
     demo: bool = False
+    #: Why the file cannot be used (not JSON, not a v3 keystore, a bad field); None if it can.
+    problem: str | None = None
 
 
 def validate_name(name: str) -> str:
@@ -69,8 +76,123 @@ def validate_name(name: str) -> str:
     return name
 
 
-def _is_keystore(data: object) -> bool:
-    return isinstance(data, dict) and isinstance(data.get("crypto") or data.get("Crypto"), dict)
+class KeystoreFormatError(WalletError):
+    """A keystore file that cannot be used; `problem` names the field, the value and what is allowed."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"keystore {path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+class _Bad(Exception):
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+_HEX_DIGITS = re.compile(r"[0-9a-fA-F]*")
+#: scrypt work (n * r * p) xborder accepts: 8 times eth-account's default (2**18 * 8 * 1). With r and
+#: p capped too (every wallet tool writes r 8, p 1), a hostile keystore cannot keep xborder busy for
+#: long: on main, n 16, r 8, p 1024 kept `Keystore.load` busy for over 100 s on this machine.
+MAX_SCRYPT_WORK = 2**24
+MAX_PBKDF2_ROUNDS = 10_000_000
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _field(parent: dict[str, Any], key: str, where: str, allowed: str) -> Any:
+    if key not in parent:
+        raise _Bad(f"{where}{key}: missing ({allowed})")
+    return parent[key]
+
+
+def _section(parent: dict[str, Any], key: str, where: str, allowed: str) -> dict[str, Any]:
+    value = _field(parent, key, where, allowed)
+    if not isinstance(value, dict):
+        raise _Bad(f"{where}{key}: {_shown(value)} is not an object ({allowed})")
+    return value
+
+
+def _hex(parent: dict[str, Any], key: str, where: str, size: int | None, allowed: str) -> bytes:
+    value = _field(parent, key, where, allowed)
+    digits = value[2:] if isinstance(value, str) and value.startswith("0x") else value
+    if not isinstance(digits, str) or not _HEX_DIGITS.fullmatch(digits) or len(digits) % 2:
+        raise _Bad(f"{where}{key}: {_shown(value)} is not hex ({allowed})")
+    raw = bytes.fromhex(digits)
+    if size is not None and len(raw) != size:
+        raise _Bad(f"{where}{key}: {len(raw)} bytes, not {size} ({allowed})")
+    if size is None and not 1 <= len(raw) <= 1024:
+        raise _Bad(f"{where}{key}: {len(raw)} bytes ({allowed})")
+    return raw
+
+
+def _int(parent: dict[str, Any], key: str, where: str, low: int, high: int, allowed: str) -> int:
+    value = _field(parent, key, where, allowed)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _Bad(f"{where}{key}: {_shown(value)} is not an integer ({allowed})")
+    if not low <= value <= high:
+        raise _Bad(f"{where}{key}: {value} is out of range ({allowed})")
+    return value
+
+
+def _choice(parent: dict[str, Any], key: str, where: str, allowed: tuple[str, ...]) -> str:
+    text = " or ".join(allowed)
+    value = _field(parent, key, where, text)
+    if value not in allowed:
+        raise _Bad(f"{where}{key}: {_shown(value)} is not supported ({text})")
+    return str(value)
+
+
+def check_keystore(data: object) -> str | None:
+    """What keeps `data` from being a usable Web3 Secret Storage v3 keystore (what eth-account
+    decrypts: aes-128-ctr, scrypt or pbkdf2), naming the first bad field; None if nothing."""
+    try:
+        _check(data)
+    except _Bad as bad:
+        return bad.problem
+    return None
+
+
+def _check(data: object) -> None:
+    if not isinstance(data, dict):
+        raise _Bad(f"the file holds a JSON {type(data).__name__}, not an object: this is not a Web3 Secret "
+                   "Storage v3 keystore")
+    if "crypto" not in data and "Crypto" not in data:
+        raise _Bad("crypto: missing: this is not a Web3 Secret Storage v3 keystore")
+    version = _field(data, "version", "", "3: Web3 Secret Storage v3")
+    if version != 3 or isinstance(version, bool):
+        raise _Bad(f"version: {_shown(version)} is not supported (3: Web3 Secret Storage v3)")
+    crypto = _section(data, "crypto" if "crypto" in data else "Crypto", "", "the encrypted key")
+    where = "crypto."
+    _choice(crypto, "cipher", where, ("aes-128-ctr",))
+    params = _section(crypto, "cipherparams", where, "an object with the IV")
+    _hex(params, "iv", where + "cipherparams.", 16, "16 bytes as 32 hex digits")
+    _hex(crypto, "ciphertext", where, 32, "the encrypted 32-byte key as 64 hex digits")
+    kdf = _choice(crypto, "kdf", where, ("scrypt", "pbkdf2"))
+    kdfparams = _section(crypto, "kdfparams", where, f"the {kdf} parameters")
+    at = where + "kdfparams."
+    _int(kdfparams, "dklen", at, 32, 32, "32")
+    _hex(kdfparams, "salt", at, None, "1 to 1024 bytes as hex digits")
+    if kdf == "scrypt":
+        n = _int(kdfparams, "n", at, 2, MAX_SCRYPT_WORK, "a power of two from 2 to 2**24; 2**18 by default")
+        if n & (n - 1):
+            raise _Bad(f"{at}n: {n} is not a power of two (a power of two from 2 to 2**24; 2**18 by default)")
+        r = _int(kdfparams, "r", at, 1, 16, "1 to 16; 8 by default")
+        p = _int(kdfparams, "p", at, 1, 16, "1 to 16; 1 by default")
+        if n * r * p > MAX_SCRYPT_WORK:
+            raise _Bad(f"{at}n*r*p: {n * r * p} is more work than xborder accepts (at most 2**24; "
+                       "eth-account's default is 2**21)")
+    else:
+        _choice(kdfparams, "prf", at, ("hmac-sha256",))
+        _int(kdfparams, "c", at, 1, MAX_PBKDF2_ROUNDS, f"1 to {MAX_PBKDF2_ROUNDS:,} rounds")
+    _hex(crypto, "mac", where, 32, "32 bytes as 64 hex digits")
+    address = data.get("address")
+    if address not in (None, "") and _checksum(address) is None:
+        raise _Bad(f"address: {_shown(address)} is not an address (optional: 20 bytes as 40 hex digits)")
 
 
 def _checksum(raw: object) -> str | None:
@@ -82,25 +204,13 @@ def _checksum(raw: object) -> str | None:
 
 def _write_private(path: Path, content: bytes, *, overwrite: bool) -> None:
     """Create `path` with mode 0600 atomically; refuse to replace it unless `overwrite`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".partial")  # mode 0600
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise WalletError(
-                    f"a wallet file already exists at {path}: choose another name, or replace it "
-                    "explicitly (--force / overwrite=True)"
-                ) from None
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
+        write_atomically(path, content, overwrite=overwrite)
+    except FileExistsError:
+        raise WalletError(
+            f"a wallet file already exists at {path}: choose another name, or replace it "
+            "explicitly (--force / overwrite=True)"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -148,13 +258,50 @@ class Keystore:
 
     # -- reading -----------------------------------------------------------------------------
     def _read(self, path: Path) -> dict[str, Any]:
+        """The keystore in `path`, checked (KeystoreFormatError naming the field if unusable)."""
         try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise WalletError(f"cannot read keystore {path}: {exc}; is it a JSON keystore file?") from None
-        if not _is_keystore(data):
-            raise WalletError(f"{path} is not a Web3 Secret Storage (v3) keystore: it has no 'crypto' section")
+            text = path.read_bytes()
+        except OSError as exc:
+            raise KeystoreFormatError(path, f"cannot be read ({exc.strerror or exc})") from None
+        try:
+            data = json.loads(text)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise KeystoreFormatError(path, f"not JSON ({exc}): a Web3 Secret Storage v3 keystore is a "
+                                            "JSON file") from None
+        except RecursionError:
+            raise KeystoreFormatError(path, "not JSON (nested too deeply)") from None
+        problem = check_keystore(data)
+        if problem is not None:
+            raise KeystoreFormatError(path, problem)
         return dict(data)
+
+    def _decrypt(self, data: dict[str, Any], password: str, path: Path, wrong_password: str) -> LocalAccount:
+        """The account; WalletError `wrong_password` if the MAC does not match."""
+        try:
+            key = bytes(Account.decrypt(data, password))
+        except ValueError as exc:
+            if "MAC mismatch" in str(exc):
+                raise WalletError(wrong_password) from None
+            raise KeystoreFormatError(path, f"cannot be decrypted ({exc})") from None
+        except (KeyError, TypeError, AttributeError) as exc:  # check_keystore should have said why
+            raise KeystoreFormatError(path, f"cannot be decrypted ({type(exc).__name__}: {exc})") from None
+        try:
+            account: LocalAccount = Account.from_key(key)
+        except ValueError:
+            raise KeystoreFormatError(
+                path, "the password is right (the MAC matches) but the key decrypts to an invalid private "
+                      "key: crypto.cipherparams.iv was changed (the MAC does not cover it); restore the file "
+                      "from a backup") from None
+        return account
+
+    @staticmethod
+    def _check_address(path: Path, data: dict[str, Any], address: str) -> None:
+        recorded = _checksum(data.get("address"))
+        if recorded is not None and recorded != address:
+            raise KeystoreFormatError(
+                path, f"the password is right (the MAC matches) but the key decrypts to {address}, not to "
+                      f"the recorded address {recorded}: crypto.cipherparams.iv was changed (the MAC does "
+                      "not cover it) or the address was edited; restore the file from a backup")
 
     def _cached_addresses(self) -> dict[str, str]:
         try:
@@ -192,14 +339,16 @@ class Keystore:
 
     def list(self) -> list[WalletInfo]:
         """Every keystore in the folder (xborder's, cast's, geth's), sorted by name; no password needed.
-        Files that are not keystores are skipped (and logged)."""
+        A file that cannot be used is listed too, with its `problem`."""
         cache = self._cached_addresses()
         infos: list[WalletInfo] = []
         for name, path in self._iter_files():
             try:
                 data = self._read(path)
-            except WalletError as exc:
-                log.debug("skipping %s: %s", path, exc)
+            except KeystoreFormatError as exc:
+                geth = _GETH_NAME.match(path.name)
+                infos.append(WalletInfo(name=name, address=_checksum(geth.group(1)) if geth else None,
+                                        path=path, problem=exc.problem))
                 continue
             infos.append(self._info(name, path, data, cache))
         return infos
@@ -223,22 +372,11 @@ class Keystore:
         """Decrypt wallet `name`; WalletError if the password is wrong."""
         path = self._existing(name)
         data = self._read(path)
-        try:
-            key = Account.decrypt(data, password)
-        except ValueError as exc:
-            if "MAC mismatch" in str(exc):
-                raise WalletError(
-                    f"wrong password for wallet {name!r} ({path}): check the password source "
-                    "(prompt, XBORDER_PASSWORD* variable or password file)"
-                ) from None
-            raise WalletError(f"cannot decrypt wallet {name!r} ({path}): {exc}") from None
-        account: LocalAccount = Account.from_key(key)
+        account = self._decrypt(data, password, path,
+                                f"wrong password for wallet {name!r} ({path}): check the password source "
+                                "(prompt, XBORDER_PASSWORD* variable or password file)")
+        self._check_address(path, data, account.address)
         recorded = _checksum(data.get("address"))
-        if recorded is not None and recorded != account.address:
-            raise WalletError(
-                f"keystore {path} says address {recorded} but its key belongs to {account.address}: "
-                "the file was edited; re-import the key"
-            )
         if recorded is None:
             self._remember_address(name, account.address)
         log.info("unlocked wallet %r (%s)", name, account.address)
@@ -294,16 +432,10 @@ class Keystore:
         validate_name(name)
         data = self._read(Path(source))
         if password is not None:
-            try:
-                key = Account.decrypt(data, password)
-            except ValueError:
-                raise WalletError(
-                    f"wrong password for keystore {source}: it does not decrypt; check the password source"
-                ) from None
-            address = Account.from_key(key).address
-            recorded = _checksum(data.get("address"))
-            if recorded is not None and recorded != address:
-                raise WalletError(f"keystore {source} says address {recorded} but its key is {address}")
+            address = self._decrypt(data, password, Path(source),
+                                    f"wrong password for keystore {source}: it does not decrypt; check the "
+                                    "password source").address
+            self._check_address(Path(source), data, address)
             data["address"] = address[2:].lower()
         elif _checksum(data.get("address")) is None:
             geth = _GETH_NAME.match(Path(source).name)

@@ -65,15 +65,19 @@ def import_(app: App, name: str, keystore_file: Path | None, private_key_file: P
 @wallet.command("list")
 @common_options
 def list_(app: App) -> None:
-    """List the wallets of the keystore folder (no password needed)."""
+    """List the wallets of the keystore folder (no password needed); a file that cannot be used
+    is listed with the reason."""
     infos = _keystore(app).list()
-    rows = [{"name": i.name, "address": i.address, "path": str(i.path)} for i in infos]
+    rows = [{"name": i.name, "address": i.address, "path": str(i.path), "problem": i.problem} for i in infos]
 
     def human() -> None:
         if not rows:
             app.console.print(f"no wallets in {app.settings.keystores}")
         for row in rows:
-            app.console.print(f"{row['name']:<24} {row['address']}")
+            if row["problem"]:
+                app.console.print(f"{row['name']:<24} unreadable: {row['problem']}", markup=False)
+            else:
+                app.console.print(f"{row['name']:<24} {row['address']}")
 
     app.emit(rows, human)
 
