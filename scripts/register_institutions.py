@@ -35,7 +35,9 @@ def main() -> None:
     if funding.is_dev_chain(w3):
         deploy_script.main()  # idempotent: Brownie's development chain is fresh on every run
     client = XborderClient.load(w3, settings.deployments)
-    planned = onboarding.plan(client, entries, roster)
+    # Each admin wallet proves it agrees to be bound: the roster's admin_proof column, or (DEV-ONLY,
+    # on a development chain) the development account with that address signs its own proof.
+    planned = onboarding.plan(client, entries, roster, onboarding.dev_prover(client))
     regulator = brownie_signer("REGULATOR_ACCOUNT")
 
     report = onboarding.apply(client, regulator, planned)

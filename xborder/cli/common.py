@@ -61,29 +61,13 @@ def keystore_of(app: App) -> Keystore:
     return Keystore(app.settings.keystores)
 
 
-#: How many accounts of the public development mnemonic a dev chain's prover knows.
-DEV_ACCOUNTS = 64
-_DEV: dict[str, LocalAccount] = {}
-
-
-def dev_signer(client: XborderClient, address: str) -> LocalAccount | None:
-    """DEV-ONLY: on a local dev chain (31337 / 1337), the account of the public development mnemonic
-    (m/44'/60'/0'/0/0..63) with this address, which may sign its own binding proof; None elsewhere."""
-    if client.chain_id not in DEV_CHAIN_IDS:
-        return None
-    if not _DEV:
-        wallets = DemoWallets(mnemonic=DEV_MNEMONIC, name_prefix="dev-")
-        _DEV.update({str(a.address): a for a in wallets.accounts(DEV_ACCOUNTS)})
-    return _DEV.get(str(Web3.to_checksum_address(address)))
-
-
 def keystore_prover(app: App, client: XborderClient, source: PasswordSource) -> onboarding.Prover:
     """Signs a roster entry's admin proof with its keystore wallet; for an address, only a
     development account on a dev chain signs (`dev_signer`), else None: the roster must carry it."""
 
     def prove(entry: onboarding.Entry) -> WalletProof | None:
         if entry.admin_given.lower().startswith("0x"):
-            account = dev_signer(client, entry.admin)
+            account = onboarding.dev_signer(client, entry.admin)
         else:
             account = load_signer(app, entry.admin_given, source)
         return None if account is None else onboarding.prove_wallet(client, account, entry.identifier)
@@ -99,7 +83,7 @@ def wallet_and_proof(app: App, client: XborderClient, institution_id: int, value
     address = onboarding.resolve_wallet(value, keystore_of(app), field=field)
     if proof is not None:
         return address, proof
-    wallet = dev_signer(client, address) if value.strip().lower().startswith("0x") else \
+    wallet = onboarding.dev_signer(client, address) if value.strip().lower().startswith("0x") else \
         load_signer(app, value.strip(), source)
     return address, None if wallet is None else client.wallet_proof(wallet, client.identifier(institution_id))
 

@@ -24,10 +24,12 @@ from web3.contract.contract import ContractFunction
 from xborder.bindings.batch import DONE, Outcome, Tx
 from xborder.bindings.client import XborderClient, decode_logs
 from xborder.bindings.consent import NO_PROOF, WalletProof
+from xborder.chain.launcher import DEV_MNEMONIC
 from xborder.domain.enums import InstitutionKind, InstitutionStatus
 from xborder.domain.identifiers import identifier_bytes, identifier_text
 from xborder.domain.money import format_amount
 from xborder.errors import TransactionRejected, ValidationError
+from xborder.services.funding import DEV_CHAIN_IDS
 from xborder.services.roster import (
     KINDS_ALLOWED,
     Entry,
@@ -46,6 +48,7 @@ from xborder.services.roster import (
     resolve_wallet,
     validate_rows,
 )
+from xborder.wallets.demo import DemoWallets
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +63,7 @@ Prover = Callable[[Entry], WalletProof | None]
 
 __all__ = ["KINDS_ALLOWED", "NO_PROOF", "PROOF_VALID_FOR", "REGISTER_GAS", "Entry", "ImportReport", "InstitutionView",
            "Kind", "Planned", "Problem", "Prover", "RosterInvalid", "account_prover", "add_wallet", "apply",
-           "change_status", "entry_from_fields", "format_wallet_proof", "list_institutions", "parse_address",
+           "change_status", "dev_prover", "dev_signer", "entry_from_fields", "format_wallet_proof", "list_institutions", "parse_address",
            "parse_capital", "parse_identifier", "parse_kind", "parse_name", "parse_wallet_proof", "plan",
            "prove_wallet", "read_roster", "register", "registered_names", "remove_wallet", "resolve_institution",
            "resolve_wallet", "revoke_signatures", "set_admin_wallet", "show", "validate_rows"]
@@ -97,6 +100,33 @@ def account_prover(client: XborderClient, accounts: Iterable[LocalAccount],
 
     def prove(entry: Entry) -> WalletProof | None:
         account = by_address.get(entry.admin)
+        return None if account is None else prove_wallet(client, account, entry.identifier, valid_for)
+
+    return prove
+
+
+#: How many accounts of the public development mnemonic `dev_signer` knows.
+DEV_ACCOUNTS = 64
+_DEV: dict[str, LocalAccount] = {}
+
+
+def dev_signer(client: XborderClient, address: str) -> LocalAccount | None:
+    """DEV-ONLY: on a local dev chain (31337 / 1337), the account of the public development mnemonic
+    (m/44'/60'/0'/0/0..63) with this address, which may sign its own binding proof (the example
+    roster's admins); None elsewhere."""
+    if client.chain_id not in DEV_CHAIN_IDS:
+        return None
+    if not _DEV:
+        wallets = DemoWallets(mnemonic=DEV_MNEMONIC, name_prefix="dev-")
+        _DEV.update({str(a.address): a for a in wallets.accounts(DEV_ACCOUNTS)})
+    return _DEV.get(str(Web3.to_checksum_address(address)))
+
+
+def dev_prover(client: XborderClient, valid_for: int = PROOF_VALID_FOR) -> Prover:
+    """DEV-ONLY: a Prover for admin wallets that are development accounts on a dev chain."""
+
+    def prove(entry: Entry) -> WalletProof | None:
+        account = dev_signer(client, entry.admin)
         return None if account is None else prove_wallet(client, account, entry.identifier, valid_for)
 
     return prove
