@@ -85,6 +85,8 @@ def run_demo(settings: Settings, config: DemoConfig | None = None, reporter: pha
     lap("fund")
     phases.onboard(run)
     lap("onboard")
+    phases.appoint_agents(run)
+    lap("agents")
     phases.encryption_keys(run)
     lap("keys")
     phases.reference_rates(run)

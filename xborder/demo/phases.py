@@ -28,14 +28,14 @@ from xborder.chain import embedded
 from xborder.chain.connect import connect
 from xborder.config import Settings
 from xborder.demo.network import NodeRouter
-from xborder.domain.enums import REGULATOR_KEY_ID, LoanStatus
-from xborder.domain.identifiers import identifier_bytes
+from xborder.domain.enums import REGULATOR_KEY_ID, InstitutionKind, LoanStatus
 from xborder.domain.loans import Loan, Position
 from xborder.domain.money import parse_rate
 from xborder.services.confidential import TermsSealer
 from xborder.services.deploy import deploy
 from xborder.services.funding import dev_funder, fund
-from xborder.services.onboarding import REGISTER_GAS
+from xborder.services import onboarding
+from xborder.services.roster import Entry
 from xborder.services.replay import Bars, OneNode, PolicyStep, Route, Tally, WorkloadPlayer
 from xborder.services.workload import Workload
 from xborder.wallets.demo import DemoWallets
@@ -50,6 +50,8 @@ DEMO_GENESIS = 1_546_387_200
 DEMO_GAS_LIMIT = 300_000_000
 FUNDING_WEI = 10**18
 KEY_GAS = 110_000
+#: appointAgent: a fresh agent slot and its event (~50,000 measured).
+AGENT_GAS = 80_000
 RATES_GAS = 400_000
 
 
@@ -167,13 +169,41 @@ def fund_wallets(run: Run) -> None:
 
 
 def onboard(run: Run) -> None:
-    registry = run.client.registry.functions
-    txs = [run.client.tx(run.regulator, registry.registerInstitution(
-        inst.kind, identifier_bytes(inst.identifier), inst.jurisdiction.encode(), inst.capital_base, inst.name,
-        run.wallets.address(inst.index)), inst.name, gas=REGISTER_GAS) for inst in run.workload.institutions]
-    batch = run.client.batch(txs)
-    batch.run(run.reporter.phase("onboarding institutions", len(txs)))
-    run.facts["institutions"] = sum(1 for o in batch.outcomes if o.status == DONE)
+    """The regulator registers every institution through the onboarding service, each admin wallet
+    proving it agrees to be bound (its EIP-712 WalletBinding signature, signed here with the
+    institution's DEMO-ONLY key), in roster order: institution id = roster index + 1."""
+    entries = [Entry(where=f"institution {inst.index}", kind=InstitutionKind(inst.kind), name=inst.name,
+                     identifier=inst.identifier, jurisdiction=inst.jurisdiction, capital_base=inst.capital_base,
+                     admin=str(run.wallets.address(inst.index)), admin_given=f"demo-{inst.index}")
+               for inst in run.workload.institutions]
+    planned = onboarding.plan(run.client, entries, prover=onboarding.account_prover(run.client, run.accounts().values()))
+    report = onboarding.apply(run.client, run.regulator, planned,
+                              run.reporter.phase("onboarding institutions (with wallet proofs)", len(entries)))
+    for entry, institution_id in report.registered:
+        expected = int(entry.where.rsplit(" ", 1)[1]) + 1
+        if institution_id != expected:
+            raise RuntimeError(f"{entry.name} registered as #{institution_id}, expected #{expected}: the demo's "
+                               "workload numbers institutions in roster order on a fresh chain")
+    run.facts["institutions"] = len(report.registered) + len(report.skipped)
+
+
+def lender_agents(workload: Workload) -> list[tuple[int, int]]:
+    """(creditor, bank) roster indices: each overseas creditor appoints the domestic banks that record
+    and service its loans as its agents (the lender side of the v2 ledger; a bank that is not the
+    creditor's agent has no rights on its loans)."""
+    return sorted({(ln.creditor, ln.recorder) for ln in workload.loans if ln.creditor != ln.recorder})
+
+
+def appoint_agents(run: Run) -> None:
+    pairs = lender_agents(run.workload)
+    ledger = run.client.ledger.functions
+    txs = [run.client.tx(run.wallets.account(creditor), ledger.appointAgent(bank + 1),
+                         f"{creditor + 1} appoints {bank + 1}", gas=AGENT_GAS) for creditor, bank in pairs]
+    outcomes = run.route.run(txs, run.reporter.phase("creditors appointing their banks as agents", len(txs)))
+    failed = [o for o in outcomes if o.status != DONE]
+    if failed:
+        raise RuntimeError(f"{len(failed)} agent appointments refused, e.g. {failed[0].label}: {failed[0].reason}")
+    run.facts["agents"] = len(outcomes)
 
 
 def encryption_keys(run: Run) -> None:

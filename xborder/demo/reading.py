@@ -12,6 +12,7 @@ from xborder.demo.result import DemoResult
 from xborder.domain.money import RATE_SCALE, parse_rate
 from xborder.index import queries
 from xborder.index.db import Database
+from xborder.index.reconcile import consistency_report
 from xborder.index.service import index_events, open_index
 from xborder.services.replay import Tally
 
@@ -65,10 +66,8 @@ def read_report(run: phases.Run, tally: Tally, timings: dict[str, float],
     try:
         by_currency, total_cny = _by_currency(db, run.workload.rates)
         count_row = db.query_one("SELECT COUNT(*) FROM loans")
-        ledger = run.client.ledger
-        ledger_abi = run.client.deployment.abi("LoanLedger", run.client.deployments_dir)
         # on a network the index (read from the regulator's node) is checked against another node
-        consistency = queries.check_consistency(db, phases.check_w3(run), str(ledger.address), ledger_abi)
+        consistency = consistency_report(db, phases.check_w3(run), expected_chain_id=run.client.chain_id)
         top, terms, dashboard = _top_utilisation(db), _terms_seen(db), _dashboard(run, db)
     finally:
         db.close()
