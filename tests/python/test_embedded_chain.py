@@ -21,11 +21,13 @@ from pathlib import Path
 import psutil
 import pytest
 from eth_account import Account
+from eth_typing import HexStr
 from web3 import Web3
 
 from xborder.chain import embedded
 from xborder.chain.launcher import DEV_MNEMONIC
-from xborder.chain.sender import Call, TxSender
+from xborder.chain.sender import TxSender
+from xborder.chain.signer import Call
 from xborder.config import PROJECT_ROOT, Settings
 from xborder.wallets import DemoWallets
 
@@ -94,7 +96,8 @@ def transfer(rpc_url: str, value: int) -> str:
 
 
 def balance(rpc_url: str, address: str) -> int:
-    return int(Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 120})).eth.get_balance(address))
+    return int(Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 120})).eth.get_balance(
+        Web3.to_checksum_address(address)))
 
 
 def test_a_stopped_node_is_not_replaced_and_loses_nothing(data_dir: Path) -> None:
@@ -237,7 +240,7 @@ def test_a_reader_never_sees_half_a_state_file(settings: Settings) -> None:
         for _ in range(4):
             hashes = sender.send_many([Call(Account.create().address, value=1) for _ in range(100)])
             for tx_hash in hashes:
-                w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
+                w3.eth.wait_for_transaction_receipt(HexStr(tx_hash), timeout=120)
         wait_for(lambda: len(inodes) >= 5, 120, "a few snapshots")
     finally:
         stop.set()
@@ -248,7 +251,8 @@ def test_a_reader_never_sees_half_a_state_file(settings: Settings) -> None:
     # Everything sent is in the state a restart loads.
     restarted = embedded.start(settings)
     try:
-        assert Web3(Web3.HTTPProvider(str(restarted.rpc_url))).eth.get_transaction_count(DEV.address(0)) == 4 * 100
+        assert Web3(Web3.HTTPProvider(str(restarted.rpc_url))).eth.get_transaction_count(
+            Web3.to_checksum_address(DEV.address(0))) == 4 * 100
     finally:
         embedded.stop(settings)
 

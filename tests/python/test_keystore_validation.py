@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from cli_helpers import xborder
 from eth_account import Account
+from eth_typing import HexStr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +25,7 @@ from xborder.wallets import Keystore
 DOC = (PROJECT_ROOT / "docs" / "bad-inputs.md").read_text()
 
 PASSWORD = "pw"
-KEY = "0x" + "4c" * 32
+KEY = HexStr("0x" + "4c" * 32)
 ADDRESS = Account.from_key(KEY).address
 #: Valid keystores to mutate: scrypt with a tiny n (fast), and pbkdf2 with few rounds.
 SCRYPT = dict(Account.encrypt(KEY, PASSWORD, kdf="scrypt", iterations=2**4))

@@ -330,6 +330,23 @@ def _wait_unlocked(settings: Settings, timeout: float) -> bool:
         time.sleep(0.1)
 
 
+def _stop_legacy(settings: Settings, timeout: float) -> bool:
+    """No keeper holds the lock: stop an old-style anvil (which dumps its own state on SIGTERM), if any."""
+    legacy = _legacy_pid(settings)
+    if legacy is None:
+        _node_file(settings).unlink(missing_ok=True)
+        return False
+    _signal(legacy, signal.SIGCONT)
+    _signal(legacy, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(legacy) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(legacy):
+        raise ChainError(f"the embedded anvil (pid {legacy}) did not stop within {timeout:.0f}s")
+    _node_file(settings).unlink(missing_ok=True)
+    return True
+
+
 def stop(settings: Settings, timeout: float = STOP_TIMEOUT, force: bool = False) -> bool:
     """Stop the embedded chain; False if none was running.
 
@@ -339,19 +356,7 @@ def stop(settings: Settings, timeout: float = STOP_TIMEOUT, force: bool = False)
     if not _folder(settings).is_dir():
         return False
     if not _lock_held(settings):
-        legacy = _legacy_pid(settings)
-        if legacy is None:
-            _node_file(settings).unlink(missing_ok=True)
-            return False
-        _signal(legacy, signal.SIGCONT)
-        _signal(legacy, signal.SIGTERM)  # an old-style anvil dumps its own state on SIGTERM
-        deadline = time.monotonic() + timeout
-        while _alive(legacy) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _alive(legacy):
-            raise ChainError(f"the embedded anvil (pid {legacy}) did not stop within {timeout:.0f}s")
-        _node_file(settings).unlink(missing_ok=True)
-        return True
+        return _stop_legacy(settings, timeout)
     info = _read_node_file(settings) or {}
     deadline = time.monotonic() + timeout
     while not info and _lock_held(settings) and time.monotonic() < deadline:  # still starting
@@ -467,6 +472,36 @@ def _check_state(state: Path) -> None:
                          "(docs/embedded-chain.md)") from None
 
 
+def _snapshots(node: LocalNode, state: Path, interval: float, stopping: threading.Event) -> None:
+    """Until told to stop (or anvil exits): snapshot the state whenever the head moved."""
+    saved_head = _probe(node.rpc_url, 30.0) if state.exists() else None
+    wait = interval
+    while not stopping.wait(wait):
+        wait = interval
+        if not node.is_running():
+            log.error("anvil (pid %d) exited on its own; the state is the last snapshot", node.pid)
+            break
+        head = _probe(node.rpc_url, max(30.0, interval))
+        if head is None:
+            log.warning("anvil (pid %d) is not answering; will try again", node.pid)
+            continue
+        if head == saved_head:
+            continue
+        try:
+            started = time.monotonic()
+            size = node.save_state()
+            saved_head = head
+            took = time.monotonic() - started
+        except (OSError, ChainError) as exc:
+            log.warning("snapshot failed (the previous one stays): %s", exc)
+            continue
+        # A large chain takes long to dump (90 MB: ~13 s on a busy 2-core machine), and anvil
+        # works for it: space snapshots so that they take at most a fifth of the time.
+        wait = max(interval, SNAPSHOT_SPACING * took)
+        (log.info if took > interval else log.debug)(
+            "snapshot at block %d: %d bytes in %.1fs; next look in %.0fs", head, size, took, wait)
+
+
 def _keep(config: dict[str, Any]) -> int:
     """The keeper's life: start anvil, report, snapshot, and on SIGTERM save and stop."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
@@ -507,32 +542,7 @@ def _keep(config: dict[str, Any]) -> int:
     log.info("anvil (pid %d) answers at %s; snapshots to %s", node.pid, node.rpc_url, state)
     report({"ok": True, **info})
 
-    saved_head = _probe(node.rpc_url, 30.0) if state.exists() else None
-    wait = interval
-    while not stopping.wait(wait):
-        wait = interval
-        if not node.is_running():
-            log.error("anvil (pid %d) exited on its own; the state is the last snapshot", node.pid)
-            break
-        head = _probe(node.rpc_url, max(30.0, interval))
-        if head is None:
-            log.warning("anvil (pid %d) is not answering; will try again", node.pid)
-            continue
-        if head == saved_head:
-            continue
-        try:
-            started = time.monotonic()
-            size = node.save_state()
-            saved_head = head
-            took = time.monotonic() - started
-        except (OSError, ChainError) as exc:
-            log.warning("snapshot failed (the previous one stays): %s", exc)
-            continue
-        # A large chain takes long to dump (90 MB: ~13 s on a busy 2-core machine), and anvil
-        # works for it: space snapshots so that they take at most a fifth of the time.
-        wait = max(interval, SNAPSHOT_SPACING * took)
-        (log.info if took > interval else log.debug)(
-            "snapshot at block %d: %d bytes in %.1fs; next look in %.0fs", head, size, took, wait)
+    _snapshots(node, state, interval, stopping)
     node.stop(timeout=STOP_TIMEOUT)  # saves a last snapshot, then SIGTERM
     _node_file_path = folder / "node.json"
     _node_file_path.unlink(missing_ok=True)

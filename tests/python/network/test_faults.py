@@ -164,7 +164,7 @@ def test_sealer_killed_chain_goes_on_nothing_lost_or_doubled(deployed: tuple[Cha
 
 
 def _alive(network: Network, index: int) -> bool:
-    from xborder.chain.network.geth import running_pids
+    from xborder.chain.network.node import running_pids
     return bool(running_pids(network.spec.node(index).datadir(network.root)))
 
 
