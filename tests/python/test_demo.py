@@ -14,6 +14,7 @@ from xborder.chain import embedded
 from xborder.chain.sender import rpc_batch
 from xborder.config import PROJECT_ROOT, Settings
 from xborder.demo import DemoConfig, DemoResult, run_demo, summary_lines
+from xborder.domain.loans import Loan
 from xborder.index.service import open_index
 
 
@@ -49,11 +50,9 @@ def test_printed_totals_match_the_index_and_the_chain(demo_run: tuple[Settings, 
                                             "latest"]) for r in rows])
     chain_totals: dict[str, int] = {}
     for answer in answers:
-        # getLoan returns the static Loan struct inline: word i is field i (docs/contracts.md).
-        raw = bytes.fromhex(answer["result"][2:])
-        currency = raw[3 * 32:3 * 32 + 3].decode()
-        principal = int.from_bytes(raw[9 * 32:10 * 32], "big")
-        chain_totals[currency] = chain_totals.get(currency, 0) + principal
+        # getLoan returns the static v2 Loan struct inline (xborder.domain.loans.Loan decodes it)
+        loan = Loan.decode(bytes.fromhex(answer["result"][2:]))
+        chain_totals[loan.currency] = chain_totals.get(loan.currency, 0) + loan.principal
     index_totals: dict[str, int] = {}
     for _, currency, principal in rows:
         index_totals[str(currency)] = index_totals.get(str(currency), 0) + int(principal)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from xborder.config import Settings
@@ -29,6 +30,9 @@ from xborder.wallets.demo import DemoWallets
 
 #: The demo's calendar: the chain starts on 2 January 2019 (`phases.DEMO_GENESIS`).
 DEMO_START = dt.date(2019, 1, 2)
+#: The workload's value dates start on 1 January 2019 (on the embedded chain, whose clock the player moves).
+WORKLOAD_START = 1_546_300_800
+DAY = 86_400
 ADJUSTMENTS = (Parameter.ADJUSTMENT_ENTERPRISE, Parameter.ADJUSTMENT_FINANCIAL)
 
 
@@ -40,7 +44,9 @@ def policy_steps() -> list[PolicyStep]:
                     for c in calendar.changes_between(DEMO_START, dt.date(2021, 12, 31)) if c.parameter in ADJUSTMENTS]
 
 
-def policy_report(steps: list[PolicyStep], tally: Tally, last_month: int) -> dict[str, Any]:
+def policy_report(steps: list[PolicyStep], tally: Tally, last_month: int, offset: int = 0) -> dict[str, Any]:
+    """`steps` and `last_month` on the 2019 calendar; the player's months are `offset` later (a
+    network run compresses 2019 into the present)."""
     applied = [s for s in steps if s.month <= last_month]
     upcoming = [c for c in calendar.POLICY_CALENDAR if c.effective > DEMO_START and
                 month_index(c.timestamp, DEMO_START.year) > last_month][:1]
@@ -48,7 +54,7 @@ def policy_report(steps: list[PolicyStep], tally: Tally, last_month: int) -> dic
     return {"in_force": in_force,
             "source": next(c.source for c in calendar.POLICY_CALENDAR if c.effective <= DEMO_START),
             "changes": [{"month": s.month, "parameter": s.parameter.slug, "value": s.value_bps / 10_000,
-                         "refusals_after": tally.since(s.month)} for s in applied if s.month > 0],
+                         "refusals_after": tally.since(s.month + offset)} for s in applied if s.month > 0],
             "next": {"date": upcoming[0].effective.isoformat(), "parameter": upcoming[0].parameter.slug,
                      "value": upcoming[0].value_bps / 10_000} if upcoming else None}
 
@@ -68,12 +74,18 @@ def run_demo(settings: Settings, config: DemoConfig | None = None, reporter: pha
         timings[name], clock = round(now - clock, 2), now
 
     steps = policy_steps()
+    # A network's clock cannot be moved: there the 2019 calendar is compressed into the present (value
+    # dates from 20 days ago, inside the v2 value-date window), the policy steps shifted with it.
+    start_ts = WORKLOAD_START if node_of is None else (int(time.time()) // DAY - 20) * DAY
+    base_year = dt.datetime.fromtimestamp(start_ts, dt.UTC).year
     workload = generate(seed=config.seed, enterprises=config.enterprises, banks=config.banks,
                         foreign_branches=config.foreign_branches, nbfis=config.nbfis,
                         creditors=config.creditors, loans=config.loans, total_usd=config.total_usd,
-                        adjustment=steps[0].value_bps / 10_000)
+                        start_ts=start_ts, adjustment=steps[0].value_bps / 10_000)
+    offset = month_index(start_ts, base_year)
     run = phases.Run(settings, workload, DemoWallets.from_seed(f"xborder-demo-{config.seed}"),
-                     reporter or phases.Quiet(), phases.demo_regulator(config.seed), node_of=node_of)
+                     reporter or phases.Quiet(), phases.demo_regulator(config.seed), node_of=node_of,
+                     base_year=base_year)
     phases.start_chain(run, config.block_time)
     lap("chain")
     if config.keystores:
@@ -91,11 +103,11 @@ def run_demo(settings: Settings, config: DemoConfig | None = None, reporter: pha
     lap("keys")
     phases.reference_rates(run)
     lap("policy")
-    tally = phases.record_loans(run, steps)
+    tally = phases.record_loans(run, [replace(s, month=s.month + offset) for s in steps])
     lap("loans")
     result = read_report(run, tally, timings, lap)
-    last = max(month_index(ln.value_date, DEMO_START.year) + len(ln.later) for ln in workload.loans)
-    result.policy = policy_report(steps, tally, last)
+    last = max(month_index(ln.value_date, base_year) + len(ln.later) for ln in workload.loans) - offset
+    result.policy = policy_report(steps, tally, last, offset)
     return result
 
 

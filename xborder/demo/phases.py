@@ -94,6 +94,8 @@ class Run:
     #: On a multi-node network: institution index -> its own node's RPC URL (`xborder.demo.network`).
     node_of: Callable[[int], str] | None = None
     router: NodeRouter | None = None
+    #: The calendar year the workload's months count from (2019; the present on a network).
+    base_year: int = 2019
 
     @property
     def client(self) -> XborderClient:
@@ -277,7 +279,7 @@ def record_loans(run: Run, steps: list[PolicyStep]) -> Tally:
                                            sum(len(ln.later) for ln in loans)),
                 say=run.reporter.say)
     player = WorkloadPlayer(run.client, run.workload, run.accounts(), run.regulator, run.sealer, steps, bars,
-                            route=run.route, moves_clock=run.node_of is None)
+                            base_year=run.base_year, route=run.route, moves_clock=run.node_of is None)
     tally = player.play()
     if run.router is not None:  # the regulator's node holds every block before it indexes
         run.router.settle()
