@@ -1,12 +1,16 @@
 """The main job: the whole platform on a realistic workload, from an empty folder.
 
 A short script of named phases (`xborder.demo.phases`): start the embedded chain, keystores,
-deploy, fund, onboard every institution, register their encryption keys, publish the FX reference
-rates, record the SAFE-2019-shaped workload month by month from the institutions' own wallets
-(co-signed one-transaction loans, loans confirmed later, drawdowns in tranches, repayments,
-refusals for the limit and for reused documents) under the macro-prudential parameter actually in
-force (the PBOC/SAFE calendar: 1.0 in 2019), index everything,
-write the dashboard and report as the regulator sees it.
+deploy, fund, onboard every institution (each admin wallet proving it agrees to be bound), the
+overseas creditors appoint the domestic banks that record and service their loans as agents (the
+v2 lender side), register their encryption keys, publish the FX reference rates, record the
+SAFE-2019-shaped workload month by month from the institutions' own wallets (co-signed loans: the
+borrower's EIP-712 consent naming the submitting bank, Active and drawn in one transaction; the
+others recorded by the bank and confirmed by the borrower), drawdowns at their drawdown date's rate
+and weight, repayments acknowledged by the lender side, refusals decoded from the contracts' errors
+(the limit, reused documents, drawdowns after maturity) under the macro-prudential parameter
+actually in force (the PBOC/SAFE calendar: 1.0 in 2019), index everything, check the index against
+the chain, write the dashboard and report as the regulator sees it.
 """
 
 from __future__ import annotations

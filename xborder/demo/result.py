@@ -68,6 +68,16 @@ REFUSAL_LABELS = {
     "BorrowingLimitExceeded": "would exceed the borrower's macro-prudential limit",
     "DocumentAlreadyBacksLoan": "document already backs a live loan on the chain",
     "DuplicateInBatch": "document backs another loan of the same batch",
+    "LoanMatured": "drawdown after the loan's maturity date",
+    "DrawdownExceedsAvailable": "drawdown above the undrawn principal",
+    "RepaymentExceedsOutstanding": "repayment above what is outstanding",
+    "ValueDateOutOfRange": "value date outside the policy's window around block time",
+    "MaturityDateOutOfRange": "maturity outside the policy's window",
+    "SignatureExpired": "the borrower's consent expired before it was submitted",
+    "ConsentRevoked": "the borrower revoked its consents (signature epoch moved)",
+    "UnauthorizedWallet": "wallet not on the borrower's or the lender's side",
+    "BorrowerFrozen": "the regulator froze the borrower's drawdowns",
+    "ValidationError": "invalid request (the field is named)",
 }
 
 
