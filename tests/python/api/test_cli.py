@@ -152,7 +152,9 @@ def test_index_follow_keeps_up_until_interrupted(book: Book, env: dict[str, str]
             return run.json()["checkpoint"] if run.code == 0 else None
 
         def wait_for(block: int) -> None:
-            deadline = time.monotonic() + 20
+            # A bound on a hang, not a timing check: it returns as soon as the follower is there. Each
+            # probe is a CLI process (seconds to start on a loaded 2-core machine), so the bound is generous.
+            deadline = time.monotonic() + 120
             while checkpoint() != block:
                 assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
                 assert time.monotonic() < deadline, f"follow did not reach block {block}"
