@@ -51,24 +51,30 @@ def items_for(world: World, count: int, tag: str, seed: int) -> list[LoanItem]:
     return make_items(world, count, borrowers=world.borrowers, tag=tag, seed=seed)
 
 
-def _contract(world: World, w3: Web3) -> Any:
-    return w3.eth.contract(address=Web3.to_checksum_address(world.client.ledger.address),
-                           abi=world.client.deployment.abi("LoanLedger", world.client.deployments_dir))
+def _contract(world: World, w3: Web3, name: str = "LoanLedger") -> Any:
+    address = world.client.ledger.address if name == "LoanLedger" else world.client.registry.address
+    return w3.eth.contract(address=Web3.to_checksum_address(address),
+                           abi=world.client.deployment.abi(name, world.client.deployments_dir))
 
 
 def plain_loop(world: World, items: Sequence[LoanItem]) -> Baseline:
     w3 = Web3(Web3.HTTPProvider(world.node.rpc_url, request_kwargs={"timeout": 60}))
     ledger = _contract(world, w3)
+    registry = _contract(world, w3, "InstitutionRegistry")
     chain_id = w3.eth.chain_id
     started = time.perf_counter()
     for item in items:
         assert item.borrower_account is not None
-        nonce = ledger.functions.borrowerPosition(item.request.borrower).call()[2]
+        # v2: an unused consent nonce (every consent here made a loan: the loan count is unused), the
+        # borrower's signature epoch, the submitting bank named
+        nonce = ledger.functions.borrowerPosition(item.request.borrower).call()[1]
+        epoch = registry.functions.signatureEpoch(item.request.borrower).call()
         deadline = w3.eth.get_block("latest")["timestamp"] + 3600
-        signature = sign_consent(item.borrower_account, item.request, item.draw, nonce, deadline,
-                                 chain_id=chain_id, ledger=ledger.address)
-        tx = ledger.functions.recordLoanWithConsent(item.request.as_abi(), item.terms, item.draw, deadline,
-                                                    signature).build_transaction({
+        consent = sign_consent(item.borrower_account, item.request, item.draw,
+                               submitter=world.home_bank[item.request.borrower].institution_id, nonce=nonce,
+                               epoch=epoch, deadline=deadline, chain_id=chain_id, ledger=ledger.address)
+        tx = ledger.functions.recordLoanWithConsent(item.request.as_abi(), item.terms, item.draw,
+                                                    consent.as_abi()).build_transaction({
                                                         "from": item.recorder.address,
                                                         "nonce": w3.eth.get_transaction_count(item.recorder.address)})
         tx_hash = w3.eth.send_raw_transaction(item.recorder.sign_transaction(dict(tx)).raw_transaction)
@@ -85,19 +91,20 @@ def pipelined(world: World, items: Sequence[LoanItem], node: str) -> Baseline:
     ledger = _contract(world, w3)
     chain_id = w3.eth.chain_id
     started = time.perf_counter()
-    consent = {b: int(ledger.functions.borrowerPosition(b).call()[2]) for b in {i.request.borrower for i in items}}
+    consent = {b: int(ledger.functions.borrowerPosition(b).call()[1]) for b in {i.request.borrower for i in items}}
     nonce = {a: int(w3.eth.get_transaction_count(a, "pending")) for a in {i.recorder.address for i in items}}
     deadline = w3.eth.get_block("latest")["timestamp"] + 3600
     raw = []
     for item in items:
         assert item.borrower_account is not None
         b, a = item.request.borrower, item.recorder.address
-        signature = sign_consent(item.borrower_account, item.request, item.draw, consent[b], deadline,
-                                 chain_id=chain_id, ledger=ledger.address)
+        signature = sign_consent(item.borrower_account, item.request, item.draw,
+                                 submitter=world.home_bank[b].institution_id, nonce=consent[b], epoch=0,
+                                 deadline=deadline, chain_id=chain_id, ledger=ledger.address)
         consent[b] += 1
         # web3 fills the fees (its own default rule); gas given, so nothing is estimated
-        tx = ledger.functions.recordLoanWithConsent(item.request.as_abi(), item.terms, item.draw, deadline,
-                                                    signature).build_transaction({
+        tx = ledger.functions.recordLoanWithConsent(item.request.as_abi(), item.terms, item.draw,
+                                                    signature.as_abi()).build_transaction({
                                                         "from": a, "gas": PLAIN_GAS, "nonce": nonce[a]})
         nonce[a] += 1
         raw.append(item.recorder.sign_transaction(dict(tx)).raw_transaction)

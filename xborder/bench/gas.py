@@ -14,6 +14,7 @@ from xborder.services.loan_batch import LoanItem
 from xborder.services.loans import LOAN_RECORDED_TOPIC, LoanService
 
 SECTION = "gas"
+DAY = 86_400
 TARGETS = {"record + co-sign + draw": "<= 130000", "drawdown": "<= 60000", "repay": "<= 50000"}
 
 
@@ -39,9 +40,18 @@ class _Gas:
 
     def record_consent(self, item: LoanItem) -> Outcome:
         assert item.borrower_account is not None
-        signature, _nonce, deadline = self.service.sign_consent(item.borrower_account, item.request, item.draw)
-        return self.send(item.recorder, record_with_consent_calldata(item.request, item.terms, item.draw, deadline,
-                                                                     signature))
+        bank = self.world.home_bank[item.request.borrower].institution_id  # the creditor's agent submits
+        consent = self.service.sign_consent(item.borrower_account, item.request, item.draw, submitter=bank)
+        return self.send(item.recorder, record_with_consent_calldata(item.request, item.terms, item.draw, consent))
+
+
+def _same_class_extension(value_date: int, maturity: int) -> int | None:
+    """A later maturity in the same term class (v2: a change of class needs the borrower's consent):
+    90 days for a long-term loan, a day for a short one well inside its year, else None."""
+    term = maturity - value_date
+    if term > 367 * DAY:
+        return maturity + 90 * DAY
+    return maturity + DAY if term < 360 * DAY else None
 
 
 def run(world: World, results: Results) -> None:
@@ -76,12 +86,15 @@ def run(world: World, results: Results) -> None:
     p1, p2 = items2[0].request.principal, items2[1].request.principal
     add("drawdown (borrower's first loan)", g.call(g2.account, "drawdown", l_first, p1 // 4), "drawdown")
     add("drawdown (subsequent loan)", g.call(g2.account, "drawdown", l_next, p2 // 4), "drawdown")
-    add("repay (borrower's first loan)", g.call(g2.account, "repay", l_first, p1 // 8), "repay")
-    add("repay (subsequent loan)", g.call(g2.account, "repay", l_next, p2 // 8), "repay")
-    add("extendMaturity", g.call(items2[0].recorder, "extendMaturity", l_first,
-                                 items2[0].request.maturity_date + 90 * 86_400))
+    # v2: a repayment is the lender side's acknowledgement (the bank, the creditor's agent)
+    lender = items2[0].recorder
+    add("repay (borrower's first loan)", g.call(lender, "repay", l_first, p1 // 8), "repay")
+    add("repay (subsequent loan)", g.call(items2[1].recorder, "repay", l_next, p2 // 8), "repay")
+    new_maturity = _same_class_extension(items2[0].request.value_date, items2[0].request.maturity_date)
+    if new_maturity is not None:
+        add("extendMaturity (same term class)", g.call(lender, "extendMaturity", l_first, new_maturity))
     outstanding = g.service.loan(l_next).outstanding
-    add("repay (final: outstanding to 0)", g.call(g2.account, "repay", l_next, outstanding))
+    add("repay (final: outstanding to 0)", g.call(items2[1].recorder, "repay", l_next, outstanding))
     undrawn = items2[2]
     undrawn.draw = 0
     r = g.record_consent(undrawn)

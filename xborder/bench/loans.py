@@ -1,5 +1,6 @@
 """Loans for the benchmark: realistic currencies, amounts, terms and documents, co-signed by the
-borrower's own wallet and recorded by its bank's wallet."""
+borrower's own wallet and recorded by its bank's wallet (the creditor's agent), value dates around
+the bench chain's own time (the v2 date windows)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,6 @@ from xborder.services.loan_batch import LoanItem
 from xborder.services.terms import LoanTerms
 from xborder.services.workload import CURRENCY_MIX, DAY, REFERENCE_RATES
 
-START = 1_546_300_800  # 2019-01-01
-
 
 def _pick(rng: random.Random, mix: Sequence[tuple[str, float]]) -> str:
     x, acc = rng.random(), 0.0
@@ -29,7 +28,8 @@ def _pick(rng: random.Random, mix: Sequence[tuple[str, float]]) -> str:
 
 def make_items(world: World, count: int, *, borrowers: Sequence[Party], tag: str, seed: int,
                draw_half: bool = True, sealer: TermsSealer | None = None) -> list[LoanItem]:
-    """`count` co-signed loans (recorded Active with a first drawdown in one transaction)."""
+    """`count` co-signed loans (recorded Active with a first drawdown in one transaction), each
+    co-signed by the borrower naming its home bank (an agent of every creditor) as submitter."""
     rng = random.Random(seed)
     items = []
     for n in range(count):
@@ -40,7 +40,7 @@ def make_items(world: World, count: int, *, borrowers: Sequence[Party], tag: str
         usd = math.exp(rng.gauss(math.log(1_000_000), 1.0))
         rate = 1.0 if currency == "CNY" else float(REFERENCE_RATES[currency])
         principal = max(int(usd * 7.04 / rate), 10_000) * 100
-        value = START + rng.randrange(300) * DAY
+        value = world.start - 20 * DAY + rng.randrange(300) * DAY  # within the v2 value-date window
         term = rng.randint(90, 365) if rng.random() < 0.42 else rng.randint(366, 5 * 365)
         doc = f"BENCH-{tag}-{n:07d}-{rng.getrandbits(32):08x}".encode()
         terms = LoanTerms(interest_rate=f"{rng.randint(180, 650) / 100:.2f}",

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
+from faster_eth_abi import encode as abi_encode
 from web3 import Web3
 
-from xborder.bindings.batch import Outcome
+from xborder.bindings.batch import Outcome, Tx
 from xborder.bindings.client import XborderClient
+from xborder.bindings.consent import ledger_call, selector, sign_wallet_proof
 from xborder.chain.launcher import LocalNode, start_anvil
 from xborder.config import PROJECT_ROOT
 from xborder.domain.identifiers import USCC_CHARSET, identifier_bytes, lei_check_digits, uscc_check_char
@@ -25,6 +27,8 @@ from xborder.services.workload import REFERENCE_RATES
 from xborder.wallets.demo import DemoWallets
 
 BANK, ENTERPRISE, CREDITOR = 0, 3, 4
+_REGISTER_TYPES = ["uint8", "bytes20", "bytes2", "uint64", "string", "address", "(uint64,bytes)"]
+_REGISTER = selector(f"registerInstitution({','.join(_REGISTER_TYPES)})")
 CREDITOR_COUNTRIES = ["HK", "SG", "US", "GB", "DE", "JP", "FR", "KY"]
 
 
@@ -49,6 +53,8 @@ class World:
     registration_receipts: dict[int, Outcome] = field(default_factory=dict)  # kind -> one landed registration
     workdir: Path = Path(".")
     home_bank: dict[int, Party] = field(default_factory=dict)  # borrower id -> bank
+    #: Chain time when the world was built: the bench's value dates count from it (v2 date windows).
+    start: int = 0
 
     @property
     def ledger(self) -> str:
@@ -66,6 +72,16 @@ def _lei(rng: random.Random) -> str:
 def _uscc(rng: random.Random) -> str:
     body = "91" + f"{rng.randrange(110000, 659999):06d}" + "".join(rng.choice(USCC_CHARSET[:-1]) for _ in range(9))
     return body + uscc_check_char(body)
+
+
+def appoint_agents(world: World) -> None:
+    """Every creditor appoints every bank as its agent: the banks record, co-sign and service the
+    loans as the lender side (v2: a bank that is not the creditor's agent has no rights on its loans)."""
+    txs = [Tx(c.account, world.ledger, ledger_call("appointAgent(uint32)", b.institution_id), 100_000,
+              label=f"{c.institution_id} appoints {b.institution_id}") for c in world.creditors for b in world.banks]
+    failed = world.client.batch(txs, receipt_timeout=600).submit()
+    if failed:
+        raise RuntimeError(f"bench setup: {failed[0].label}: {failed[0].reason}")
 
 
 def build_world(*, banks: int, creditors: int, borrowers: int, block_time: float | None = 0.2,
@@ -95,10 +111,16 @@ def build_world(*, banks: int, creditors: int, borrowers: int, block_time: float
             # capital bases large enough that the limit check passes for the bench's loans
             plan.append((ENTERPRISE, _uscc(rng), "CN", rng.randrange(10**9, 5 * 10**9) * 100,
                          f"Bench Enterprise {i + 1:05d}"))
-        registry = client.registry.functions
-        calls = [client.tx(regulator, registry.registerInstitution(
-            kind, identifier_bytes(ident), country.encode(), capital, name, demo.address(k + 1)), name, gas=400_000)
-            for k, (kind, ident, country, capital, name) in enumerate(plan)]
+        # v2: every admin wallet proves it agrees to be bound (its WalletBinding signature; fresh wallets: nonce 0)
+        start = int(w3.eth.get_block("latest")["timestamp"])
+        registry = str(client.registry.address)
+        calls = []
+        for k, (kind, ident, country, capital, name) in enumerate(plan):
+            proof = sign_wallet_proof(demo.account(k + 1), identifier_bytes(ident), nonce=0, deadline=start + 3600,
+                                      chain_id=client.chain_id, registry=registry, separator=client.registry_separator)
+            calls.append(Tx(regulator, registry, _REGISTER + abi_encode(_REGISTER_TYPES, [
+                kind, identifier_bytes(ident), country.encode(), capital, name, demo.address(k + 1), proof.as_abi()]),
+                400_000, label=name))
         rates = {c: int(float(r) * 10**8) for c, r in REFERENCE_RATES.items()}
         rate_call = client.tx(regulator, client.policy.functions.setReferenceRates(
             [c.encode() for c in rates], list(rates.values())), "rates", gas=1_000_000)
@@ -117,6 +139,8 @@ def build_world(*, banks: int, creditors: int, borrowers: int, block_time: float
             world.registration_receipts.setdefault(kind, receipt)
         for b in world.borrowers:
             world.home_bank[b.institution_id] = world.banks[rng.randrange(len(world.banks))]
+        world.start = start
+        appoint_agents(world)
         return world
     except BaseException:
         node.stop()
