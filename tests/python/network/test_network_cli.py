@@ -19,6 +19,7 @@ import pytest
 from cli_helpers import xborder
 from eth_account import Account
 
+from xborder.bindings.client import XborderClient
 from xborder.chain.connect import connect
 from xborder.chain.network import init_network, running_network
 from xborder.chain.network.node import running_pids
@@ -27,6 +28,8 @@ from xborder.chain.rpc import rpc
 from xborder.chain.sender import TxSender
 from xborder.chain.signer import Call
 from xborder.config import PROJECT_ROOT
+from xborder.services import onboarding
+from xborder.services.roster import COLUMNS
 
 from .chains import NETWORK_CHAIN_ID, dev_account
 
@@ -56,6 +59,23 @@ def cli_network(tmp_path: Path) -> Iterator[Path]:
     if NetworkSpec.exists(data / "network"):
         run(data, "network", "down", check=False)
         assert geth_processes(data / "network") == []
+
+
+def _roster_with_proofs(data: Path, rpc_url: str) -> Path:
+    """The example roster with an admin_proof column: each admin (accounts 10..21 of the public
+    development mnemonic, DEV-ONLY) proves its wallet, as `xborder wallet prove` would; the
+    network's chain id is not a dev chain's, so xborder does not sign them itself."""
+    client = XborderClient.load(connect(rpc_url), data / "deployments")
+    admins = {str(a.address): a for a in (dev_account(i) for i in range(10, 22))}
+    entries = onboarding.read_roster(PROJECT_ROOT / "examples" / "roster.csv", None)
+    out = data.parent / "roster-with-proofs.csv"
+    lines = [",".join(COLUMNS) + ",admin_proof"]
+    for e in entries:
+        proof = onboarding.format_wallet_proof(onboarding.prove_wallet(client, admins[e.admin], e.identifier))
+        lines.append(f'{e.kind.slug},"{e.name}",{e.identifier},{e.jurisdiction},{e.capital_base // 100}.{e.capital_base % 100:02d},'
+                     f"{e.admin},{proof}")
+    out.write_text("\n".join(lines) + "\n")
+    return out
 
 
 def test_cli_init_up_commands_down_up(cli_network: Path) -> None:
@@ -88,7 +108,7 @@ def test_cli_init_up_commands_down_up(cli_network: Path) -> None:
 
     # Existing commands against the nodes: deploy and onboard through node 1, read through node 2.
     run(data, "deploy", "--wallet", "regulator", "--rpc-url", url1)
-    run(data, "institution", "import", str(PROJECT_ROOT / "examples" / "roster.csv"), "--wallet", "regulator",
+    run(data, "institution", "import", str(_roster_with_proofs(data, url1)), "--wallet", "regulator",
         "--rpc-url", url1)
     w3_1, w3_2 = connect(url1), connect(url2)
     _wait(lambda: w3_2.eth.block_number >= w3_1.eth.block_number, "node 2 to catch up")
@@ -182,7 +202,10 @@ def test_no_orphans_when_the_owner_dies(free_gas_root: Path) -> None:
         import time
         from pathlib import Path
         from xborder.chain.network import running_network
-        from xborder.config import PROJECT_ROOT
+        from xborder.bindings.client import XborderClient
+from xborder.config import PROJECT_ROOT
+from xborder.services import onboarding
+from xborder.services.roster import COLUMNS
         with running_network(Path({str(free_gas_root)!r}), PROJECT_ROOT):
             print("up", flush=True)
             time.sleep(600)
