@@ -11,7 +11,7 @@ from crytic_compile import CryticCompile
 from crytic_compile.platform.solc_standard_json import SolcStandardJson
 from slither import Slither
 from slither.detectors import all_detectors
-from slither.detectors.abstract_detector import AbstractDetector, DetectorClassification
+from slither.detectors.abstract_detector import AbstractDetector
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # Findings reviewed and explained in a code comment at the flagged line: (detector, contract).
