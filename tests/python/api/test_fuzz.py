@@ -46,8 +46,13 @@ def served(book: Book, tokens: Tokens) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "XBORDER_DATABASE_URL": book.settings.index_url, "XBORDER_RPC_URL": str(book.settings.rpc_url),
            "XBORDER_DEPLOYMENTS_DIR": str(book.settings.deployments)}
-    proc = subprocess.Popen([sys.executable, "-m", "xborder.cli.main", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # The server's log goes to a file, never to an unread pipe: uvicorn logs every request, and a full
+    # pipe (64 KiB) blocked the server mid-run (read timeouts, then a server that would not stop).
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    server_log = REPORTS / "serve.log"
+    with server_log.open("w") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "xborder.cli.main", "serve", "--port", str(port)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=log_file, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -55,14 +60,18 @@ def served(book: Book, tokens: Tokens) -> Iterator[str]:
             urllib.request.urlopen(base + "/openapi.json", timeout=2).close()
             break
         except (OSError, urllib.error.URLError):
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert proc.poll() is None, server_log.read_text()[-4000:]
             assert time.monotonic() < deadline, "xborder serve did not answer"
             time.sleep(0.2)
     try:
         yield base
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def _fuzz(base: str, token: str, name: str) -> subprocess.CompletedProcess[str]:
