@@ -202,10 +202,7 @@ def test_no_orphans_when_the_owner_dies(free_gas_root: Path) -> None:
         import time
         from pathlib import Path
         from xborder.chain.network import running_network
-        from xborder.bindings.client import XborderClient
-from xborder.config import PROJECT_ROOT
-from xborder.services import onboarding
-from xborder.services.roster import COLUMNS
+        from xborder.config import PROJECT_ROOT
         with running_network(Path({str(free_gas_root)!r}), PROJECT_ROOT):
             print("up", flush=True)
             time.sleep(600)
