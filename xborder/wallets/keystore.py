@@ -170,7 +170,11 @@ def _check(data: object) -> None:
     where = "crypto."
     _choice(crypto, "cipher", where, ("aes-128-ctr",))
     params = _section(crypto, "cipherparams", where, "an object with the IV")
-    _hex(params, "iv", where + "cipherparams.", 16, "16 bytes as 32 hex digits")
+    # eth-keyfile writes the IV as a big-endian integer without its leading zero bytes (one file
+    # in 256 has a 15-byte IV) and reads it back the same way: accept 1 to 16 bytes.
+    iv = _hex(params, "iv", where + "cipherparams.", None, "1 to 16 bytes as hex digits")
+    if len(iv) > 16:
+        raise _Bad(f"{where}cipherparams.iv: {len(iv)} bytes, more than 16 (1 to 16 bytes as hex digits)")
     _hex(crypto, "ciphertext", where, 32, "the encrypted 32-byte key as 64 hex digits")
     kdf = _choice(crypto, "kdf", where, ("scrypt", "pbkdf2"))
     kdfparams = _section(crypto, "kdfparams", where, f"the {kdf} parameters")
