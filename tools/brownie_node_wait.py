@@ -11,17 +11,24 @@ port the contract suite's conftest picked), waits until it answers (up to NODE_S
 raises the request timeout, for this run only; Brownie then attaches to the node instead of
 launching one, and stops it at the end as its own (it is this process's child).
 
+An anvil gets its own folder for the states of past blocks (`xborder.chain.scratch`): Brownie
+stops its node with SIGKILL, and anvil's default folder (~/.foundry/anvil/tmp) is then never
+cleaned.
+
 Loaded by tools/run-tests.sh: `PYTHONPATH=tools brownie test ... -p brownie_node_wait`.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import time
 import urllib.request
 from typing import Any
 
 import pytest
+
+from xborder.chain import scratch
 
 NODE_START_TIMEOUT = 300.0
 REQUEST_TIMEOUT = 600
@@ -55,7 +62,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     url = f"{active['host']}:{cmd_settings['port']}"
     if backend is None or _answers(url):
         return
+    cache_dir = None
+    if cmd.split(" ")[0].endswith("anvil"):
+        scratch.sweep()
+        cache_dir = scratch.new_cache_dir()
+        cmd = " ".join([cmd, *scratch.anvil_args(cache_dir)])
+        atexit.register(scratch.remove, cache_dir)
     process = backend.launch(cmd, **cmd_settings)
+    if cache_dir is not None:
+        scratch.claim(cache_dir, process.pid)
     started = time.monotonic()
     while not _answers(url):
         if process.poll() is not None:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from xborder.chain import scratch
 from xborder.config import PROJECT_ROOT
 from xborder.errors import ChainError
 from xborder.files import write_atomically
@@ -125,6 +126,8 @@ class LocalNode:
     state_path: Path | None = None
     log_path: Path | None = None
     host: str = "127.0.0.1"
+    #: anvil's folder of past states (`xborder.chain.scratch`), removed once the node is gone.
+    cache_dir: Path | None = None
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -156,6 +159,13 @@ class LocalNode:
         if self._stopped:
             return
         self._stopped = True
+        try:
+            self._stop(timeout, save_timeout)
+        finally:
+            if not self.is_running():
+                scratch.remove(self.cache_dir)
+
+    def _stop(self, timeout: float, save_timeout: float) -> None:
         if not self.is_running():
             return
         if self.kind is NodeKind.ANVIL and self.state_path is not None:
@@ -236,7 +246,7 @@ def _wait_until_ready(node: LocalNode, timeout: float, log_offset: int = 0) -> N
 
 def _launch(kind: NodeKind, argv: list[str], port: int, chain_id: int, state_path: Path | None,
             log_path: Path | None, detached: bool, timeout: float,
-            pass_fds: tuple[int, ...] = ()) -> LocalNode:
+            pass_fds: tuple[int, ...] = (), cache_dir: Path | None = None) -> LocalNode:
     log_offset = 0
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -249,11 +259,16 @@ def _launch(kind: NodeKind, argv: list[str], port: int, chain_id: int, state_pat
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, pass_fds=pass_fds,
             preexec_fn=os.setsid if detached else _die_with_parent,  # noqa: PLW1509
         )
+    except BaseException:
+        scratch.remove(cache_dir)
+        raise
     finally:
         if log_path is not None:
             out.close()
+    if cache_dir is not None:
+        scratch.claim(cache_dir, process.pid)
     node = LocalNode(kind=kind, port=port, process=process, pid=process.pid, chain_id=chain_id,
-                     state_path=state_path, log_path=log_path)
+                     state_path=state_path, log_path=log_path, cache_dir=cache_dir)
     if not detached:
         atexit.register(node.stop)
     try:
@@ -302,7 +317,11 @@ def start_anvil(
     if no_mining:
         argv += ["--no-mining"]
     argv += extra_args or []
-    return _launch(NodeKind.ANVIL, argv, port, chain_id, state_path, log_path, detached, timeout, pass_fds)
+    scratch.sweep()
+    cache_dir = scratch.new_cache_dir()
+    argv += scratch.anvil_args(cache_dir)
+    return _launch(NodeKind.ANVIL, argv, port, chain_id, state_path, log_path, detached, timeout, pass_fds,
+                   cache_dir)
 
 
 def start_ganache(
