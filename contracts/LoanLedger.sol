@@ -275,7 +275,11 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable, EIP712Domain {
     /// @inheritdoc ILoanLedger
     function writeOff(uint64 loanId, ReasonCode reason) external onlyRole(REGULATOR_ROLE) {
         StoredLoan storage s = _loans[loanId];
-        LoanHeader h = _header(loanId, LoanStatus.Defaulted);
+        LoanHeader h = s.header;
+        LoanStatus status = h.status();
+        if (status != LoanStatus.Defaulted && !(status == LoanStatus.Active && _creditorRevoked(h))) {
+            revert InvalidLoanStatus(loanId, status);
+        }
         LoanAmounts a = s.amounts;
         BorrowerPosition storage pos = _positions[h.borrower()];
         uint256 balanceAfter = pos.balance - a.contribution();
@@ -538,7 +542,8 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable, EIP712Domain {
      * @dev The one caller check. Looks up the caller's institution (and, with `withParties`, the
      * cores of borrower `b` and creditor `c`) in one registry call; when a consent is being submitted
      * (`namedSubmitter` != _NO_CONSENT: the consent's uint32 submitter, 0 included) the caller must be
-     * that institution; the caller must hold one of the `allowed` roles on the loan and be Active.
+     * that institution; the caller must hold one of the `allowed` roles on the loan and be Active; an
+     * agent acting for creditor `c` (not as the loan's recorder) needs `c` Active too.
      */
     function _authorize(uint32 b, uint32 c, uint32 recorder, uint8 allowed, bool withParties, uint256 namedSubmitter)
         private
@@ -568,6 +573,16 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable, EIP712Domain {
         }
         if (roles & allowed == 0) revert UnauthorizedWallet(msg.sender, caller);
         _requireActive(caller, callerCore);
+        // An agent acts for its principal: a creditor that is not Active (suspended, revoked) lends,
+        // collects, defaults and closes nothing through the banks it appointed.
+        if (roles & _AGENT != 0 && roles & allowed & _RECORDER == 0) {
+            if (!withParties) {
+                // The caller's and the borrower's cores are not needed here.
+                // slither-disable-next-line unused-return
+                (,,, cc) = _registry.coreWords(msg.sender, 0, c);
+            }
+            _requireActive(c, cc);
+        }
     }
 
     /// @dev {_authorize} for an existing loan.
@@ -587,6 +602,13 @@ contract LoanLedger is ILoanLedger, AccessControl, Pausable, EIP712Domain {
         if (id == 0) revert UnauthorizedWallet(msg.sender, 0);
         _requireActive(id, core);
         return id;
+    }
+
+    function _creditorRevoked(LoanHeader h) private view returns (bool) {
+        // Only the creditor's core is needed.
+        // slither-disable-next-line unused-return
+        (,,, InstitutionCore cc) = _registry.coreWords(msg.sender, 0, h.creditor());
+        return cc.status() == IInstitutionRegistry.InstitutionStatus.Revoked;
     }
 
     function _requireActive(uint32 institutionId, InstitutionCore core) private pure {

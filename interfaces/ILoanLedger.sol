@@ -14,7 +14,8 @@ import {IInstitutionRegistry} from "./IInstitutionRegistry.sol";
  * institution that submitted the record; R has no rights of its own beyond cancelling a Recorded
  * loan). C may appoint banks as its agents ({appointAgent}); agency is checked at the time of each
  * action. "Lender side" = C or a current agent of C, never B. A caller acts through any wallet of
- * its institution, and the institution must be Active.
+ * its institution, and the institution must be Active; an agent acts for C only while C is Active
+ * (else `InstitutionNotActive(C, status)`; withdrawing a Recorded loan it recorded stays open).
  *
  * | action                | who                                                               |
  * |-----------------------|-------------------------------------------------------------------|
@@ -245,7 +246,8 @@ interface ILoanLedger {
         uint256 borrowerBalance
     );
 
-    /// @notice The regulator `by` wrote off a Defaulted loan: `contributionRemoved` left the balance.
+    /// @notice The regulator `by` wrote off a Defaulted loan (or an Active one of a Revoked creditor):
+    /// `contributionRemoved` left the balance.
     event LoanWrittenOff(
         uint64 indexed loanId,
         uint32 indexed borrower,
@@ -494,9 +496,12 @@ interface ILoanLedger {
     /**
      * @notice Confirm the write-off of a Defaulted loan: its contribution leaves the balance, its
      * document is free. The regulator confirms because a write-off frees the borrower's limit and a
-     * creditor colluding with the borrower loses nothing on chain.
+     * creditor colluding with the borrower loses nothing on chain. An Active loan whose creditor is
+     * Revoked can be written off too: nobody is left to repay or default it (its agents act for it
+     * in nothing), and without this its contribution would hold the borrower's limit for ever.
      *
-     * Requirements: caller has REGULATOR_ROLE (works while paused); loan Defaulted.
+     * Requirements: caller has REGULATOR_ROLE (works while paused); loan Defaulted, or Active with
+     * its creditor Revoked (else `InvalidLoanStatus(loanId, status)`).
      *
      * May emit {LoanWrittenOff}.
      */

@@ -22,7 +22,8 @@ class LoanControls(LoanBase):
     # -- the regulator (REGULATOR_ROLE on the ledger; works while the ledger is paused) --------
     def write_off(self, regulator: LocalAccount, loan_id: int,
                   reason: ReasonCode = ReasonCode.WRITE_OFF_APPROVED) -> LoanTx:
-        """writeOff: confirm the write-off of a Defaulted loan; its contribution leaves the balance."""
+        """writeOff: confirm the write-off of a Defaulted loan (or an Active one of a Revoked creditor);
+        its contribution leaves the balance."""
         return self._send(regulator, self.client.ledger.functions.writeOff(loan_id, int(reason)),
                           f"writing off loan {loan_id} ({reason.label})", loan_id)
 

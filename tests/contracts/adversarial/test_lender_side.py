@@ -114,3 +114,80 @@ def test_borrower_cancels_or_closes_drawn_loan(xb, ledger, bank, enterprise, ids
         ledger.closeLoan(lid, {"from": enterprise})
     with reverts("OutstandingNotZero", lid, 1_000_00):
         ledger.closeLoan(lid, {"from": bank})
+
+
+@pytest.fixture
+def agent_loan(ledger, bank, bank2, enterprise, ids, consent):
+    """The creditor (bank) appointed bank2 as its agent; bank2 recorded and drew a loan for it."""
+    ledger.appointAgent(ids["bank2"], {"from": bank})
+    req = make_request(ids["enterprise"], ids["bank"], currency=b"CNY")
+    lid = ledger.recordLoanWithConsent(req, TERMS, 500_000_00, consent(enterprise, req, 500_000_00, submitter=ids["bank2"]),
+                                       {"from": bank2}).return_value
+    return lid
+
+
+@pytest.mark.parametrize("act", ["repay", "declareDefault", "drawdown", "extendMaturity", "shareTerms"])
+def test_suspended_creditor_acts_through_its_agent(xb, ledger, registry, regulator, bank, bank2, ids, agent_loan, act):
+    """The regulator suspends a creditor; the bank it appointed keeps acting for it: a fake
+    repayment frees the borrower's limit, a default hides the debt, a drawdown lends more. An agent
+    has no authority its principal has lost."""
+    lid = agent_loan
+    e = ids["enterprise"]
+    balance = ledger.riskWeightedBalance(e)
+    before = ledger.getLoan(lid)
+    registry.suspendInstitution(ids["bank"], {"from": regulator})
+    call = {
+        "repay": lambda: ledger.repay(lid, 500_000_00, {"from": bank2}),
+        "declareDefault": lambda: ledger.declareDefault(lid, {"from": bank2}),
+        "drawdown": lambda: ledger.drawdown(lid, 1_00, {"from": bank2}),
+        "extendMaturity": lambda: ledger.extendMaturity(lid, before["maturityDate"] + 86400, {"from": bank2}),
+        "shareTerms": lambda: ledger.shareTerms(lid, b"\x01", {"from": bank2}),
+    }[act]
+    with reverts("InstitutionNotActive", ids["bank"], model.ST_SUSPENDED):
+        call()
+    assert ledger.riskWeightedBalance(e) == balance
+    assert ledger.getLoan(lid) == before
+    # reinstated, the creditor's agent acts for it again
+    registry.reinstateInstitution(ids["bank"], {"from": regulator})
+    assert call().status == 1
+
+
+def test_revoked_creditors_agent_cannot_close_or_cancel(xb, ledger, registry, regulator, bank, bank2, enterprise, ids,
+                                                       consent):
+    """Closing or cancelling an undrawn loan ends the creditor's commitment: not for a revoked one's agent."""
+    ledger.appointAgent(ids["bank2"], {"from": bank})
+    req = make_request(ids["enterprise"], ids["bank"])
+    lid = ledger.recordLoanWithConsent(req, TERMS, 0, consent(enterprise, req, 0, submitter=ids["bank2"]),
+                                       {"from": bank2}).return_value
+    registry.revokeInstitution(ids["bank"], {"from": regulator})
+    for call in (lambda: ledger.closeLoan(lid, {"from": bank2}), lambda: ledger.cancelLoan(lid, {"from": bank2})):
+        with reverts("InstitutionNotActive", ids["bank"], model.ST_REVOKED):
+            call()
+    # the borrower may still withdraw an undrawn loan of its own
+    assert ledger.cancelLoan(lid, {"from": enterprise}).status == 1
+
+
+def test_revoked_creditors_drawn_loan_is_written_off_by_the_regulator(xb, ledger, registry, regulator, bank, bank2,
+                                                                      ids, agent_loan):
+    """Revoked, the creditor (and its agents) can neither collect nor default: without a way out the
+    loan's contribution would hold the borrower's limit for ever. The regulator writes it off; while
+    the creditor is only suspended (reinstatable) it cannot."""
+    lid = agent_loan
+    e, c = ids["enterprise"], ids["bank"]
+    contribution = ledger.loanContribution(lid)
+    balance = ledger.riskWeightedBalance(e)
+    assert contribution > 0
+    with reverts("InvalidLoanStatus", lid, model.ACTIVE):  # creditor Active
+        ledger.writeOff(lid, model.WRITE_OFF_APPROVED, {"from": regulator})
+    registry.suspendInstitution(c, {"from": regulator})
+    with reverts("InvalidLoanStatus", lid, model.ACTIVE):  # suspended is not revoked
+        ledger.writeOff(lid, model.WRITE_OFF_APPROVED, {"from": regulator})
+    registry.revokeInstitution(c, {"from": regulator})
+    with reverts("InstitutionNotActive", c, model.ST_REVOKED):
+        ledger.declareDefault(lid, {"from": bank2})
+    with reverts("AccessControlUnauthorizedAccount", bank2.address, REGULATOR_ROLE):
+        ledger.writeOff(lid, model.WRITE_OFF_APPROVED, {"from": bank2})
+    tx = ledger.writeOff(lid, model.WRITE_OFF_APPROVED, {"from": regulator})
+    assert tx.events["LoanWrittenOff"]["contributionRemoved"] == contribution
+    assert ledger.riskWeightedBalance(e) == balance - contribution
+    assert ledger.getLoan(lid)["status"] == model.WRITTEN_OFF

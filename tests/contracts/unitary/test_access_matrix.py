@@ -7,6 +7,9 @@ The loans under test: borrower = enterprise, creditor = bank. Rows:
   creditor confirmed) — recording gives it no lender-side right;
 - agent: bank3, appointed by the creditor as its agent (it also recorded the loans);
 - dismissed_agent: bank3 after the creditor dismissed it (it recorded the loans while agent);
+- suspended_principal_agent: bank3, still appointed, after the regulator suspended the creditor
+  (it recorded the loans while the creditor was Active): an agent has no authority its principal
+  has lost, only what recording gives it (withdrawing a Recorded loan);
 - revoked_creditor: the creditor's wallet after the regulator revoked the creditor;
 - bank2: an unrelated bank; creditor: an unrelated foreign creditor; stranger: no institution.
 """
@@ -18,11 +21,12 @@ from conftest import IDENTIFIERS, KIND, TERMS, make_request, register, reverts, 
 
 PAUSER_ROLE = keccak(text="PAUSER_ROLE")
 REGULATOR_ROLE = keccak(text="REGULATOR_ROLE")
-ROLES = ["regulator", "bank", "enterprise", "borrower_recorder", "agent", "dismissed_agent", "revoked_creditor",
-         "bank2", "creditor", "stranger"]
+ROLES = ["regulator", "bank", "enterprise", "borrower_recorder", "agent", "dismissed_agent",
+         "suspended_principal_agent", "revoked_creditor", "bank2", "creditor", "stranger"]
 OK = "ok"
 U = "unauthorized"  # UnauthorizedWallet(wallet, its institution)
 X = "revoked"  # InstitutionNotActive(creditor, Revoked)
+S = "principal suspended"  # InstitutionNotActive(creditor, Suspended)
 R = "regulator-only"  # AccessControlUnauthorizedAccount(wallet, REGULATOR_ROLE)
 P = "pauser-only"
 AB = "borrower already consented"  # AlreadyConsented(loan, Borrower)
@@ -40,10 +44,14 @@ def _row(ok=(), **special):
     return out
 
 
-LENDER = ("bank", "agent")
-PARTY = ("bank", "enterprise", "borrower_recorder", "agent")
-INSTITUTIONS = ("bank", "enterprise", "borrower_recorder", "agent", "dismissed_agent", "bank2", "creditor")
+LENDER = ("bank", "agent", "suspended_principal_agent")
+PARTY = ("bank", "enterprise", "borrower_recorder", "agent", "suspended_principal_agent")
+INSTITUTIONS = ("bank", "enterprise", "borrower_recorder", "agent", "dismissed_agent", "suspended_principal_agent",
+                "bank2", "creditor")
 REGULATOR_ONLY = {r: R for r in ROLES} | {"regulator": OK}
+_AS_AGENT = ("recordLoan", "recordLoanWithConsent", "confirmLoan (creditor side open)",
+             "confirmLoan (borrower side open)", "drawdown", "repay", "extendMaturity", "extendMaturityWithConsent",
+             "cancelLoan (Active, undrawn)", "closeLoan", "declareDefault", "shareTerms")
 MATRIX = {
     "recordLoan": _row(PARTY, revoked_creditor=X),
     "recordLoanWithConsent": _row(LENDER, revoked_creditor=X),
@@ -72,6 +80,10 @@ MATRIX = {
     "dismissAgent": _row(("bank",), revoked_creditor=X, **{r: N for r in INSTITUTIONS if r != "bank"}),
     "invalidateConsentNonces": _row(INSTITUTIONS, revoked_creditor=X),
 }
+# What the agent did for its principal, it can no longer do once the principal is suspended.
+for _fn in _AS_AGENT:
+    assert MATRIX[_fn]["suspended_principal_agent"] in (OK, U) and MATRIX[_fn]["agent"] in (OK, AC)
+    MATRIX[_fn]["suspended_principal_agent"] = S
 OWN_INSTITUTION = ("appointAgent", "dismissAgent", "invalidateConsentNonces")
 CASES = [(fn, role) for fn, row in MATRIX.items() for role in ROLES]
 
@@ -89,13 +101,14 @@ def agent_id(registry, regulator, funded, ids):
 def test_access(xb, ledger, registry, regulator, bank, bank2, bank3, enterprise, creditor, stranger, ids, agent_id, fn, role):
     e, b = ids["enterprise"], ids["bank"]
     wallets = {"regulator": regulator, "bank": bank, "enterprise": enterprise, "borrower_recorder": enterprise,
-               "agent": bank3, "dismissed_agent": bank3, "revoked_creditor": bank, "bank2": bank2,
+               "agent": bank3, "dismissed_agent": bank3, "suspended_principal_agent": bank3, "revoked_creditor": bank,
+               "bank2": bank2,
                "creditor": creditor, "stranger": stranger}
     institution = {"bank": b, "enterprise": e, "borrower_recorder": e, "agent": agent_id, "dismissed_agent": agent_id,
-                   "revoked_creditor": b, "bank2": ids["bank2"], "creditor": ids["creditor"]}
+                   "suspended_principal_agent": agent_id, "revoked_creditor": b, "bank2": ids["bank2"], "creditor": ids["creditor"]}
     caller = wallets[role]
     sender = {"from": caller}
-    agency = role in ("agent", "dismissed_agent")
+    agency = role in ("agent", "dismissed_agent", "suspended_principal_agent")
     if agency:
         ledger.appointAgent(agent_id, {"from": bank})
     lender, lender_id = (bank3, agent_id) if agency else (bank, b)
@@ -144,6 +157,8 @@ def test_access(xb, ledger, registry, regulator, bank, bank2, bank3, enterprise,
         ledger.dismissAgent(agent_id, {"from": bank})
     if role == "revoked_creditor":
         registry.revokeInstitution(b, {"from": regulator})
+    if role == "suspended_principal_agent":
+        registry.suspendInstitution(b, {"from": regulator})
     if fn == "unpause":
         ledger.pause({"from": regulator})
 
@@ -179,6 +194,7 @@ def test_access(xb, ledger, registry, regulator, bank, bank2, bank3, enterprise,
     error = {
         U: ("UnauthorizedWallet", caller.address, institution.get(role, 0)),
         X: ("InstitutionNotActive", b, model.ST_REVOKED),
+        S: ("InstitutionNotActive", b, model.ST_SUSPENDED),
         R: ("AccessControlUnauthorizedAccount", caller.address, REGULATOR_ROLE),
         P: ("AccessControlUnauthorizedAccount", caller.address, PAUSER_ROLE),
         AB: ("AlreadyConsented", lid, model.BORROWER_SIDE),

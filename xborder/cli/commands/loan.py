@@ -244,7 +244,8 @@ _loan_command("cancel", "Cancel a recorded loan (borrower, lender side or record
 _loan_command("close", "Close an active loan with nothing outstanding (lender side).", "close")
 _loan_command("default", "Declare an active loan in default (lender side): it keeps counting in the borrower's "
               "balance until the regulator writes it off.", "default")
-_loan_command("write-off", "Write off a defaulted loan (the regulator): its contribution leaves the balance.",
+_loan_command("write-off", "Write off a defaulted loan, or an active loan of a revoked creditor (the regulator): "
+              "its contribution leaves the balance.",
               "write_off", "reason")
 _loan_command("expire", "Expire a recorded loan: the regulator any time, anyone once its confirmation window "
               "closed.", "expire", "reason")
