@@ -9,7 +9,9 @@ project's brownie-config.yaml cannot change).
 This plugin launches the node exactly as Brownie would (same backend, same command line, on the
 port the contract suite's conftest picked), waits until it answers (up to NODE_START_TIMEOUT) and
 raises the request timeout, for this run only; Brownie then attaches to the node instead of
-launching one, and stops it at the end as its own (it is this process's child).
+launching one. Brownie never stops a node it attached to: this plugin stops the node's whole
+process tree (npm's `anvil` is a Node wrapper around the native binary) when the run ends, or when
+the interpreter exits — before, every `brownie test` left its anvil running (and writing states).
 
 An anvil gets its own folder for the states of past blocks (`xborder.chain.scratch`): Brownie
 stops its node with SIGKILL, and anvil's default folder (~/.foundry/anvil/tmp) is then never
@@ -21,11 +23,13 @@ Loaded by tools/run-tests.sh: `PYTHONPATH=tools brownie test ... -p brownie_node
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import time
 import urllib.request
 from typing import Any
 
+import psutil
 import pytest
 
 from xborder.chain import scratch
@@ -42,6 +46,31 @@ def _answers(url: str) -> bool:
             return "result" in json.loads(response.read())
     except (OSError, ValueError):
         return False
+
+
+_LAUNCHED: list[psutil.Process] = []
+
+
+def _stop_launched() -> None:
+    """Stop every node this plugin launched, children first-class: SIGTERM, then SIGKILL."""
+    while _LAUNCHED:
+        process = _LAUNCHED.pop()
+        try:
+            tree = [process, *process.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for proc in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.terminate()
+        _, alive = psutil.wait_procs(tree, timeout=10)
+        for proc in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+        psutil.wait_procs(alive, timeout=5)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _stop_launched()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -69,6 +98,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         cmd = " ".join([cmd, *scratch.anvil_args(cache_dir)])
         atexit.register(scratch.remove, cache_dir)
     process = backend.launch(cmd, **cmd_settings)
+    _LAUNCHED.append(psutil.Process(process.pid))
+    atexit.register(_stop_launched)  # also on an interrupted run (registered last: runs first)
     if cache_dir is not None:
         scratch.claim(cache_dir, process.pid)
     started = time.monotonic()
