@@ -49,8 +49,8 @@ _OFFLINE = Web3()
 
 
 @lru_cache(maxsize=1024)
-def _encoder(element: str) -> Contract:
-    """A web3 contract object over one function's ABI element (given as canonical JSON).
+def _encoder(element: str) -> type[Contract]:
+    """A web3 contract class over one function's ABI element (given as canonical JSON).
 
     Built once per function: building a contract over a whole ABI costs milliseconds (web3 makes a
     function object per entry), and `encode_abi` on it validates every entry again on each call; a
