@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from eth_account.types import TransactionDictType
+from eth_typing import HexStr
 from web3 import Web3
 
 from xborder.chain import LocalNode
@@ -29,7 +31,7 @@ from xborder.wallets import (
 
 CAST = PROJECT_ROOT / "node_modules" / ".bin" / "cast"
 #: anvil's first funded account (public development mnemonic)
-ANVIL_KEY0 = "0x" + DemoWallets(mnemonic=DEV_MNEMONIC).private_key(0).hex()
+ANVIL_KEY0 = HexStr("0x" + DemoWallets(mnemonic=DEV_MNEMONIC).private_key(0).hex())
 LIGHT = 2**10  # scrypt n for fast unit tests; production uses eth-account's default
 
 
@@ -72,7 +74,8 @@ def test_new_wallet_file_modes_and_listing(keystore: Keystore) -> None:
 
 def test_production_default_is_strong_scrypt(tmp_path: Path) -> None:
     info = Keystore(tmp_path / "ks").import_key("prod", ANVIL_KEY0, "pw")
-    params = json.loads(info.path.read_text())["crypto"]["kdfparams"]  # type: ignore[union-attr]
+    assert info.path is not None
+    params = json.loads(info.path.read_text())["crypto"]["kdfparams"]
     assert params["n"] == 2**18
 
 
@@ -110,7 +113,7 @@ def test_no_overwrite_without_flag(keystore: Keystore) -> None:
     assert keystore.address("w") == first.address
     second = keystore.new("w", "pw2", overwrite=True)
     assert second.address != first.address and keystore.load("w", "pw2").address == second.address
-    assert stat.S_IMODE(second.path.stat().st_mode) == 0o600  # type: ignore[union-attr]
+    assert second.path is not None and stat.S_IMODE(second.path.stat().st_mode) == 0o600
 
 
 def test_import_key_rejects_garbage(keystore: Keystore) -> None:
@@ -126,7 +129,7 @@ def test_import_file_checks_password(keystore: Keystore, tmp_path: Path) -> None
     assert not keystore.exists("foreign")
     info = keystore.import_file("foreign", source, "pw")
     assert info.address == Account.from_key(ANVIL_KEY0).address
-    assert stat.S_IMODE(info.path.stat().st_mode) == 0o600  # type: ignore[union-attr]
+    assert info.path is not None and stat.S_IMODE(info.path.stat().st_mode) == 0o600
     (tmp_path / "not-a-keystore").write_text('{"hello": 1}')
     with pytest.raises(WalletError, match="not a Web3 Secret Storage"):
         keystore.import_file("bad", tmp_path / "not-a-keystore")
@@ -211,7 +214,7 @@ def test_demo_matches_anvil_funded_accounts(tmp_path: Path) -> None:
     demo = DemoWallets()
     with start_anvil(mnemonic=demo.mnemonic, accounts=3) as node:
         w3 = Web3(Web3.HTTPProvider(node.rpc_url))
-        assert w3.eth.accounts == [demo.address(i) for i in range(3)]
+        assert list(w3.eth.accounts) == [demo.address(i) for i in range(3)]
 
 
 # -- interop with Foundry's cast on a real anvil ------------------------------------------------
@@ -255,7 +258,7 @@ def test_cast_keystores_are_listed_imported_and_sign(anvil: LocalNode, tmp_path:
     assert info.address == Account.from_key(key).address
     account = ours.load("ops", "pw")
     w3 = fund(anvil, account.address)
-    tx = {"to": new_address, "value": 12345, "gas": 21_000, "nonce": 0, "chainId": w3.eth.chain_id,
+    tx: TransactionDictType = {"to": new_address, "value": 12345, "gas": 21_000, "nonce": 0, "chainId": w3.eth.chain_id,
           "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9}
     tx_hash = w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=10)

@@ -3,15 +3,16 @@
 `XborderClient` is what services use: views return plain Python values (`call`), writes are `Tx`s
 for the batch engine (`tx`), and `transact` sends one write as a batch of one (dry run first, so a
 refusal surfaces as a decoded sentence before anything is sent). Calldata comes from web3's public
-`Contract.encode_abi`.
+`Contract.encode_abi`, on a contract object cached per function ABI (see `calldata`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,27 @@ from xborder.errors import DeploymentNotFound
 log = logging.getLogger(__name__)
 
 
+#: The web3 that encoders are built on: encoding needs no node (addresses are hex, never ENS names).
+_OFFLINE = Web3()
+
+
+@lru_cache(maxsize=1024)
+def _encoder(element: str) -> type[Contract]:
+    """A web3 contract class over one function's ABI element (given as canonical JSON).
+
+    Built once per function: building a contract over a whole ABI costs milliseconds (web3 makes a
+    function object per entry), and `encode_abi` on it validates every entry again on each call; a
+    contract over the one element validates one. Keyed by the element's content, so the ABIs that
+    every client loads afresh from the manifest share their encoders, and the cache stays bounded by
+    the number of distinct functions. The address plays no part in calldata.
+    """
+    return _OFFLINE.eth.contract(abi=[json.loads(element)])
+
+
 def calldata(fn: ContractFunction) -> bytes:
-    """The calldata of a bound contract function (web3's public `encode_abi`)."""
-    encoded = fn.w3.eth.contract(abi=fn.contract_abi).encode_abi(fn.abi_element_identifier, args=fn.args,
-                                                                  kwargs=fn.kwargs)
+    """The calldata of a bound contract function (web3's public `encode_abi`, cached encoder)."""
+    encoder = _encoder(json.dumps(fn.abi, sort_keys=True))
+    encoded = encoder.encode_abi(fn.abi_element_identifier, args=fn.args, kwargs=fn.kwargs)
     return bytes.fromhex(encoded[2:])
 
 

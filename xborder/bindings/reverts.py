@@ -5,6 +5,7 @@ name. `tests/python/test_reverts.py` holds that every error in the ABIs has a se
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -74,10 +75,43 @@ class ErrorDecoder:
         render = _TEMPLATES.get(name)
         if render is None:
             return f"{name}(" + ", ".join(f"{k}={_plain(v)}" for k, v in a.items()) + ")"
+        if isinstance(render, str):
+            return _Sentence(self.namer).vformat(render, (), a)
         return render(a, self.namer)
 
 
+#: A sentence that needs more than its fields rendered one by one (a choice, or two fields at once).
 Template = Callable[[dict[str, Any], InstitutionNamer], str]
+
+#: How a field is written in a sentence: `{loanId:loan}` is `_FIELDS["loan"](value, namer)`; a spec
+#: that is not here is Python's own (`{code:#x}`), no spec is `str(value)`.
+_FIELDS: dict[str, Callable[[Any, InstitutionNamer], str]] = {
+    "inst": lambda v, n: n(v),
+    "loan": lambda v, n: f"loan {loan_label(v)}",
+    "amount": lambda v, n: format_amount(v),
+    "cny": lambda v, n: format_amount(v, "CNY"),
+    "date": lambda v, n: _moment(v),
+    "hash": lambda v, n: short_hash(v),
+    "text": lambda v, n: _text(v),
+    "quoted_text": lambda v, n: repr(_text(v)),
+    "quoted_currency": lambda v, n: repr(currency_text(v)),
+    "term": lambda v, n: "short-term" if v else "long-term",
+    "status": lambda v, n: InstitutionStatus.label_of(v),
+    "kind": lambda v, n: InstitutionKind.label_of(v),
+    "side": lambda v, n: ConsentSide.label_of(v),
+    "role": lambda v, n: _role(v),
+}
+
+
+class _Sentence(string.Formatter):
+    """Fills a sentence of the tables below from an error's decoded arguments."""
+
+    def __init__(self, namer: InstitutionNamer) -> None:
+        self.namer = namer
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        render = _FIELDS.get(format_spec)
+        return render(value, self.namer) if render else format(value, format_spec)
 
 
 def _wallet_of(a: dict[str, Any], n: InstitutionNamer) -> str:
@@ -85,146 +119,120 @@ def _wallet_of(a: dict[str, Any], n: InstitutionNamer) -> str:
     return f"wallet {a['wallet']} {owner}"
 
 
-def _loan(loan_id: int) -> str:
-    return f"loan {loan_label(loan_id)}"
+def _parameter_out_of_range(a: dict[str, Any], n: InstitutionNamer) -> str:
+    sentence = f"{Parameter.name_of(a['parameter'])} cannot be {a['value']}"
+    if a["parameter"] not in Parameter._value2member_map_:
+        return sentence
+    parameter = Parameter(a["parameter"])
+    return sentence + f" (allowed {parameter.minimum}..{parameter.maximum} {parameter.unit})"
 
 
-def _cny(amount: int) -> str:
-    return format_amount(amount, "CNY")
-
-
-def _term(short: bool) -> str:
-    return "short-term" if short else "long-term"
-
-
-_REGISTRY: dict[str, Template] = {
-    "InstitutionNotActive": lambda a, n: (
-        f"{n(a['institutionId'])} is {InstitutionStatus.label_of(a['status'])}: its wallets can write nothing"),
-    "UnknownInstitution": lambda a, n: f"no institution with id {a['institutionId']} is registered",
+_REGISTRY: dict[str, str | Template] = {
+    "InstitutionNotActive": "{institutionId:inst} is {status:status}: its wallets can write nothing",
+    "UnknownInstitution": "no institution with id {institutionId} is registered",
     "UnauthorizedWallet": lambda a, n: f"{_wallet_of(a, n)} is not allowed to do this",
-    "InvalidIdentifier": lambda a, n: (
-        f"identifier {_text(a['identifier'])!r} is neither a valid LEI (20 characters 0-9A-Z with valid check "
+    "InvalidIdentifier": (
+        "identifier {identifier:quoted_text} is neither a valid LEI (20 characters 0-9A-Z with valid check "
         "digits) nor a valid unified social credit code (18 characters with a valid check character)"),
-    "InvalidJurisdiction": lambda a, n: f"jurisdiction {_text(a['jurisdiction'])!r} is not an ISO 3166 alpha-2 code",
-    "IdentifierTaken": lambda a, n: f"identifier {_text(a['identifier'])} is already registered to {n(a['institutionId'])}",
-    "WalletAlreadyRegistered": lambda a, n: f"wallet {a['wallet']} already belongs to {n(a['institutionId'])}",
-    "WalletNotRegistered": lambda a, n: f"wallet {a['wallet']} is not a wallet of {n(a['institutionId'])}",
-    "CannotRemoveAdminWallet": lambda a, n: (
-        f"wallet {a['wallet']} is the admin wallet of {n(a['institutionId'])}: set another admin first"),
-    "ZeroAddress": lambda a, n: "the zero address is not a wallet (nor an admin, registry or policy)",
-    "InvalidStatusTransition": lambda a, n: (
-        f"{n(a['institutionId'])} cannot go from {InstitutionStatus.label_of(a['from'])} "
-        f"to {InstitutionStatus.label_of(a['to'])}"),
-    "InvalidEncryptionKey": lambda a, n: "the encryption public key must not be zero",
+    "InvalidJurisdiction": "jurisdiction {jurisdiction:quoted_text} is not an ISO 3166 alpha-2 code",
+    "IdentifierTaken": "identifier {identifier:text} is already registered to {institutionId:inst}",
+    "WalletAlreadyRegistered": "wallet {wallet} already belongs to {institutionId:inst}",
+    "WalletNotRegistered": "wallet {wallet} is not a wallet of {institutionId:inst}",
+    "CannotRemoveAdminWallet": "wallet {wallet} is the admin wallet of {institutionId:inst}: set another admin first",
+    "ZeroAddress": "the zero address is not a wallet (nor an admin, registry or policy)",
+    "InvalidStatusTransition": "{institutionId:inst} cannot go from {from:status} to {to:status}",
+    "InvalidEncryptionKey": "the encryption public key must not be zero",
     "UnknownEncryptionKey": lambda a, n: (
         f"{n(a['institutionId']) if a['institutionId'] else 'the regulator'} has no encryption key version "
         f"{a['version']} (latest {a['latest']})"),
-    "InvalidWalletProof": lambda a, n: (
-        f"the proof for binding wallet {a['wallet']} was signed by {a['signer']}, not by the wallet itself: "
+    "InvalidWalletProof": (
+        "the proof for binding wallet {wallet} was signed by {signer}, not by the wallet itself: "
         "a wallet is bound only with its own signature"),
-    "SignatureExpired": lambda a, n: (
-        f"the signature expired at {_moment(a['deadline'])} (chain time {_moment(a['timestamp'])}): sign again"),
+    "SignatureExpired": "the signature expired at {deadline:date} (chain time {timestamp:date}): sign again",
 }
 
-_POLICY: dict[str, Template] = {
-    "ParameterOutOfRange": lambda a, n: (
-        f"{Parameter.name_of(a['parameter'])} cannot be {a['value']}"
-        + (f" (allowed {Parameter(a['parameter']).minimum}..{Parameter(a['parameter']).maximum}"
-           f" {Parameter(a['parameter']).unit})" if a['parameter'] in Parameter._value2member_map_ else "")),
-    "UnknownCurrency": lambda a, n: (
-        f"no reference rate is published for currency {currency_text(a['currency'])!r}: "
+_POLICY: dict[str, str | Template] = {
+    "ParameterOutOfRange": _parameter_out_of_range,
+    "UnknownCurrency": (
+        "no reference rate is published for currency {currency:quoted_currency}: "
         "the regulator sets one with `xborder policy fx set`"),
-    "InvalidCurrency": lambda a, n: f"{currency_text(a['currency'])!r} is not a valid currency code",
-    "UnknownFinancingType": lambda a, n: f"financing type {a['typeId']} is not in the regulator's financing-type table",
-    "LengthMismatch": lambda a, n: f"{a['currencies']} currencies but {a['rates']} rates",
-    "ValueDateOutOfRange": lambda a, n: (
-        f"value date {_moment(a['valueDate'])} is outside the window the regulator allows today: "
-        f"{_moment(a['earliest'])} to {_moment(a['latest'])}"),
-    "MaturityDateOutOfRange": lambda a, n: (
-        f"maturity date {_moment(a['maturityDate'])} is outside {_moment(a['earliest'])} to "
-        f"{_moment(a['latest'])} (after today and the value date, at most the maximum term after the value date)"),
+    "InvalidCurrency": "{currency:quoted_currency} is not a valid currency code",
+    "UnknownFinancingType": "financing type {typeId} is not in the regulator's financing-type table",
+    "LengthMismatch": "{currencies} currencies but {rates} rates",
+    "ValueDateOutOfRange": (
+        "value date {valueDate:date} is outside the window the regulator allows today: "
+        "{earliest:date} to {latest:date}"),
+    "MaturityDateOutOfRange": (
+        "maturity date {maturityDate:date} is outside {earliest:date} to {latest:date} "
+        "(after today and the value date, at most the maximum term after the value date)"),
 }
 
-_LEDGER: dict[str, Template] = {
-    "BorrowingLimitExceeded": lambda a, n: (
-        f"{n(a['borrower'])} would reach {_cny(a['balanceAfter'])} of risk-weighted balance, above its limit of "
-        f"{_cny(a['limit'])}"),
-    "DocumentAlreadyBacksLoan": lambda a, n: (
-        f"document {short_hash(a['documentHash'])} already backs live {_loan(a['loanId'])}: one document can back "
-        "only one live loan"),
-    "DocumentNotClaimed": lambda a, n: f"document {short_hash(a['documentHash'])} backs no live loan: nothing to release",
-    "InvalidBorrowerKind": lambda a, n: (
-        f"{n(a['borrower'])} is a {InstitutionKind.label_of(a['kind'])} and cannot borrow"),
-    "InvalidCreditor": lambda a, n: (
-        f"{n(a['creditor'])} cannot be the creditor: it is the borrower itself or an observer"),
-    "InvalidAgent": lambda a, n: (
-        f"{n(a['agent'])} cannot be an agent of {n(a['principal'])}: an agent is another institution that is a "
+_LEDGER: dict[str, str | Template] = {
+    "BorrowingLimitExceeded": (
+        "{borrower:inst} would reach {balanceAfter:cny} of risk-weighted balance, above its limit of {limit:cny}"),
+    "DocumentAlreadyBacksLoan": (
+        "document {documentHash:hash} already backs live {loanId:loan}: one document can back only one live loan"),
+    "DocumentNotClaimed": "document {documentHash:hash} backs no live loan: nothing to release",
+    "InvalidBorrowerKind": "{borrower:inst} is a {kind:kind} and cannot borrow",
+    "InvalidCreditor": "{creditor:inst} cannot be the creditor: it is the borrower itself or an observer",
+    "InvalidAgent": (
+        "{agent:inst} cannot be an agent of {principal:inst}: an agent is another institution that is a "
         "bank (domestic bank or foreign bank branch)"),
-    "AgentAlreadyAppointed": lambda a, n: f"{n(a['agent'])} already is an agent of {n(a['principal'])}",
-    "NotAnAgent": lambda a, n: f"{n(a['agent'])} is not an agent of {n(a['principal'])}",
-    "InvalidExtension": lambda a, n: (
-        f"{_loan(a['loanId'])}: new maturity {_moment(a['newMaturityDate'])} must be after the current maturity "
-        f"{_moment(a['maturityDate'])}"),
-    "BorrowerConsentRequired": lambda a, n: (
-        f"{_loan(a['loanId'])}: the extension turns it from {_term(a['shortTermBefore'])} to "
-        f"{_term(a['shortTermAfter'])}, which needs the borrower's signed extension consent"),
-    "DrawdownExceedsAvailable": lambda a, n: (
-        f"{_loan(a['loanId'])}: drawdown of {format_amount(a['amount'])} exceeds the undrawn "
-        f"{format_amount(a['available'])}"),
-    "RepaymentExceedsOutstanding": lambda a, n: (
-        f"{_loan(a['loanId'])}: repayment of {format_amount(a['amount'])} exceeds the outstanding "
-        f"{format_amount(a['outstanding'])}"),
+    "AgentAlreadyAppointed": "{agent:inst} already is an agent of {principal:inst}",
+    "NotAnAgent": "{agent:inst} is not an agent of {principal:inst}",
+    "InvalidExtension": (
+        "{loanId:loan}: new maturity {newMaturityDate:date} must be after the current maturity {maturityDate:date}"),
+    "BorrowerConsentRequired": (
+        "{loanId:loan}: the extension turns it from {shortTermBefore:term} to {shortTermAfter:term}, which needs "
+        "the borrower's signed extension consent"),
+    "DrawdownExceedsAvailable": "{loanId:loan}: drawdown of {amount:amount} exceeds the undrawn {available:amount}",
+    "RepaymentExceedsOutstanding": (
+        "{loanId:loan}: repayment of {amount:amount} exceeds the outstanding {outstanding:amount}"),
     "InvalidLoanStatus": lambda a, n: (
-        f"{_loan(a['loanId'])} does not exist" if a["status"] == LoanStatus.NONE else
-        f"{_loan(a['loanId'])} is {LoanStatus.label_of(a['status'])}, which does not allow this"),
-    "LoanAlreadyDrawn": lambda a, n: (
-        f"{_loan(a['loanId'])} has already drawn {format_amount(a['drawn'])} and cannot be cancelled"),
-    "OutstandingNotZero": lambda a, n: f"{_loan(a['loanId'])} still has {format_amount(a['outstanding'])} outstanding",
-    "NothingOutstanding": lambda a, n: f"{_loan(a['loanId'])} has nothing outstanding: there is no default to declare",
-    "LoanMatured": lambda a, n: (
-        f"{_loan(a['loanId'])} matured on {_moment(a['maturityDate'])}: no drawdown after the maturity date"),
-    "ConfirmationWindowClosed": lambda a, n: (
-        f"{_loan(a['loanId'])} was not consented by {_moment(a['confirmBy'])}: it can only expire now"),
-    "ConfirmationWindowOpen": lambda a, n: (
-        f"{_loan(a['loanId'])} may be consented until {_moment(a['confirmBy'])}: until then only the regulator "
-        "may expire it"),
-    "AlreadyConsented": lambda a, n: (
-        f"the {ConsentSide.label_of(a['side'])} side already consented to {_loan(a['loanId'])}: the other side "
-        "confirms it"),
-    "BorrowerFrozen": lambda a, n: f"the regulator froze the drawdowns of {n(a['borrower'])}",
+        f"loan {loan_label(a['loanId'])} does not exist" if a["status"] == LoanStatus.NONE else
+        f"loan {loan_label(a['loanId'])} is {LoanStatus.label_of(a['status'])}, which does not allow this"),
+    "LoanAlreadyDrawn": "{loanId:loan} has already drawn {drawn:amount} and cannot be cancelled",
+    "OutstandingNotZero": "{loanId:loan} still has {outstanding:amount} outstanding",
+    "NothingOutstanding": "{loanId:loan} has nothing outstanding: there is no default to declare",
+    "LoanMatured": "{loanId:loan} matured on {maturityDate:date}: no drawdown after the maturity date",
+    "ConfirmationWindowClosed": "{loanId:loan} was not consented by {confirmBy:date}: it can only expire now",
+    "ConfirmationWindowOpen": (
+        "{loanId:loan} may be consented until {confirmBy:date}: until then only the regulator may expire it"),
+    "AlreadyConsented": (
+        "the {side:side} side already consented to {loanId:loan}: the other side confirms it"),
+    "BorrowerFrozen": "the regulator froze the drawdowns of {borrower:inst}",
     "FreezeUnchanged": lambda a, n: (
         f"the drawdowns of {n(a['institution'])} already are {'frozen' if a['frozen'] else 'not frozen'}"),
-    "ContributionOverflow": lambda a, n: (
-        f"{_loan(a['loanId'])}: its contribution would be {_cny(a['contribution'])}, more than a loan can hold"),
-    "InvalidBorrowerSignature": lambda a, n: (
-        f"the consent was signed by {a['signer']}, which is not a wallet of {n(a['borrower'])}"),
-    "ConsentSubmitterMismatch": lambda a, n: (
-        f"the borrower's consent names {n(a['named'])} as the one who may submit it, but {n(a['caller'])} sent it"),
-    "ConsentNonceUsed": lambda a, n: (
-        f"consent nonce {a['nonce']} of {n(a['borrower'])} is already used or was revoked: the borrower signs "
-        "a new consent"),
-    "ConsentRevoked": lambda a, n: (
-        f"the consent was signed at {n(a['borrower'])}'s signature epoch {a['signedEpoch']}, which was revoked "
-        f"(the epoch is {a['currentEpoch']} now): the borrower signs again"),
-    "ZeroAmount": lambda a, n: "the amount must be greater than zero",
-    "ZeroDocumentHash": lambda a, n: "the document hash must not be zero",
-    "EmptyEnvelope": lambda a, n: f"{_loan(a['loanId'])}: the terms envelope must not be empty",
+    "ContributionOverflow": (
+        "{loanId:loan}: its contribution would be {contribution:cny}, more than a loan can hold"),
+    "InvalidBorrowerSignature": "the consent was signed by {signer}, which is not a wallet of {borrower:inst}",
+    "ConsentSubmitterMismatch": (
+        "the borrower's consent names {named:inst} as the one who may submit it, but {caller:inst} sent it"),
+    "ConsentNonceUsed": (
+        "consent nonce {nonce} of {borrower:inst} is already used or was revoked: the borrower signs a new consent"),
+    "ConsentRevoked": (
+        "the consent was signed at {borrower:inst}'s signature epoch {signedEpoch}, which was revoked "
+        "(the epoch is {currentEpoch} now): the borrower signs again"),
+    "ZeroAmount": "the amount must be greater than zero",
+    "ZeroDocumentHash": "the document hash must not be zero",
+    "EmptyEnvelope": "{loanId:loan}: the terms envelope must not be empty",
 }
 
-_OPENZEPPELIN: dict[str, Template] = {
-    "AccessControlUnauthorizedAccount": lambda a, n: (
-        f"wallet {a['account']} lacks the role {_role(a['neededRole'])}"),
-    "AccessControlBadConfirmation": lambda a, n: "a role can only be renounced by its own holder",
-    "EnforcedPause": lambda a, n: "the system is paused by the regulator: no writes are accepted",
-    "ExpectedPause": lambda a, n: "the system is not paused",
-    "ECDSAInvalidSignature": lambda a, n: "the signature is not a valid ECDSA signature",
-    "ECDSAInvalidSignatureLength": lambda a, n: f"the signature is {a['length']} bytes long (65 or 64 expected)",
-    "ECDSAInvalidSignatureS": lambda a, n: "the signature's s value is in the upper half (malleable)",
-    "Error": lambda a, n: f"reverted: {a['reason']}",
-    "Panic": lambda a, n: f"the contract panicked (code {a['code']:#x})",
+_OPENZEPPELIN: dict[str, str | Template] = {
+    "AccessControlUnauthorizedAccount": "wallet {account} lacks the role {neededRole:role}",
+    "AccessControlBadConfirmation": "a role can only be renounced by its own holder",
+    "EnforcedPause": "the system is paused by the regulator: no writes are accepted",
+    "ExpectedPause": "the system is not paused",
+    "ECDSAInvalidSignature": "the signature is not a valid ECDSA signature",
+    "ECDSAInvalidSignatureLength": "the signature is {length} bytes long (65 or 64 expected)",
+    "ECDSAInvalidSignatureS": "the signature's s value is in the upper half (malleable)",
+    "Error": "reverted: {reason}",
+    "Panic": "the contract panicked (code {code:#x})",
 }
 
-_TEMPLATES: dict[str, Template] = _REGISTRY | _POLICY | _LEDGER | _OPENZEPPELIN
+#: Every error's sentence: a `str.format` pattern over its argument names (see `_FIELDS`), or a
+#: `Template` where the sentence depends on a value.
+_TEMPLATES: dict[str, str | Template] = _REGISTRY | _POLICY | _LEDGER | _OPENZEPPELIN
 
 
 def _role(role: bytes) -> str:

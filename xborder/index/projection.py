@@ -1,6 +1,8 @@
 """How the xborder contracts' events become rows: history tables, current-state tables and the
 summary tables (`xborder.index.summaries`). The one module that routes each event; what a loan
-event does to its loan is `xborder.index.loan_state` (ledger v2).
+event does to its loan is `xborder.index.loan_state` (ledger v2), what the other events do is
+`xborder.index.institution_projection`, and the rows and the batch state are
+`xborder.index.projection_rows`.
 
 `XborderProjection.apply` writes one batch of decoded events (inside the caller's transaction);
 `rollback(db, n)` removes everything above block n and restores the current-state tables from
@@ -13,20 +15,22 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from xborder.domain.enums import InstitutionStatus, LoanStatus
 from xborder.index import loan_state
 from xborder.index.db import Database
 from xborder.index.decode import DecodedEvent
-from xborder.index.loan_state import FACT_COLUMNS, LOAN_EVENTS, LOAN_STATE, Facts, ascii_code
-from xborder.index.policy import (
-    BORROWING_KINDS,
-    LIMIT_PARAMETERS,
-    PARAMETER_NAMES,
-    parameter_name,
-    parameters,
+from xborder.index.institution_projection import FREEZE_EVENTS, HANDLERS, INSTITUTION_EVENTS
+from xborder.index.loan_state import LOAN_EVENTS, LOAN_STATE, Facts, ascii_code
+from xborder.index.policy import LIMIT_PARAMETERS, PARAMETER_NAMES, parameter_name, parameters
+from xborder.index.projection_rows import (
+    HISTORY_TABLES,
+    INSERT_SQL,
+    INSTITUTION_COLUMNS,
+    INSTITUTION_STATE,
+    Batch,
+    meta,
 )
 from xborder.index.summaries import (
     SUMMARY_TABLES,
@@ -42,13 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INSTITUTION_ACTIVE = int(InstitutionStatus.ACTIVE)
-LOAN_ACTIVE = int(LoanStatus.ACTIVE)
 __all__ = ["LOAN_STATE", "PARAMETER_NAMES", "PROJECTED_EVENTS", "Projection", "XborderProjection", "ascii_code"]
-
-HISTORY_TABLES = ("institution_events", "wallet_events", "parameter_changes", "reference_rate_changes",
-                  "financing_type_changes", "loan_events", "loan_terms", "drawdown_freezes", "agent_events",
-                  "consent_nonce_invalidations")
 
 
 class Projection(Protocol):
@@ -59,85 +57,15 @@ class Projection(Protocol):
     def reset(self, db: Database) -> None: ...
 
 
-def _meta(ev: DecodedEvent, times: dict[int, int]) -> tuple[int, int, int, str, int]:
-    return ev.block_number, ev.log_index, ev.tx_index, ev.tx_hash, times[ev.block_number]
-
-
-@dataclass
-class _Batch:
-    """The state of the rows one batch touches, loaded once and written once."""
-
-    loans: dict[int, dict[str, Any]] = field(default_factory=dict)
-    #: each touched loan's state before the batch (None: recorded in this batch)
-    before: dict[int, dict[str, Any] | None] = field(default_factory=dict)
-    new_loans: set[int] = field(default_factory=set)
-    institutions: dict[int, dict[str, Any]] = field(default_factory=dict)
-    new_institutions: set[int] = field(default_factory=set)
-    countries: dict[int, str] = field(default_factory=dict)
-    wallets: dict[str, tuple[int, int, int]] = field(default_factory=dict)
-    rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=lambda: {t: [] for t in HISTORY_TABLES})
-    positions: dict[int, dict[str, Any]] = field(default_factory=dict)
-    params: dict[str, int] = field(default_factory=dict)
-    limits_changed: bool = False
-    delta: SummaryDelta = field(default_factory=SummaryDelta)
-
-
-_LOAN_EVENT_COLUMNS = ("block_number", "log_index", "tx_index", "tx_hash", "block_time", "loan_id", "borrower",
-                       "event", *FACT_COLUMNS, *LOAN_STATE, "borrower_balance")
-_LOAN_EVENT_SQL = (f"INSERT INTO loan_events ({', '.join(_LOAN_EVENT_COLUMNS)}) "
-                   f"VALUES ({', '.join('?' * len(_LOAN_EVENT_COLUMNS))})")
-_INSERT_SQL = {
-    "institution_events": "INSERT INTO institution_events (block_number, log_index, tx_index, tx_hash, "
-                          "block_time, institution_id, event, status, capital_base, admin, signature_epoch, "
-                          "old_value, by_wallet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "wallet_events": "INSERT INTO wallet_events (block_number, log_index, tx_index, tx_hash, block_time, "
-                     "wallet, institution_id, event, by_wallet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "parameter_changes": "INSERT INTO parameter_changes (block_number, log_index, tx_index, tx_hash, "
-                         "block_time, parameter, name, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "reference_rate_changes": "INSERT INTO reference_rate_changes (block_number, log_index, tx_index, "
-                              "tx_hash, block_time, currency, old_rate, new_rate, updated_at) "
-                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "financing_type_changes": "INSERT INTO financing_type_changes (block_number, log_index, tx_index, "
-                              "tx_hash, block_time, type_id, name, old_weight_bps, weight_bps, "
-                              "old_off_balance, off_balance, removed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "loan_events": _LOAN_EVENT_SQL,
-    "loan_terms": "INSERT INTO loan_terms (block_number, log_index, tx_hash, loan_id, source, shared_by, encrypted, "
-                  "readable, commitment_ok, key_institution, key_version, terms_json, interest_rate, error) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "drawdown_freezes": "INSERT INTO drawdown_freezes (block_number, log_index, tx_index, tx_hash, block_time, "
-                        "institution_id, frozen, reason, by_wallet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "agent_events": "INSERT INTO agent_events (block_number, log_index, tx_index, tx_hash, block_time, principal, "
-                    "agent, event, wallet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "consent_nonce_invalidations": "INSERT INTO consent_nonce_invalidations (block_number, log_index, tx_index, "
-                                   "tx_hash, block_time, borrower, word_pos, mask, wallet) "
-                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-}
 _LOAN_COLUMNS = ("loan_id", "borrower", "creditor", "recorder", "currency", "financing_type", "principal",
                  "value_date", "document_hash", "terms_hash", "recorded_block", "recorded_at",
                  "recorded_tx", "creditor_country", "confirm_by", *LOAN_STATE, "updated_block")
-_INSTITUTION_STATE = ("status", "capital_base", "admin", "signature_epoch")
-_INSTITUTION_COLUMNS = ("institution_id", "kind", "identifier", "jurisdiction", "name", *_INSTITUTION_STATE,
-                        "registered_block", "registered_at", "updated_block")
-_INSTITUTION_EVENTS = frozenset({"InstitutionRegistered", "InstitutionStatusChanged",
-                                 "CapitalBaseUpdated", "AdminWalletChanged", "SignatureEpochChanged"})
-_FREEZE_EVENTS = {"DrawdownsFrozen": 1, "DrawdownsUnfrozen": 0}
-#: The events other than the loan events and TermsShared, and the method that projects each.
-_HANDLERS = {
-    "InstitutionRegistered": "_institution", "InstitutionStatusChanged": "_institution",
-    "CapitalBaseUpdated": "_institution", "AdminWalletChanged": "_institution", "SignatureEpochChanged": "_institution",
-    "WalletAdded": "_wallet", "WalletRemoved": "_wallet",
-    "ParameterUpdated": "_policy", "ReferenceRateUpdated": "_policy", "FinancingTypeSet": "_policy",
-    "FinancingTypeRemoved": "_policy",
-    "DrawdownsFrozen": "_freeze", "DrawdownsUnfrozen": "_freeze",
-    "AgentAppointed": "_agent", "AgentDismissed": "_agent",
-    "ConsentNoncesInvalidated": "_nonces",
-}
 #: Every event the projection turns into rows (`loan_terms` rows for TermsShared only with keys);
 #: the others (roles, pauses, encryption keys) are in `raw_logs` only.
-PROJECTED_EVENTS = frozenset({*LOAN_EVENTS, "TermsShared", *_HANDLERS})
+PROJECTED_EVENTS = frozenset({*LOAN_EVENTS, "TermsShared", *HANDLERS})
 _LOAN_UPDATE_SQL = (f"UPDATE loans SET {', '.join(c + ' = ?' for c in LOAN_STATE)}, updated_block = ? "
                     "WHERE loan_id = ?")
-_INSTITUTION_UPDATE_SQL = (f"UPDATE institutions SET {', '.join(c + ' = ?' for c in _INSTITUTION_STATE)}, "
+_INSTITUTION_UPDATE_SQL = (f"UPDATE institutions SET {', '.join(c + ' = ?' for c in INSTITUTION_STATE)}, "
                            "updated_block = ? WHERE institution_id = ?")
 _LATEST = "SELECT {cols} FROM {table} WHERE {key} = ? ORDER BY block_number DESC, log_index DESC LIMIT 1"
 
@@ -157,7 +85,7 @@ class XborderProjection:
 
     # ------------------------------------------------------------------ loading state
 
-    def _load(self, db: Database, batch: _Batch, events: Sequence[DecodedEvent]) -> None:
+    def _load(self, db: Database, batch: Batch, events: Sequence[DecodedEvent]) -> None:
         loan_ids = sorted({int(ev.args["loanId"]) for ev in events if (ev.event in LOAN_EVENTS
                            and ev.event != "LoanRecorded") or ev.event == "TermsShared"})
         for chunk in _chunks(loan_ids):
@@ -167,13 +95,13 @@ class XborderProjection:
                 loan = dict(zip(_LOAN_COLUMNS, row, strict=True))
                 batch.loans[int(row[0])] = loan
                 batch.before[int(row[0])] = dict(loan)
-        inst_ids = sorted({int(ev.args["institutionId"]) for ev in events if ev.event in _INSTITUTION_EVENTS
+        inst_ids = sorted({int(ev.args["institutionId"]) for ev in events if ev.event in INSTITUTION_EVENTS
                            and ev.event != "InstitutionRegistered"})
         for chunk in _chunks(inst_ids):
             marks = ", ".join("?" * len(chunk))
-            for row in db.query(f"SELECT {', '.join(_INSTITUTION_COLUMNS)} FROM institutions "
+            for row in db.query(f"SELECT {', '.join(INSTITUTION_COLUMNS)} FROM institutions "
                                 f"WHERE institution_id IN ({marks})", chunk):
-                batch.institutions[int(row[0])] = dict(zip(_INSTITUTION_COLUMNS, row, strict=True))
+                batch.institutions[int(row[0])] = dict(zip(INSTITUTION_COLUMNS, row, strict=True))
         recorded = [ev for ev in events if ev.event == "LoanRecorded"]
         creditors = sorted({int(ev.args["creditor"]) for ev in recorded})
         for chunk in _chunks(creditors):
@@ -181,7 +109,7 @@ class XborderProjection:
                 f"SELECT institution_id, jurisdiction FROM institutions WHERE institution_id IN "
                 f"({', '.join('?' * len(chunk))})", chunk))
         borrowers = {loan_state.borrower_of(ev.event, ev.args) for ev in events if ev.event in LOAN_EVENTS}
-        borrowers |= {int(ev.args["institution"]) for ev in events if ev.event in _FREEZE_EVENTS}
+        borrowers |= {int(ev.args["institution"]) for ev in events if ev.event in FREEZE_EVENTS}
         batch.positions = load_positions(db, borrowers | set(inst_ids))
         missing = sorted(borrowers - set(batch.positions))
         for chunk in _chunks(missing):
@@ -194,9 +122,8 @@ class XborderProjection:
     # ------------------------------------------------------------------ apply
 
     def apply(self, db: Database, events: Sequence[DecodedEvent], block_times: dict[int, int]) -> None:
-        batch = _Batch()
+        batch = Batch()
         self._load(db, batch, events)
-        handlers = {event: getattr(self, method) for event, method in _HANDLERS.items()}
         reader = self.terms_reader
         for ev in events:
             if ev.event in LOAN_EVENTS:
@@ -207,105 +134,12 @@ class XborderProjection:
                 if reader is not None:
                     self._terms(reader, batch, ev, ev.args["envelope"], int(ev.args["by"]))
             else:
-                handler = handlers.get(ev.event)
+                handler = HANDLERS.get(ev.event)
                 if handler is not None:
                     handler(batch, ev, block_times)
         self._write(db, batch)
 
-    def _institution(self, batch: _Batch, ev: DecodedEvent, times: dict[int, int]) -> None:
-        a = ev.args
-        iid = int(a["institutionId"])
-        if ev.event == "InstitutionRegistered":
-            self._registered(batch, ev, times)
-            return
-        state = batch.institutions.get(iid)
-        if state is None:
-            log.error("%s for institution %d that was never registered (block %d): skipped",
-                      ev.event, iid, ev.block_number)
-            return
-        old: object
-        by: str | None = None
-        if ev.event == "InstitutionStatusChanged":
-            old, state["status"], by = a["oldStatus"], a["newStatus"], a["by"]
-        elif ev.event == "CapitalBaseUpdated":
-            old, state["capital_base"] = a["oldCapitalBase"], a["newCapitalBase"]
-        elif ev.event == "SignatureEpochChanged":
-            old, state["signature_epoch"], by = state["signature_epoch"], a["epoch"], a["by"]
-        else:  # AdminWalletChanged
-            old, state["admin"] = a["oldAdmin"], a["newAdmin"]
-        position = batch.positions.get(iid)
-        if position is not None:
-            position["status"], position["capital_base"] = state["status"], state["capital_base"]
-        self._institution_row(batch, ev, times, state, str(old), by)
-
-    @staticmethod
-    def _registered(batch: _Batch, ev: DecodedEvent, times: dict[int, int]) -> None:
-        a = ev.args
-        iid = int(a["institutionId"])
-        state = {"institution_id": iid, "kind": a["kind"], "identifier": ascii_code(a["identifier"]),
-                 "jurisdiction": ascii_code(a["jurisdiction"]), "name": a["name"],
-                 "status": INSTITUTION_ACTIVE, "capital_base": a["capitalBase"], "admin": a["admin"],
-                 "signature_epoch": 0, "registered_block": ev.block_number, "registered_at": times[ev.block_number]}
-        batch.institutions[iid] = state
-        batch.new_institutions.add(iid)
-        batch.countries[iid] = state["jurisdiction"]
-        if int(a["kind"]) in BORROWING_KINDS:
-            batch.positions[iid] = new_position(iid, int(a["kind"]), INSTITUTION_ACTIVE, int(a["capitalBase"]))
-        XborderProjection._institution_row(batch, ev, times, state, None, None)
-
-    @staticmethod
-    def _institution_row(batch: _Batch, ev: DecodedEvent, times: dict[int, int], state: dict[str, Any],
-                         old: str | None, by: str | None) -> None:
-        state["updated_block"] = ev.block_number
-        batch.rows["institution_events"].append(
-            (*_meta(ev, times), state["institution_id"], ev.event, *(state[c] for c in _INSTITUTION_STATE), old, by))
-
-    def _wallet(self, batch: _Batch, ev: DecodedEvent, times: dict[int, int]) -> None:
-        a = ev.args
-        wallet, iid = a["wallet"], int(a["institutionId"])
-        batch.wallets[wallet] = (iid, 1 if ev.event == "WalletAdded" else 0, ev.block_number)
-        batch.rows["wallet_events"].append((*_meta(ev, times), wallet, iid, ev.event, a["by"]))
-
-    def _policy(self, batch: _Batch, ev: DecodedEvent, times: dict[int, int]) -> None:
-        a = ev.args
-        meta = _meta(ev, times)
-        if ev.event == "ParameterUpdated":
-            p = int(a["parameter"])
-            name = parameter_name(p)
-            batch.rows["parameter_changes"].append((*meta, p, name, a["oldValue"], a["newValue"]))
-            batch.params[name] = int(a["newValue"])
-            batch.limits_changed |= name in LIMIT_PARAMETERS
-        elif ev.event == "ReferenceRateUpdated":
-            batch.rows["reference_rate_changes"].append(
-                (*meta, ascii_code(a["currency"]), a["oldRate"], a["newRate"], a["updatedAt"]))
-        elif ev.event == "FinancingTypeSet":
-            batch.rows["financing_type_changes"].append(
-                (*meta, a["typeId"], a["name"], a["oldWeightBps"], a["newWeightBps"],
-                 int(a["oldOffBalance"]), int(a["newOffBalance"]), 0))
-        else:  # FinancingTypeRemoved
-            batch.rows["financing_type_changes"].append(
-                (*meta, a["typeId"], None, a["oldWeightBps"], 0, int(a["oldOffBalance"]), 0, 1))
-
-    def _freeze(self, batch: _Batch, ev: DecodedEvent, times: dict[int, int]) -> None:
-        """DrawdownsFrozen / DrawdownsUnfrozen: the borrower's position carries the flag."""
-        a = ev.args
-        iid, frozen = int(a["institution"]), _FREEZE_EVENTS[ev.event]
-        batch.rows["drawdown_freezes"].append((*_meta(ev, times), iid, frozen, int(a["reason"]), a["by"]))
-        position = batch.positions.get(iid)
-        if position is not None:
-            position["frozen"] = frozen
-
-    def _agent(self, batch: _Batch, ev: DecodedEvent, times: dict[int, int]) -> None:
-        a = ev.args
-        batch.rows["agent_events"].append(
-            (*_meta(ev, times), int(a["principal"]), int(a["agent"]), ev.event, a["wallet"]))
-
-    def _nonces(self, batch: _Batch, ev: DecodedEvent, times: dict[int, int]) -> None:
-        a = ev.args
-        batch.rows["consent_nonce_invalidations"].append(
-            (*_meta(ev, times), int(a["borrower"]), int(a["wordPos"]), hex(int(a["mask"])), a["wallet"]))
-
-    def _loan(self, batch: _Batch, ev: DecodedEvent, times: dict[int, int]) -> None:
+    def _loan(self, batch: Batch, ev: DecodedEvent, times: dict[int, int]) -> None:
         a = ev.args
         loan_id = int(a["loanId"])
         if ev.event == "LoanRecorded":
@@ -333,14 +167,14 @@ class XborderProjection:
         self._loan_row(batch, ev, times, loan, facts, position["balance"])
 
     @staticmethod
-    def _loan_row(batch: _Batch, ev: DecodedEvent, times: dict[int, int], loan: dict[str, Any], facts: Facts,
+    def _loan_row(batch: Batch, ev: DecodedEvent, times: dict[int, int], loan: dict[str, Any], facts: Facts,
                   balance: int) -> None:
         batch.delta.volume(ev.event, times[ev.block_number], loan["currency"], facts.amount, facts.amount_cny)
         batch.rows["loan_events"].append(
-            (*_meta(ev, times), loan["loan_id"], loan["borrower"], ev.event, *facts.row(),
+            (*meta(ev, times), loan["loan_id"], loan["borrower"], ev.event, *facts.row(),
              *(loan[c] for c in LOAN_STATE), balance))
 
-    def _terms(self, reader: TermsReader, batch: _Batch, ev: DecodedEvent, data: bytes, by: int | None) -> None:
+    def _terms(self, reader: TermsReader, batch: Batch, ev: DecodedEvent, data: bytes, by: int | None) -> None:
         loan_id = int(ev.args["loanId"])
         loan = batch.loans.get(loan_id)
         if loan is None:
@@ -359,18 +193,18 @@ class XborderProjection:
             None if terms is None else json.dumps(terms, sort_keys=True, ensure_ascii=False),
             None if terms is None else terms.get("interest_rate"), result.error or None))
 
-    def _write(self, db: Database, batch: _Batch) -> None:
+    def _write(self, db: Database, batch: Batch) -> None:
         for table, rows in batch.rows.items():
-            db.executemany(_INSERT_SQL[table], rows)
+            db.executemany(INSERT_SQL[table], rows)
         if batch.new_institutions:
             db.executemany(
-                f"INSERT INTO institutions ({', '.join(_INSTITUTION_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(_INSTITUTION_COLUMNS))})",
-                [tuple(batch.institutions[i][c] for c in _INSTITUTION_COLUMNS)
+                f"INSERT INTO institutions ({', '.join(INSTITUTION_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(INSTITUTION_COLUMNS))})",
+                [tuple(batch.institutions[i][c] for c in INSTITUTION_COLUMNS)
                  for i in sorted(batch.new_institutions)])
         db.executemany(
             _INSTITUTION_UPDATE_SQL,
-            [(*(s[c] for c in _INSTITUTION_STATE), s["updated_block"], i)
+            [(*(s[c] for c in INSTITUTION_STATE), s["updated_block"], i)
              for i, s in sorted(batch.institutions.items()) if i not in batch.new_institutions])
         db.executemany(
             "INSERT INTO wallets (wallet, institution_id, active, updated_block) VALUES (?, ?, ?, ?) "
@@ -449,7 +283,7 @@ class XborderProjection:
     @staticmethod
     def _restore_institutions(db: Database, institutions: list[int]) -> None:
         for iid in institutions:
-            row = db.query_one(_LATEST.format(cols=", ".join(_INSTITUTION_STATE) + ", block_number",
+            row = db.query_one(_LATEST.format(cols=", ".join(INSTITUTION_STATE) + ", block_number",
                                               table="institution_events", key="institution_id"), (iid,))
             assert row is not None, "a registered institution always has its registration row"
             db.execute(_INSTITUTION_UPDATE_SQL, (*row, iid))

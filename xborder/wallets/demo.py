@@ -26,6 +26,7 @@ from eth_account.hdaccount.mnemonic import Mnemonic
 from eth_account.signers.local import LocalAccount
 from eth_account.types import Language
 from eth_hash.auto import keccak
+from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
 
 from xborder.errors import WalletError
@@ -42,7 +43,7 @@ def demo_mnemonic(seed: str = DEFAULT_DEMO_SEED) -> str:
     return Mnemonic(Language.ENGLISH).to_mnemonic(hashlib.sha256(seed.encode()).digest()[:16])
 
 
-def address_of(private_key: bytes) -> str:
+def address_of(private_key: bytes) -> ChecksumAddress:
     """Checksummed address of a 32-byte private key (coincurve, ~20 µs)."""
     public = coincurve.PublicKey.from_valid_secret(private_key).format(compressed=False)[1:]
     return to_checksum_address(keccak(public)[-20:])
@@ -95,7 +96,7 @@ class DemoWallets:
         self._cache[index] = key
         return key
 
-    def address(self, index: int) -> str:
+    def address(self, index: int) -> ChecksumAddress:
         return address_of(self.private_key(index))
 
     def account(self, index: int) -> LocalAccount:

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from xborder.errors import WalletError
-from xborder.wallets.keystore import _write_private, validate_name
+from xborder.wallets.keystore import validate_name, write_private
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class KeyRingStore:
                 "aead": "chacha20-poly1305", "salt": salt.hex(), "nonce": nonce.hex(), "public": public,
                 "ciphertext": ciphertext.hex()}
         path = self.path(name)
-        _write_private(path, json.dumps(data, indent=1).encode(), overwrite=True)
+        write_private(path, json.dumps(data, indent=1).encode(), overwrite=True)
         log.info("stored key ring %r (%d key(s)) in %s", name, len(ring), path)
         return path
 

@@ -10,15 +10,23 @@ parameter:
   generated cursor refused with exactly that 422 is no rejected valid request, so that one
   failure (and no other) is dropped; every other check still runs on those answers."""
 
+from __future__ import annotations
+
 import re
+from typing import TYPE_CHECKING, Any
 
 import schemathesis
+
+if TYPE_CHECKING:
+    from schemathesis.core.failures import Failure
 
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
-@schemathesis.hook
-def filter_query(ctx, query):  # noqa: ANN001, ANN201 - schemathesis's hook signature
+# schemathesis is installed in its own environment (.venv-schemathesis), not in the one mypy runs
+# in: its decorator is untyped there.
+@schemathesis.hook  # type: ignore[untyped-decorator]
+def filter_query(ctx: schemathesis.HookContext, query: dict[str, Any] | None) -> bool:
     if not query:
         return True
     start, end = query.get("from"), query.get("to")
@@ -27,8 +35,9 @@ def filter_query(ctx, query):  # noqa: ANN001, ANN201 - schemathesis's hook sign
     return True
 
 
-@schemathesis.hook
-def filter_failure(ctx, failure, case, response):  # noqa: ANN001, ANN201 - schemathesis's hook signature
+@schemathesis.hook  # type: ignore[untyped-decorator]
+def filter_failure(ctx: schemathesis.HookContext, failure: Failure, case: schemathesis.Case,
+                   response: schemathesis.Response) -> bool:
     """Keep every failure but "valid data rejected" for a generated cursor the listing never gave."""
     if type(failure).__name__ != "RejectedPositiveData" or response.status_code != 422:
         return True

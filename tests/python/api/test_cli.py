@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import xborder
 from loan_setup import BORROWER_X
+from web3.types import RPCEndpoint
 
 from xborder.chain import free_port
 
@@ -162,7 +163,7 @@ def test_index_follow_keeps_up_until_interrupted(book: Book, env: dict[str, str]
 
         wait_for(book.w3.eth.block_number)
         for _ in range(3):
-            book.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+            book.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
         wait_for(book.w3.eth.block_number)
     finally:
         proc.send_signal(signal.SIGINT)

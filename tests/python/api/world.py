@@ -30,6 +30,7 @@ from pathlib import Path
 
 from loan_setup import BANK_A, BANK_B, BORROWER_X, BORROWER_Y, HK_CREDITOR, World, build_world
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from xborder.config import PROJECT_ROOT, Settings
 from xborder.domain.enums import Parameter, ReasonCode
@@ -65,8 +66,8 @@ def _doc(name: str) -> bytes:
 
 
 def _advance(w3: Web3, days: int) -> None:
-    w3.provider.make_request("evm_increaseTime", [days * DAY])  # type: ignore[arg-type]
-    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [days * DAY])
+    w3.provider.make_request(RPCEndpoint("evm_mine"), [])
 
 
 def build_book(rpc_url: str, folder: Path, db_url: str) -> Book:

@@ -19,7 +19,7 @@ from web3 import Web3
 
 from xborder.config import PROJECT_ROOT
 from xborder.index import Database, IndexedContract
-from xborder.index.db import open_database
+from xborder.index.db import Row, open_database
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ROLES = ("InstitutionRegistry", "MacroPrudentialPolicy", "LoanLedger")
@@ -72,7 +72,8 @@ class Emitters:
             tx = w3.eth.contract(abi=abi, bytecode=bytecode).constructor().transact({"from": sender})
             receipt = w3.eth.wait_for_transaction_receipt(tx)
             instances.append(w3.eth.contract(address=receipt["contractAddress"], abi=abi))
-        return cls(w3, *instances, start_block=start)
+        registry, policy, ledger = instances
+        return cls(w3, registry, policy, ledger, start_block=start)
 
     def contracts(self) -> list[IndexedContract]:
         abi = emitter_artifact()[1]
@@ -186,6 +187,13 @@ class Workload:
     def run(self, steps: int) -> None:
         for _ in range(steps):
             self.step()
+
+
+def one_row(db: Database, sql: str, params: tuple[Any, ...] = ()) -> Row:
+    """The row of a query that always has one (an aggregate, the checkpoint)."""
+    row = db.query_one(sql, params)
+    assert row is not None, f"no row for {sql}"
+    return row
 
 
 def dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:

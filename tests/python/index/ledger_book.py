@@ -21,6 +21,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
+from web3.types import RPCEndpoint
 
 from xborder.bindings.consent import sign_consent, sign_extension, sign_wallet_proof
 from xborder.chain.launcher import DEV_MNEMONIC
@@ -120,8 +121,8 @@ class Book:
         return int(self.w3.eth.get_block("latest")["timestamp"])
 
     def advance(self, days: float) -> None:
-        self.w3.provider.make_request("evm_increaseTime", [int(days * DAY)])  # type: ignore[arg-type]
-        self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        self.w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [int(days * DAY)])
+        self.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
 
     @property
     def chain_id(self) -> int:

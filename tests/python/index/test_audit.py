@@ -21,7 +21,7 @@ from xborder.config import Settings
 from xborder.index import index_events, open_database, reproject_index
 from xborder.index.reconcile import consistency_report
 
-from .helpers import PROJECTED, dump, dump_diff
+from .helpers import PROJECTED, dump, dump_diff, one_row
 from .test_contracts import RealWorkload
 
 ROLE = Web3.keccak(text="PAUSER_ROLE")
@@ -29,7 +29,7 @@ ROLE = Web3.keccak(text="PAUSER_ROLE")
 
 def _audit_events(w3: Web3, work: RealWorkload) -> None:
     """What the old index dropped: role changes, pauses, terms shared by a party without a key."""
-    regulator, other = work.regulator, w3.eth.accounts[9]
+    regulator, other = work.regulator, list(w3.eth.accounts)[9]
     for name in ("InstitutionRegistry", "LoanLedger"):
         contract = work.contracts[name]
         assert work.send(regulator, contract.functions.grantRole(ROLE, other))
@@ -61,8 +61,8 @@ def test_raw_logs_equal_cast_logs_and_reproject_equals_the_chain(deployed: tuple
     db = open_database(db_url)
     names = {str(r[0]) for r in db.query("SELECT DISTINCT event FROM raw_logs")}
     assert {"RoleGranted", "RoleRevoked", "Paused", "Unpaused", "TermsShared", "LoanRecorded"} <= names
-    assert db.query_one("SELECT COUNT(*) FROM loan_terms")[0] == 0  # no key: nothing projected from the terms ...
-    assert db.query_one("SELECT COUNT(*) FROM raw_logs WHERE event = 'TermsShared'")[0] == 1  # ... but it is there
+    assert one_row(db, "SELECT COUNT(*) FROM loan_terms")[0] == 0  # no key: nothing projected from the terms ...
+    assert one_row(db, "SELECT COUNT(*) FROM raw_logs WHERE event = 'TermsShared'")[0] == 1  # ... but it is there
     first = min(int(r[0]) for r in db.query("SELECT start_block FROM indexed_contracts"))
     total = 0
     for name, address in db.query("SELECT name, address FROM indexed_contracts"):
@@ -71,7 +71,7 @@ def test_raw_logs_equal_cast_logs_and_reproject_equals_the_chain(deployed: tuple
         theirs = _cast_counts(settings.rpc_url or "", str(address), first, stats.checkpoint)
         assert ours == theirs, name
         total += sum(theirs.values())
-    assert total == stats.logs == db.query_one("SELECT SUM(logs) FROM log_counts")[0]
+    assert total == stats.logs == one_row(db, "SELECT SUM(logs) FROM log_counts")[0]
 
     report = consistency_report(db, w3)
     assert report.ok, (report.mismatches, report.log_mismatches, report.internal)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from web3 import Web3
 
 from xborder.cli.commands.index import progress_fraction
 from xborder.index import Indexer, IndexStats, open_database
 
-from .helpers import Emitters, Workload, dump
+from .helpers import Emitters, Workload, dump, one_row
 
 
 def test_backfill_matches_the_workload(db_url: str, w3: Web3, emitters: Emitters) -> None:
@@ -21,25 +23,25 @@ def test_backfill_matches_the_workload(db_url: str, w3: Web3, emitters: Emitters
     assert set(loans) == set(work.loans)
     for loan_id, loan in work.loans.items():
         assert loans[loan_id] == (loan["status"], loan["drawn"], loan["outstanding"])
-    latest = dict(db.query(
+    latest: dict[int, int] = dict(db.query(
         "SELECT borrower, borrower_balance FROM loan_events e WHERE NOT EXISTS (SELECT 1 FROM loan_events f "
         "WHERE f.borrower = e.borrower AND (f.block_number > e.block_number OR (f.block_number = "
         "e.block_number AND f.log_index > e.log_index)))"))
     assert latest == {b: work.balances.get(b, 0) for b in latest}
-    assert db.query_one("SELECT COUNT(*) FROM institutions")[0] == len(work.institutions)
+    assert one_row(db, "SELECT COUNT(*) FROM institutions")[0] == len(work.institutions)
     # A second run finds nothing new and changes nothing.
     before = dump(db)
     again = Indexer(db, w3, emitters.contracts()).run()
     assert again.events == 0 and dump(db) == before
 
 
-def test_progress_never_shows_impossible_totals(w3: Web3, emitters: Emitters, tmp_path: object) -> None:
+def test_progress_never_shows_impossible_totals(w3: Web3, emitters: Emitters, tmp_path: Path) -> None:
     """Issue #13 item 6: the bar counts blocks from the run's start to its target; before, it took
     the number of blocks WITH logs for the span and a checkpoint never updated per batch."""
     work = Workload(emitters, seed=9)
     work.setup()
     work.run(40)
-    db = open_database(f"sqlite:///{tmp_path}/progress.db")  # type: ignore[str-bytes-safe]
+    db = open_database(f"sqlite:///{tmp_path}/progress.db")
     seen: list[tuple[int, int]] = []
 
     def on_batch(stats: IndexStats) -> None:

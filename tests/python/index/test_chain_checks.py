@@ -29,7 +29,7 @@ from xborder.index.service import indexer_web3
 from xborder.services.deploy import deploy
 from xborder.services.funding import dev_funder
 
-from .helpers import Emitters, Workload
+from .helpers import Emitters, Workload, one_row
 
 DEAD = "http://127.0.0.1:1"
 
@@ -98,7 +98,7 @@ def test_a_second_indexer_on_the_same_database_refuses(engine: str, request: pyt
         with pytest.raises(IndexBusy, match="another indexer is already writing to the index database") as caught:
             Indexer(second, w3, emitters.contracts()).run()
         assert f"pid {os.getpid()}" in str(caught.value)  # who holds it
-        assert second.query_one("SELECT COUNT(*) FROM raw_logs")[0] == 0  # it wrote nothing
+        assert one_row(second, "SELECT COUNT(*) FROM raw_logs")[0] == 0  # it wrote nothing
         second.close()
     # Released: the next indexer runs.
     stats = Indexer(open_database(db_url), w3, emitters.contracts()).run()

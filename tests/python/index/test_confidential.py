@@ -41,6 +41,8 @@ from xborder.services.loan_batch import RECORDED, LoanBatch, LoanItem
 from xborder.services.loans import LoanService
 from xborder.wallets.encryption import KeyRing, KeyRingStore, derive_key, public_bytes
 
+from .helpers import one_row
+
 Account.enable_unaudited_hdwallet_features()
 
 REGULATOR = 0
@@ -212,7 +214,7 @@ def test_three_banks_two_enterprises_and_the_regulator(cast: Cast, db_url: str, 
     public = fresh("public")
     assert index_with(cast, public, None) == []
     with open_database(public) as db:
-        assert db.query_one("SELECT COUNT(*) FROM loans")[0] == 4  # type: ignore[index]
+        assert one_row(db, "SELECT COUNT(*) FROM loans")[0] == 4
     # the regulator reads everything, flags the lie and the tampering
     regulator = fresh("regulator")
     rows = index_with(cast, regulator, cast.ring(REGULATOR))
@@ -246,8 +248,7 @@ def test_three_banks_two_enterprises_and_the_regulator(cast: Cast, db_url: str, 
             XborderProjection().rollback(db, flagged_block - 1)
         left = db.query("SELECT DISTINCT loan_id FROM loan_terms")
         assert {int(r[0]) for r in left} == {loan1, loan2, loan3}
-        assert db.query_one("SELECT COUNT(*) FROM loan_terms WHERE block_number > ?",
-                            (flagged_block - 1,))[0] == 0  # type: ignore[index]
+        assert one_row(db, "SELECT COUNT(*) FROM loan_terms WHERE block_number > ?", (flagged_block - 1,))[0] == 0
 
 
 def test_sealing_refuses_a_party_without_key(anvil: LocalNode, tmp_path: Path) -> None:

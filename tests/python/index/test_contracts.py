@@ -21,7 +21,7 @@ from xborder.index import index_events, index_status_of, open_database, queries
 from xborder.index.reconcile import consistency_report
 from xborder.index.service import indexer_web3
 
-from .helpers import Emitters, Workload, dump
+from .helpers import Emitters, Workload, dump, one_row
 from .ledger_book import DAY, Book, M, Refused
 
 USD_RATE = 710_000_000
@@ -225,7 +225,7 @@ def test_queries_and_csv(deployed: tuple[Web3, Settings], tmp_path: Path) -> Non
     assert sum(r[1] for r in totals.rows) == len(work.loans)
     assert queries.totals(db, "creditor_country").rows and queries.totals(db, "financing_type").rows
     vols = queries.volumes(db, "day")
-    drawn, drawn_cny = db.query_one("SELECT COALESCE(SUM(amount), 0), COALESCE(SUM(amount_cny), 0) FROM loan_events "
+    drawn, drawn_cny = one_row(db, "SELECT COALESCE(SUM(amount), 0), COALESCE(SUM(amount_cny), 0) FROM loan_events "
                                     "WHERE event = 'LoanDrawn'")
     assert sum(r[2] for r in vols.rows) == drawn and sum(r[5] for r in vols.rows) == drawn_cny > 0
     csv_text = everything.to_csv()

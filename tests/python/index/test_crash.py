@@ -18,7 +18,7 @@ from web3 import Web3
 from xborder.chain import LocalNode
 from xborder.index import Indexer, open_database
 
-from .helpers import Emitters, Workload, dump
+from .helpers import Emitters, Workload, dump, one_row
 
 HELPER = Path(__file__).resolve().parent / "helpers.py"
 
@@ -67,7 +67,7 @@ def test_kill_9_and_restart_loses_and_doubles_nothing(db_url: str, anvil: LocalN
     crashed = open_database(db_url)
     reference = open_database(f"sqlite:///{tmp_path / 'reference.db'}")
     Indexer(reference, w3, emitters.contracts(), batch_blocks=1, max_batch_blocks=1).run(to_block=target)
-    assert crashed.query_one("SELECT block_number FROM checkpoint")[0] == target
+    assert one_row(crashed, "SELECT block_number FROM checkpoint")[0] == target
     assert dump(crashed) == dump(reference)
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from xborder.index import Indexer, open_database
 
-from .helpers import Emitters, Workload, dump, dump_diff
+from .helpers import Emitters, Workload, dump, dump_diff, one_row
 
 
 def _fresh_dump(db_url_suffix: str, w3: Web3, emitters: Emitters, tmp_url: str) -> dict[str, list[tuple[str, ...]]]:
@@ -24,12 +26,12 @@ def _fresh_dump(db_url_suffix: str, w3: Web3, emitters: Emitters, tmp_url: str) 
 
 @pytest.mark.parametrize("how", ["snapshot-revert", "anvil_reorg"])
 def test_reorg_rolls_back_and_reindexes(how: str, db_url: str, w3: Web3, emitters: Emitters,
-                                        tmp_path: object) -> None:
+                                        tmp_path: Path) -> None:
     work = Workload(emitters, seed=7)
     work.setup()
     work.run(20)
     fork_point = w3.eth.block_number
-    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    snapshot = w3.provider.make_request(RPCEndpoint("evm_snapshot"), [])["result"]
     branch_a = work.fork(seed=100)
     branch_a.run(25)
     db = open_database(db_url)
@@ -39,12 +41,12 @@ def test_reorg_rolls_back_and_reindexes(how: str, db_url: str, w3: Web3, emitter
     assert orphaned, "branch A left loan events in the index"
 
     if how == "snapshot-revert":
-        assert w3.provider.make_request("evm_revert", [snapshot])["result"]  # type: ignore[arg-type]
+        assert w3.provider.make_request(RPCEndpoint("evm_revert"), [snapshot])["result"]
         branch_b = work.fork(seed=200)
         branch_b.run(35)  # longer than branch A: the node switches to it
     else:
         # Replace the last 10 blocks by empty ones (anvil keeps the height).
-        reply = w3.provider.make_request("anvil_reorg", [10, []])  # type: ignore[arg-type]
+        reply = w3.provider.make_request(RPCEndpoint("anvil_reorg"), [10, []])
         assert "error" not in reply, reply
     new_head = w3.eth.block_number
     stats = Indexer(db, w3, emitters.contracts(), batch_blocks=4).run()
@@ -58,17 +60,17 @@ def test_reorg_rolls_back_and_reindexes(how: str, db_url: str, w3: Web3, emitter
     if how == "snapshot-revert":
         assert canonical and not (canonical & orphaned)
     head_hash = w3.eth.get_block(new_head)["hash"].hex()
-    assert db.query_one("SELECT block_hash FROM checkpoint")[0].removeprefix("0x") == head_hash.removeprefix("0x")
+    assert one_row(db, "SELECT block_hash FROM checkpoint")[0].removeprefix("0x") == head_hash.removeprefix("0x")
     # The database equals a fresh index of the canonical chain, row for row.
-    fresh_url = f"sqlite:///{tmp_path}/fresh.db"  # type: ignore[str-bytes-safe]
+    fresh_url = f"sqlite:///{tmp_path}/fresh.db"
     assert not dump_diff(dump(db), _fresh_dump("", w3, emitters, fresh_url))
 
 
-def test_follow_mode_survives_a_reorg_with_confirmations(w3: Web3, emitters: Emitters, tmp_path: object) -> None:
+def test_follow_mode_survives_a_reorg_with_confirmations(w3: Web3, emitters: Emitters, tmp_path: Path) -> None:
     work = Workload(emitters, seed=3)
     work.setup()
     work.run(10)
-    db = open_database(f"sqlite:///{tmp_path}/follow.db")  # type: ignore[str-bytes-safe]
+    db = open_database(f"sqlite:///{tmp_path}/follow.db")
     stop = threading.Event()
     seen: list[int] = []
     indexer = Indexer(db, w3, emitters.contracts(), confirmations=2,
@@ -80,7 +82,7 @@ def test_follow_mode_survives_a_reorg_with_confirmations(w3: Web3, emitters: Emi
         # Let the follower index up to its confirmed depth first: the reorg must replace blocks it
         # has already indexed (5 deep > 2 confirmations), however slowly its thread started.
         _wait_for_checkpoint(db, w3.eth.block_number - 2)
-        w3.provider.make_request("anvil_reorg", [5, []])  # type: ignore[arg-type]
+        w3.provider.make_request(RPCEndpoint("anvil_reorg"), [5, []])
         work.fork(seed=4).run(5)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -93,8 +95,8 @@ def test_follow_mode_survives_a_reorg_with_confirmations(w3: Web3, emitters: Emi
         thread.join(10)
     assert not thread.is_alive()
     assert indexer.stats.reorgs >= 1 and seen
-    assert db.query_one("SELECT block_number FROM checkpoint")[0] == w3.eth.block_number - 2
-    fresh = open_database(f"sqlite:///{tmp_path}/fresh.db")  # type: ignore[str-bytes-safe]
+    assert one_row(db, "SELECT block_number FROM checkpoint")[0] == w3.eth.block_number - 2
+    fresh = open_database(f"sqlite:///{tmp_path}/fresh.db")
     Indexer(fresh, w3, emitters.contracts(), confirmations=2).run()
     assert not dump_diff(dump(db), dump(fresh))
 

@@ -111,8 +111,9 @@ def test_keyset_pages_walk_every_row_once(book: Any) -> None:
         assert ranked == sorted(ranked, key=keys[sort]), sort
     near = analytics.ranked_exposures(db, min_utilisation=0.5, limit=1000)
     assert all(e.utilisation is not None and e.utilisation >= 0.5 for e in near.items) and near.total == len(near.items)
-    page = analytics.borrower_page(db, biggest)
-    assert page.exposure.borrower == biggest and len(page.loans.rows) == 50 and page.loans.next_cursor
+    biggest_page = analytics.borrower_page(db, biggest)
+    assert (biggest_page.exposure.borrower == biggest and len(biggest_page.loans.rows) == 50
+            and biggest_page.loans.next_cursor)
 
 
 def test_reprojection_gives_the_same_tables(book: Any) -> None:

@@ -128,11 +128,11 @@ def test_cli_init_up_commands_down_up(cli_network: Path) -> None:
     assert json.loads(down.stdout)["stopped"] == [1, 2]
     assert geth_processes(root) == []
     run(data, "network", "up")
-    w3_1 = connect(json.loads(run(data, "network", "status", "--json").stdout)["nodes"][0]["rpc_url"])
+    url1 = json.loads(run(data, "network", "status", "--json").stdout)["nodes"][0]["rpc_url"]
+    w3_1 = connect(url1)
     assert w3_1.eth.get_block(head)["hash"] == head_hash
     _wait(lambda: w3_1.eth.block_number > head, "the chain to seal again after up")
-    assert len(json.loads(run(data, "institution", "list", "--rpc-url", w3_1.provider.endpoint_uri,  # type: ignore[attr-defined]
-                              "--json").stdout)) == 12
+    assert len(json.loads(run(data, "institution", "list", "--rpc-url", url1, "--json").stdout)) == 12
 
 
 def test_cli_bad_inputs(tmp_path: Path) -> None:
