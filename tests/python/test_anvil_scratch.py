@@ -67,3 +67,28 @@ def test_an_unclaimed_folder_is_kept_for_a_grace_period(tmp_path: Path) -> None:
     scratch.claim(dead, 2**22 + 12345)  # no such process (above the default pid_max)
     assert scratch.sweep(tmp_path) == 2
     assert fresh.exists() and not old.exists() and not dead.exists()
+
+
+def test_a_call_at_a_block_the_node_no_longer_keeps_is_a_node_error_not_a_refusal() -> None:
+    """With the bound, old blocks' state is gone: the node's answer maps to StateUnavailable (a
+    ChainError, exit 4), never to a contract refusal (the bench once counted 10,000 loans as
+    "refused: BlockOutOfRangeError" when its preflight pinned a block for too long)."""
+    from web3 import Web3
+
+    from xborder.chain.rpc import Rpc, StateUnavailable, classify, node_error
+    from xborder.errors import ChainError
+
+    node = start_anvil()
+    try:
+        _mine_past_memory(node)
+        _mine_past_memory(node)
+        rpc = Rpc(Web3(Web3.HTTPProvider(node.rpc_url)))
+        [answer] = rpc.batch([("eth_getBalance", ["0x" + "00" * 20, "0x1"])])
+        assert "error" in answer, answer
+        assert classify(answer["error"]) is StateUnavailable
+        error = node_error(answer["error"], "eth_getBalance at block 0x1")
+        assert isinstance(error, ChainError) and "ask at a newer block" in str(error)
+        [recent] = rpc.batch([("eth_getBalance", ["0x" + "00" * 20, "latest"])])
+        assert "result" in recent
+    finally:
+        node.stop()

@@ -30,7 +30,7 @@ from web3 import Web3
 
 from xborder.bindings.reverts import ErrorDecoder
 from xborder.chain.receipts import Receipt, replay
-from xborder.chain.rpc import Rpc, classify, error_message, revert_data
+from xborder.chain.rpc import Rpc, StateUnavailable, classify, error_message, node_error, revert_data
 from xborder.chain.sender import SenderPool, send_all
 from xborder.chain.signer import Call
 from xborder.errors import InsufficientFunds, TransactionRejected, XborderError
@@ -142,6 +142,8 @@ class Batch:
                 if method == "eth_estimateGas":
                     self.gas_limits[i] = int(response["result"], 16) * self.gas_margin_percent // 100
                 continue
+            if classify(error) is StateUnavailable:  # a node's answer about the block, not the contract's
+                raise node_error(error, f"dry run at block {block}")
             if classify(error) is InsufficientFunds:
                 self.outcomes[i].refuse("InsufficientFunds", f"wallet {self.txs[i].account.address} cannot pay for "
                                         f"this transaction: fund it (node said: {error_message(error)})")

@@ -44,9 +44,20 @@ class Underpriced(TransactionRejected):
     """The node wants a higher fee (base fee moved, or a replacement needs a bump)."""
 
 
+class StateUnavailable(ChainError):
+    """The node no longer keeps the state of the block a call named (anvil keeps a few hundred
+    recent blocks, a pruned geth 128): a call at an older block is the caller's problem, never a
+    contract's refusal."""
+
+
 #: Node error message fragment (lower case) -> the xborder error it means. The first match wins, so
 #: the specific fragments come first. This is the only place that reads node error texts.
 NODE_ERRORS: tuple[tuple[str, type[XborderError]], ...] = (
+    ("blockoutofrange", StateUnavailable),  # anvil: "BlockOutOfRangeError: block height is 3311 but requested was 2605"
+    ("missing trie node", StateUnavailable),  # geth
+    ("historical state", StateUnavailable),  # geth: "historical state ... is not available"
+    ("state not available", StateUnavailable),
+    ("header not found", StateUnavailable),
     ("already known", AlreadyKnown),
     ("already imported", AlreadyKnown),
     ("known transaction", AlreadyKnown),
@@ -107,6 +118,8 @@ def node_error(error: object, context: str) -> XborderError:
     """The mapped exception for a JSON-RPC error object, its message prefixed by `context`."""
     kind = classify(error)
     message = f"{context}: {error_message(error)}"
+    if kind is StateUnavailable:
+        message += " (the node keeps only recent blocks' state: ask at a newer block)"
     if issubclass(kind, TransactionRejected):
         return kind(message, revert_data=revert_data(error))
     return kind(message)

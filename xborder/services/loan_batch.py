@@ -39,6 +39,7 @@ from xborder.bindings.consent import (
     selector,
     sign_consent,
 )
+from xborder.chain.rpc import StateUnavailable, classify, node_error
 from xborder.domain.dates import format_date
 from xborder.domain.enums import LoanStatus, Parameter
 from xborder.domain.limits import maturity_window, value_date_window
@@ -100,6 +101,9 @@ class LoanBatch:
         """eth_call each (to, data) on `block`: the result, or None where it reverted."""
         answers = self.rpc.batch([("eth_call", [{"to": to, "data": "0x" + data.hex()}, block]) for to, data in calls],
                                  self.batch_size)
+        for answer in answers:  # a node's answer about the block is not a revert
+            if "error" in answer and classify(answer["error"]) is StateUnavailable:
+                raise node_error(answer["error"], f"eth_call at block {block}")
         return [None if "error" in a else bytes.fromhex(str(a.get("result") or "0x")[2:]) for a in answers]
 
     # -- dry run ----------------------------------------------------------------------------
@@ -108,7 +112,10 @@ class LoanBatch:
         started = time.perf_counter()
         self.outcomes = [LoanOutcome(i, item.ref or f"item {i + 1}", ref=item.ref or f"item {i + 1}", row=item.row)
                          for i, item in enumerate(self.items)]
-        block = hex(self.rpc.block_number())
+        # Every phase reads the latest state (each call on its own, the chain decides on submission):
+        # a block pinned for the whole preflight outlived the node's history on long batches (10,000
+        # loans on anvil at 0.2 s blocks: "BlockOutOfRangeError", every loan counted as refused).
+        block = "latest"
         self._check_items()
         self._check_dates()
         self._check_documents(block)
