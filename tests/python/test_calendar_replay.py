@@ -34,8 +34,8 @@ from xborder.services import terms as T
 
 GENESIS = dt.datetime(2019, 12, 2, tzinfo=dt.UTC)
 E, F = Parameter.ADJUSTMENT_ENTERPRISE, Parameter.ADJUSTMENT_FINANCIAL
-_, _, _, CAPITAL_Y = CAST[BORROWER_Y - 1]  # 20,000,000.00 CNY
-_, _, _, CAPITAL_BANK = CAST[BANK_A - 1]  # 1,000,000,000.00 CNY, domestic bank
+CAPITAL_Y = int(CAST[BORROWER_Y - 1][3])  # 20,000,000.00 CNY
+CAPITAL_BANK = int(CAST[BANK_A - 1][3])  # 1,000,000,000.00 CNY, domestic bank
 
 
 @pytest.fixture
