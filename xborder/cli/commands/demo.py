@@ -21,6 +21,7 @@ from rich.text import Text
 
 from xborder.cli.context import App, common_options
 from xborder.demo import DemoConfig, run_demo, summary_lines, write_report
+from xborder.errors import ValidationError
 
 
 class RateColumn(ProgressColumn):
@@ -90,7 +91,9 @@ def demo(app: App, seed: int, loans: int, enterprises: int, network_nodes: int |
                     != click.core.ParameterSource.DEFAULT else 2022, fraction, resume)
         return
     if fraction != 1.0 or resume:
-        raise click.UsageError("--fraction and --resume go with --scale 2022")
+        given = "--fraction" if fraction != 1.0 else "--resume"
+        raise ValidationError(f"{given}: goes with --scale 2022 (the 2019 demo always starts afresh at full size)",
+                              field=given, value=fraction if fraction != 1.0 else True, allowed="--scale 2022")
     node_of = None
     if network_nodes is not None:
         from xborder.demo import network
