@@ -30,13 +30,15 @@ from xborder.config import Settings
 from xborder.demo import phases
 from xborder.demo.reading import read_report
 from xborder.demo.result import DemoResult
+from xborder.domain.enums import REGULATOR_KEY_ID
 from xborder.services import policy
 from xborder.services.calendar_replay import CalendarPlayer, PeriodTally, period_of
+from xborder.services.confidential import TermsSealer
 from xborder.services.funding import dev_funder, fund
 from xborder.services.replay import Bars
 from xborder.services.workload import Workload, generate
 from xborder.wallets.demo import DemoWallets
-from xborder.wallets.encryption import derive_key
+from xborder.wallets.encryption import derive_key, public_bytes
 
 DAY = 86_400
 #: The chain starts on 20 February 2019; value dates run from 1 March 2019 to 28 February 2022.
@@ -139,20 +141,26 @@ def appoint_agents(run: phases.Run) -> None:
 
 
 def encryption_keys(run: phases.Run) -> None:
-    """As the 2019 demo, skipping institutions whose key is already registered."""
-    ids = [0] + [inst.institution_id for inst in run.workload.institutions]
-    keys = phases._views(run, "encryptionKey(uint32)", ids, to=str(run.client.registry.address))
-    if all(int.from_bytes(raw[:32], "big") for raw in keys):
-        regulator_key = derive_key(bytes(run.regulator.key), 0, 1)
-        run.ring.add(0, 1, regulator_key)
-        run.facts["keys_registered"] = len(ids)
-        from xborder.services.confidential import TermsSealer
-
-        run.sealer = TermsSealer(run.client)
-        assert run.sealer.keys is not None
-        run.sealer.keys.prefetch(ids)
-        return
-    phases.encryption_keys(run)
+    """As the 2019 demo (keys derived from the wallets, DEMO-ONLY), registering only the keys the
+    registry does not hold yet (a resumed run rotates nobody's key)."""
+    registry = str(run.client.registry.address)
+    regulator_key = derive_key(bytes(run.regulator.key), REGULATOR_KEY_ID, 1)
+    run.ring.add(REGULATOR_KEY_ID, 1, regulator_key)
+    parties = [(run.regulator, REGULATOR_KEY_ID, regulator_key)] + [
+        (run.wallets.account(inst.index), inst.institution_id,
+         derive_key(run.wallets.private_key(inst.index), inst.institution_id, 1)) for inst in run.workload.institutions]
+    held = phases._views(run, "encryptionKey(uint32)", [i for _, i, _ in parties], to=registry)
+    txs = [Tx(account, registry, phases._encode(phases.SET_KEY, [i, public_bytes(key)]), phases.KEY_GAS,
+              label=f"key {i}") for (account, i, key), raw in zip(parties, held, strict=True)
+           if not int.from_bytes(raw[32:64], "big")]
+    outcomes = run.route.run(txs, run.reporter.phase("registering encryption keys", len(txs)))
+    failed = [o for o in outcomes if o.status != DONE]
+    if failed:
+        raise RuntimeError(f"{len(failed)} key registrations refused, e.g. {failed[0].label}: {failed[0].reason}")
+    run.facts["keys_registered"] = len(parties)
+    run.sealer = TermsSealer(run.client)
+    assert run.sealer.keys is not None
+    run.sealer.keys.prefetch([i for _, i, _ in parties])
 
 
 def reference_rates(run: phases.Run) -> None:
@@ -208,9 +216,11 @@ def run_scale(settings: Settings, config: ScaleConfig, reporter: phases.Reporter
                             base_year=2019, checkpoint=settings.data_dir / CHECKPOINT, fingerprint=config.fingerprint)
     tally = player.play()
     lap("loans")
+    run.facts["loan_steps"] = {k: round(v, 2) for k, v in player.timings.items()}
     result = read_report(run, tally, timings, lap)
     result.policy = scale_policy_report(tally, run.client)
     result.policy["transactions"] = transactions(tally)
+    result.policy["loan_steps"] = run.facts["loan_steps"]
     return result
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -171,7 +172,8 @@ class CalendarPlayer(WorkloadPlayer):
     #: Refuse to resume a checkpoint written for another workload.
     fingerprint: str = ""
     tally: PeriodTally = field(default_factory=PeriodTally)
-    timings: Counter[str] = field(default_factory=Counter)
+    #: Seconds spent in each step kind (record, confirm, tranches), this run.
+    timings: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.planned = PlannedNode(self.client)
@@ -190,6 +192,7 @@ class CalendarPlayer(WorkloadPlayer):
                 if (index, step_no) < position:
                     continue
                 resumed = (index, step_no) == position and started_at is not None
+                began = time.perf_counter()
                 block = self.client.rpc.block_number()
                 self._save((index, step_no), started_at if resumed else block)
                 if step == "record":
@@ -205,6 +208,7 @@ class CalendarPlayer(WorkloadPlayer):
                     self._confirm_segment(segment, resumed)
                 elif segment.last_of_month:
                     self._tranches_since(segment.month, started_at if resumed else None)
+                self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - began
             self._save((index + 1, 0), None)
         self.bars.tranche(self._totals()[2], self._totals()[2])
         self.bars.confirm(self._done["confirm"], self._totals()[1])

@@ -152,6 +152,9 @@ def _scale_demo(app: App, seed: int, fraction: float, resume: bool) -> None:
         c.rule("timings (s)")
         c.print("  ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
                 + f"   workload total {sum(result.timings.values()):.1f}")
+        tx, loans_s = result.policy.get("transactions", {}).get("total", 0), result.timings.get("loans", 0.0)
+        c.print("loans phase by step: " + "  ".join(f"{k} {v:.1f}" for k, v in result.policy.get("loan_steps", {}).items())
+                + (f"   ({tx / loans_s:,.0f} loan transactions/s)" if loans_s else ""))
         c.print(f"chain: {result.rpc_url} (still running; `xborder chain stop` to stop it); index: {result.database}; "
                 f"full report: {report}")
 
