@@ -137,3 +137,19 @@ def summary_lines(result: DemoResult) -> list[str]:
                  f"(chain counts {result.chain_loan_count:,}); consistency check "
                  f"{'passed' if result.consistency_ok else 'FAILED'} for {result.consistency_borrowers:,} borrowers")
     return lines
+
+
+def scale_lines(result: DemoResult) -> list[str]:
+    """The 2022-scale report: the 2019 report's lines, then transactions by kind, USD volume and
+    refusals by parameter period."""
+    tx = result.policy.get("transactions", {})
+    lines = [f"institutions onboarded: {result.institutions:,}",
+             f"loan transactions landed: {tx.get('total', 0):,} — " + ", ".join(
+                 f"{k} {v:,}" for k, v in tx.items() if k != "total"),
+             f"loans recorded: {result.loans_recorded:,} of {result.loans_attempted:,} submitted "
+             f"(principal ≈ USD {result.principal_usd:,.0f})"]
+    lines += summary_lines(result)[3:]
+    lines.append("refusals by parameter period (the regulator applied the PBOC/SAFE calendar on its dates):")
+    for period, counts in sorted(result.policy.get("by_period", {}).items()):
+        lines.append(f"  {period}: " + (", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) or "none"))
+    return lines

@@ -16,6 +16,7 @@ from eth_account.signers.local import LocalAccount
 from web3.exceptions import ContractLogicError, Web3RPCError
 
 from xborder.bindings.client import XborderClient
+from xborder.domain import calendar
 from xborder.domain.enums import Parameter
 from xborder.domain.money import (
     BASE_CURRENCY,
@@ -99,6 +100,37 @@ def set_parameter(client: XborderClient, signer: LocalAccount, name: str | Param
                     f"setting {spec.slug} to {value}")
     log.info("policy %s: %s -> %s", spec.slug, old, new)
     return old, new
+
+
+# ---------------------------------------------------------------------------- the real calendar
+
+#: The parameters the PBOC/SAFE calendar moves (`xborder.domain.calendar`).
+CALENDAR_PARAMETERS: tuple[Parameter, ...] = (Parameter.ADJUSTMENT_ENTERPRISE, Parameter.ADJUSTMENT_FINANCIAL)
+
+
+def chain_date(client: XborderClient) -> dt.date:
+    """The UTC date of the chain's latest block (the clock the contracts compare dates with)."""
+    return dt.datetime.fromtimestamp(client.now(), dt.UTC).date()
+
+
+def calendar_due(current: dict[str, int], on: dt.date) -> list[tuple[Parameter, int]]:
+    """The (parameter, bps) settings that bring `current` (slug -> contract value, as `parameters`
+    reads it) to the calendar's values in force on `on`; empty when the chain already follows it."""
+    return [(p, calendar.in_force(p, on)) for p in CALENDAR_PARAMETERS if current.get(p.slug) != calendar.in_force(p, on)]
+
+
+def apply_calendar(client: XborderClient, signer: LocalAccount, on: dt.date | None = None) -> list[tuple[Parameter, int]]:
+    """The regulator applies the PBOC/SAFE calendar up to `on` (default: the chain's own date): each
+    adjustment parameter whose value differs from the one in force that day is set to it, one
+    `setParameter` each. Idempotent (a resumed run sends nothing twice); returns what it set.
+    Call it on each date the chain's clock reaches: a change takes effect for new drawdowns."""
+    day = on or chain_date(client)
+    due = calendar_due(parameters(client), day)
+    for parameter, value in due:
+        client.transact(signer, client.policy.functions.setParameter(int(parameter), value),
+                        f"setting {parameter.slug} to {format_bps(value)} (calendar, {day.isoformat()})")
+        log.info("calendar %s: %s -> %s", day.isoformat(), parameter.slug, value)
+    return due
 
 
 # ---------------------------------------------------------------------------- FX rates

@@ -27,13 +27,27 @@ from xborder.domain.enums import Parameter
 from xborder.services import terms as terms_codec
 from xborder.services.confidential import TermsSealer
 from xborder.services.loan_batch import ALREADY, RECORDED, LoanBatch, LoanItem, LoanOutcome
-from xborder.services.workload import Workload, WorkloadLoan
+from xborder.services.workload import DAY, Tranche, Workload, WorkloadLoan
 
 log = logging.getLogger(__name__)
 
 #: Gas limits declared per kind of call: anvil fills a block by declared gas, so these sit just
 #: above the measured use (docs/contracts.md) rather than at a round "safe" figure.
-GAS = {"confirm": 80_000, "draw": 100_000, "repay": 100_000, "parameter": 120_000}
+GAS = {"confirm": 80_000, "draw": 100_000, "repay": 100_000, "extend": 80_000, "default": 80_000,
+       "parameter": 120_000}
+#: What each later tranche of a loan calls on the ledger, and the counter it adds to.
+TRANCHE_CALLS = {"draw": ("drawdown(uint64,uint64)", "drawdowns"), "repay": ("repay(uint64,uint64)", "repayments"),
+                 "extend": ("extendMaturity(uint64,uint32)", "extensions"), "default": ("declareDefault(uint64)", "defaults")}
+
+
+def tranche_call(loan: WorkloadLoan, tranche: Tranche, loan_id: int) -> bytes:
+    """The ledger calldata of `tranche` of `loan` (recorded as `loan_id`)."""
+    signature = TRANCHE_CALLS[tranche.kind][0]
+    if tranche.kind == "default":
+        return ledger_call(signature, loan_id)
+    if tranche.kind == "extend":
+        return ledger_call(signature, loan_id, loan.maturity_date + tranche.amount * DAY)
+    return ledger_call(signature, loan_id, tranche.amount)
 
 Bar = Callable[[int, int], None]
 
@@ -211,16 +225,14 @@ class WorkloadPlayer:
         due = self._scheduled.pop(month, [])
         todo = [(ln, ln.later[k]) for ln, k in due if ln.number in self._live]
         ledger = str(self.client.ledger.address)
-        txs = [Tx(self.accounts[ln.recorder], ledger,
-                  ledger_call("drawdown(uint64,uint64)" if t.kind == "draw" else "repay(uint64,uint64)",
-                              self.tally.loan_ids[ln.number], t.amount), GAS[t.kind], label=f"{t.kind} {ln.number}")
-               for ln, t in todo]
+        txs = [Tx(self.accounts[ln.recorder], ledger, tranche_call(ln, t, self.tally.loan_ids[ln.number]), GAS[t.kind],
+                  label=f"{t.kind} {ln.number}") for ln, t in todo]
         outcomes = self.sink.run(txs)
         self._done["tranche"] += len(due)
         self.bars.tranche(self._done["tranche"], self._totals()[2])
         for (loan, tranche), outcome in zip(todo, outcomes, strict=True):
             if outcome.status == DONE:
-                self.tally.counters["drawdowns" if tranche.kind == "draw" else "repayments"] += 1
+                self.tally.counters[TRANCHE_CALLS[tranche.kind][1]] += 1
                 continue
             self.tally.refuse(outcome.error, outcome.reason)
             if tranche.kind == "draw":  # a refused tranche stops that loan's later tranches

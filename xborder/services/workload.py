@@ -59,9 +59,10 @@ class WorkloadInstitution:
 
 @dataclass(frozen=True)
 class Tranche:
-    """A later action on a loan: a drawdown or a repayment (amount in loan minor units)."""
+    """A later action on a loan: a drawdown or a repayment (amount in loan minor units), an
+    extension (amount: days added to the maturity) or a default (amount 0)."""
 
-    kind: str  # "draw" | "repay"
+    kind: str  # "draw" | "repay" | "extend" | "default"
     amount: int
 
 
@@ -193,6 +194,10 @@ class _Loans:
     home_bank: dict[int, int]
     start_ts: int
     documents: list[str] = field(default_factory=list)
+    #: Value dates fall in [start_ts, start_ts + span_days days] (300: Jan-Oct 2019).
+    span_days: int = 300
+    #: Also extensions and a few defaults (the 2022-scale run); off, the RNG draws are the 2019 demo's.
+    lifecycle: bool = False
 
     def tranches(self, principal: int, co_signed: bool) -> tuple[int, tuple[Tranche, ...]]:
         rng = self.rng
@@ -210,6 +215,20 @@ class _Loans:
                 later.append(Tranche("repay", repay))
         return first, tuple(later)
 
+    def lifecycle_tranches(self, later: tuple[Tranche, ...], first: int, principal: int,
+                           short: bool) -> tuple[Tranche, ...]:
+        """Extensions (long-term loans only, so the term class never changes and no borrower consent
+        is needed: `amount` is the days added to the maturity) and a few defaults (a drawn loan not
+        repaid in full: the lender side declares it; it keeps counting)."""
+        rng, out = self.rng, list(later)
+        if not short and rng.random() < 0.10:  # before any repayment (a loan repaid in full is closed)
+            at = next((k for k, t in enumerate(out) if t.kind == "repay"), len(out))
+            out.insert(at, Tranche("extend", rng.choice([90, 180, 365])))
+        repaid_in_full = any(t.kind == "repay" and t.amount >= principal for t in out)
+        if (first or any(t.kind == "draw" for t in out)) and not repaid_in_full and rng.random() < 0.004:
+            out.append(Tranche("default", 0))
+        return tuple(out)
+
     def loan(self, n: int, usd_amount: float) -> WorkloadLoan:
         rng = self.rng
         borrower = rng.choices(self.borrowers, weights=self.activity)[0]
@@ -218,7 +237,7 @@ class _Loans:
         principal = max(int(usd_amount * float(REFERENCE_RATES["USD"]) / rate), 10_000) * 100
         short = rng.random() < 0.42
         term_days = rng.randint(90, 365) if short else rng.randint(366, 5 * 365)
-        value = self.start_ts + rng.randint(0, 300) * DAY
+        value = self.start_ts + rng.randint(0, self.span_days) * DAY
         ftype = _pick(rng, TYPE_MIX)
         creditor = rng.choice(self.creditors)
         recorder = self.home_bank.get(borrower, rng.choice(self.banks))
@@ -230,6 +249,8 @@ class _Loans:
         self.documents.append(doc)
         co_signed = rng.random() < 0.55
         first, later = self.tranches(principal, co_signed)
+        if self.lifecycle:
+            later = self.lifecycle_tranches(later, first, principal, short)
         return WorkloadLoan(
             number=n, borrower=borrower, creditor=creditor, recorder=recorder, currency=currency,
             principal=principal, value_date=value, maturity_date=value + term_days * DAY,
@@ -242,7 +263,7 @@ class _Loans:
         rng = self.rng
         borrower = rng.choice(enterprises)
         principal = int(insts[borrower].capital_base * 3.6)  # above capital x 2 x 1.75: refused under any calendar value
-        value = self.start_ts + rng.randint(0, 300) * DAY
+        value = self.start_ts + rng.randint(0, self.span_days) * DAY
         return WorkloadLoan(
             number=number, borrower=borrower, creditor=rng.choice(self.creditors),
             recorder=self.home_bank[borrower], currency="CNY", principal=principal, value_date=value,
@@ -261,9 +282,11 @@ def _spread(loans: list[WorkloadLoan], extra: list[WorkloadLoan]) -> list[Worklo
 
 def generate(seed: int = 2019, enterprises: int = 1262, banks: int = 36, foreign_branches: int = 6,
              nbfis: int = 4, creditors: int = 60, loans: int = 6370,
-             total_usd: float = 6.8e9, start_ts: int = 1_546_300_800, adjustment: float = 1.75) -> Workload:
+             total_usd: float = 6.8e9, start_ts: int = 1_546_300_800, adjustment: float = 1.75,
+             span_days: int = 300, lifecycle: bool = False) -> Workload:
     """The workload; defaults give the full demo, smaller numbers give test workloads. Capital bases
-    are sized for the enterprises' adjustment parameter `adjustment` (1.0 in 2019)."""
+    are sized for the enterprises' adjustment parameter `adjustment` (1.0 in 2019). Value dates
+    spread over `span_days` from `start_ts`; `lifecycle` adds extensions and a few defaults."""
     rng = random.Random(seed)
     roster = _Roster(rng)
     regulator = roster.add(5, "State Administration of Foreign Exchange (observer)", _lei(rng, "300300"), "CN", 0)
@@ -280,7 +303,8 @@ def generate(seed: int = 2019, enterprises: int = 1262, banks: int = 36, foreign
     raw = [math.exp(rng.gauss(0.0, 1.1)) for _ in range(loans)]
     scale = total_usd / sum(raw)
     roster.size_capitals(borrowers, activity, loans, total_usd, adjustment)
-    maker = _Loans(rng, borrowers, activity, creditor_idx, bank_idx, home_bank, start_ts)
+    maker = _Loans(rng, borrowers, activity, creditor_idx, bank_idx, home_bank, start_ts, span_days=span_days,
+                   lifecycle=lifecycle)
     normal = [maker.loan(n, raw[n] * scale) for n in range(loans)]
     extra = [maker.over_limit(loans + k, k, ent_idx, roster.insts) for k in range(max(1, loans // 300))]
     return Workload(seed=seed, institutions=roster.insts, loans=_spread(normal, extra), rates=dict(REFERENCE_RATES),

@@ -1,0 +1,330 @@
+"""Play a workload across the real PBOC/SAFE policy calendar, resumably (the 2022-scale demo).
+
+The months of `WorkloadPlayer` are cut at the calendar's change dates into segments: the chain's
+clock moves to each segment's start (day 2 of a month, or 01:00 UTC on a change date), the
+regulator applies the calendar in force that day (`xborder.services.policy.apply_calendar`, the
+one place that knows how), the banks record the segment's loans (value dates in it), the
+borrowers confirm the ones they did not co-sign, and the month's later tranches (drawdowns,
+repayments, extensions, defaults) run in its last segment. Refusals are counted by reason and by
+parameter period.
+
+Resumable: after each step the player writes a checkpoint (what it has done, and the block the next
+step starts from). Run again on the same chain, it skips what is done and redoes the interrupted
+step against what the chain already holds: loans an earlier run recorded are found by document,
+recorder and terms hash (`LoanBatch`'s "already recorded"), confirmations by the loans' status,
+tranches by the ledger's events since the step began. Nothing is recorded twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_hash.auto import keccak
+from faster_eth_abi import encode as abi_encode
+
+from xborder.bindings.batch import DONE, Tx
+from xborder.bindings.consent import ledger_call, selector
+from xborder.domain import calendar
+from xborder.domain.dates import month_index, month_start
+from xborder.domain.enums import LoanStatus
+from xborder.domain.loans import Loan, LoanRecorded
+from xborder.services import policy
+from xborder.services.loan_batch import ALREADY, RECORDED, LoanBatch, LoanItem, LoanOutcome
+from xborder.services.replay import GAS, TRANCHE_CALLS, Bar, OneNode, Tally, WorkloadPlayer, tranche_call
+from xborder.services.workload import WorkloadLoan
+
+log = logging.getLogger(__name__)
+
+STEPS = ("record", "confirm", "tranches")
+_EVENT_OF = {"draw": "LoanDrawn(uint64,uint32,uint32,uint64,uint64,uint64,uint64,uint32,uint256,uint256)",
+             "repay": "LoanRepaid(uint64,uint32,uint32,uint64,uint64,uint256,uint256)",
+             "extend": "LoanExtended(uint64,uint32,uint32,uint32,uint32,bool,bool,bool,uint256)",
+             "default": "LoanDefaulted(uint64,uint32,uint32,uint32,bool,uint64,uint256)"}
+_TOPIC_KIND = {"0x" + keccak(sig.encode()).hex(): kind for kind, sig in _EVENT_OF.items()}
+_SEL_GET_LOAN = selector("getLoan(uint64)")
+_SEL_EPOCH = selector("signatureEpoch(uint32)")
+
+
+class PlannedLoanBatch(LoanBatch):
+    """`LoanBatch` for a planned workload: each co-signed item's consent nonce is its loan number
+    (unique per borrower, known without asking the chain: no per-borrower nonce search, which cost
+    half the time at scale), and earlier runs' records are looked up (one eth_getLogs per
+    borrower over the whole chain) only when resuming an interrupted step (`check_earlier`)."""
+
+    check_earlier: bool = False
+
+    def _prepare_consents(self, block: str) -> None:
+        ready = self._ready()
+        self._positions = self._positions_of(sorted({self.items[i].request.borrower for i in ready}), block)
+        signing = sorted({self.items[i].request.borrower for i in ready if self.items[i].co_signed})
+        epochs = self._calls([(str(self.client.registry.address), _SEL_EPOCH + abi_encode(["uint32"], [b]))
+                              for b in signing], block)
+        self._epochs = {b: int.from_bytes(r, "big") if r else 0 for b, r in zip(signing, epochs, strict=True)}
+        for i in ready:
+            if self.items[i].co_signed:
+                self._nonces[i] = planned_nonce(self.items[i])
+
+    def _earlier_records(self, borrowers: Sequence[int]) -> dict[bytes, list[tuple[int, LoanRecorded]]]:
+        return super()._earlier_records(borrowers) if self.check_earlier else {}
+
+
+def planned_nonce(item: LoanItem) -> int:
+    """The consent nonce of a planned loan: its number (the player's refs are "loan <number>")."""
+    return int(item.ref.rsplit(" ", 1)[-1])
+
+
+@dataclass
+class PlannedNode(OneNode):
+    """`OneNode` sending loans as `PlannedLoanBatch`es."""
+
+    check_earlier: bool = False
+
+    def loans(self, items: Sequence[LoanItem], progress: Bar) -> list[LoanOutcome]:
+        batch = PlannedLoanBatch(self.client, items, gas_mode="sample")
+        batch.check_earlier = self.check_earlier
+        batch.preflight()
+        return batch.submit(progress).outcomes
+
+
+def period_of(day: dt.date) -> str:
+    """The parameter period `day` falls in, named by its values and the date it began."""
+    e, f = (calendar.in_force(p, day) for p in policy.CALENDAR_PARAMETERS)
+    began = max((c.effective for c in calendar.POLICY_CALENDAR if c.effective <= day), default=dt.date(2017, 1, 22))
+    return f"from {began.isoformat()}: enterprises {e / 10_000:g}, financial institutions {f / 10_000:g}"
+
+
+def _date(ts: int) -> dt.date:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).date()
+
+
+@dataclass
+class Segment:
+    """Part of a month between two calendar changes."""
+
+    month: int
+    start: int  # unix seconds the chain's clock moves to
+    loans: list[WorkloadLoan]
+    last_of_month: bool
+
+    @property
+    def period(self) -> str:
+        return period_of(_date(self.start))
+
+
+def plan_segments(loans: Sequence[WorkloadLoan], base_year: int, later_months: int) -> list[Segment]:
+    """The months of the loans' value dates (and `later_months` after, for their tranches), each cut
+    at the calendar's change dates; a loan goes to the segment its value date falls in."""
+    by_month: dict[int, list[WorkloadLoan]] = {}
+    for loan in loans:
+        by_month.setdefault(month_index(loan.value_date, base_year), []).append(loan)
+    out: list[Segment] = []
+    for month in range(min(by_month), max(by_month) + later_months + 1):
+        day2 = month_start(month, base_year, day=2)
+        cuts = sorted({max(c.timestamp + 3600, day2) for c in calendar.POLICY_CALENDAR
+                       if c.parameter in policy.CALENDAR_PARAMETERS and month_index(c.timestamp, base_year) == month})
+        starts = [day2] + [c for c in cuts if c > day2]
+        bounds = starts[1:] + [month_start(month + 1, base_year)]
+        month_loans = by_month.get(month, [])
+        for k, (start, end) in enumerate(zip(starts, bounds, strict=True)):
+            lo = start // 86_400 * 86_400 if k else -1
+            hi = end // 86_400 * 86_400 if k < len(starts) - 1 else 2**63
+            out.append(Segment(month, start, [ln for ln in month_loans if lo <= ln.value_date < hi],
+                               last_of_month=k == len(starts) - 1))
+    return out
+
+
+@dataclass
+class PeriodTally(Tally):
+    """A Tally that also counts refusals (and landed loans) by parameter period."""
+
+    period: str = ""
+    by_period: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def refuse(self, reason: str, message: str) -> None:
+        super().refuse(reason, message)
+        self.by_period.setdefault(self.period, Counter())[reason] += 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"counters": dict(self.counters), "refusals": dict(self.refusals), "examples": self.examples,
+                "loan_ids": {str(k): v for k, v in self.loan_ids.items()},
+                "by_period": {k: dict(v) for k, v in self.by_period.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PeriodTally:
+        return cls(counters=Counter(data["counters"]), refusals=Counter(data["refusals"]),
+                   examples=dict(data["examples"]), loan_ids={int(k): int(v) for k, v in data["loan_ids"].items()},
+                   by_period={k: Counter(v) for k, v in data["by_period"].items()})
+
+
+@dataclass
+class CalendarPlayer(WorkloadPlayer):
+    """`WorkloadPlayer` over calendar segments, with a checkpoint file (None: no resuming)."""
+
+    checkpoint: Path | None = None
+    #: Refuse to resume a checkpoint written for another workload.
+    fingerprint: str = ""
+    tally: PeriodTally = field(default_factory=PeriodTally)
+    #: Seconds spent in each step kind (record, confirm, tranches), this run.
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.planned = PlannedNode(self.client)
+        self.sink = self.route or self.planned
+        self._total_counts = super()._totals()  # once: the progress callbacks ask for it thousands of times
+
+    def _totals(self) -> tuple[int, int, int]:
+        return self._total_counts
+
+    def play(self) -> PeriodTally:
+        later = max((len(ln.later) for ln in self.workload.loans), default=0)
+        segments = plan_segments(self.workload.loans, self.base_year, later)
+        position, started_at = self._load()
+        for index, segment in enumerate(segments):
+            for step_no, step in enumerate(STEPS):
+                if (index, step_no) < position:
+                    continue
+                resumed = (index, step_no) == position and started_at is not None
+                began = time.perf_counter()
+                block = self.client.rpc.block_number()
+                self._save((index, step_no), started_at if resumed else block)
+                if step == "record":
+                    self.planned.check_earlier = resumed
+                    self._advance_clock_to(segment.start)
+                    self.tally.period = segment.period
+                    for parameter, value in policy.apply_calendar(self.client, self.regulator):
+                        self.tally.counters[f"calendar {parameter.slug} -> {value / 10_000:g}"] += 1
+                        self.bars.say(f"{_date(segment.start)}: the regulator sets {parameter.slug} to "
+                                      f"{value / 10_000:g} (the PBOC/SAFE calendar)")
+                    self._record_segment(segment)
+                elif step == "confirm":
+                    self._confirm_segment(segment, resumed)
+                elif segment.last_of_month:
+                    self._tranches_since(segment.month, started_at if resumed else None)
+                self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - began
+            self._save((index + 1, 0), None)
+        self.bars.tranche(self._totals()[2], self._totals()[2])
+        self.bars.confirm(self._done["confirm"], self._totals()[1])
+        return self.tally
+
+    # -- steps ------------------------------------------------------------------------------
+    def _advance_clock_to(self, moment: int) -> None:
+        if moment > self.client.rpc.chain_time():
+            self.client.rpc.call("evm_setNextBlockTimestamp", [moment])
+            self.client.rpc.call("evm_mine")
+
+    def _record_segment(self, segment: Segment) -> None:
+        loans = segment.loans
+        if loans:
+            items = [self._item(loan) for loan in loans]
+            base = self._done["record"]
+            outcomes = self.sink.loans(items, lambda done, _t: self.bars.record(base + done, self._totals()[0]))
+            for loan, outcome in zip(loans, outcomes, strict=True):
+                if outcome.status in (RECORDED, ALREADY) and outcome.loan_id is not None:
+                    self.tally.loan_ids[loan.number] = outcome.loan_id
+                    self.tally.counters["recorded"] += 1
+                    self.tally.counters["already recorded (resumed)"] += outcome.status == ALREADY
+                    if loan.co_signed:
+                        self._live.add(loan.number)
+                        self.tally.counters["drawdowns"] += 1 if loan.first_draw else 0
+                        self.tally.counters["first draws"] += 1 if loan.first_draw else 0
+                else:
+                    self.tally.refuse(outcome.error or outcome.status, outcome.reason or outcome.status)
+        self._done["record"] += len(loans)
+        self.bars.record(self._done["record"], self._totals()[0])
+        for loan in loans:
+            for k in range(len(loan.later)):
+                self._scheduled.setdefault(segment.month + 1 + k, []).append((loan, k))
+
+    def _statuses(self, loan_ids: Sequence[int]) -> list[int]:
+        ledger = str(self.client.ledger.address)
+        answers = self.client.rpc.results([("eth_call", [{"to": ledger, "data": "0x" + (
+            _SEL_GET_LOAN + abi_encode(["uint64"], [n])).hex()}, "latest"]) for n in loan_ids], context="getLoan")
+        return [Loan.decode(bytes.fromhex(str(a)[2:])).status for a in answers]
+
+    def _confirm_segment(self, segment: Segment, resumed: bool) -> None:
+        waiting = [ln for ln in segment.loans if not ln.co_signed and ln.number in self.tally.loan_ids]
+        if resumed and waiting:  # confirmations that landed before the interruption
+            statuses = self._statuses([self.tally.loan_ids[ln.number] for ln in waiting])
+            for loan, status in zip(list(waiting), statuses, strict=True):
+                if status != LoanStatus.RECORDED:
+                    waiting.remove(loan)
+                    if status == LoanStatus.ACTIVE:
+                        self.tally.counters["confirmations"] += 1
+                        self._live.add(loan.number)
+        txs = [Tx(self.accounts[ln.borrower], str(self.client.ledger.address),
+                  ledger_call("confirmLoan(uint64)", self.tally.loan_ids[ln.number]), GAS["confirm"],
+                  label=f"confirm {ln.number}") for ln in waiting]
+        outcomes = self.sink.run(txs)
+        self._done["confirm"] += sum(1 for ln in segment.loans if not ln.co_signed)
+        self.bars.confirm(self._done["confirm"], self._totals()[1])
+        for loan, outcome in zip(waiting, outcomes, strict=True):
+            if outcome.status == DONE:
+                self.tally.counters["confirmations"] += 1
+                self._live.add(loan.number)
+
+    def _landed_since(self, block: int) -> set[tuple[int, str]]:
+        """(loan id, tranche kind) of the ledger's tranche events from `block` on."""
+        logs = self.client.rpc.call("eth_getLogs", [{"address": str(self.client.ledger.address),
+                                                     "fromBlock": hex(block), "toBlock": "latest",
+                                                     "topics": [list(_TOPIC_KIND)]}])
+        return {(int(e["topics"][1], 16), _TOPIC_KIND[e["topics"][0]]) for e in logs or []}
+
+    def _tranches_since(self, month: int, resumed_from: int | None) -> None:
+        due = self._scheduled.pop(month, [])
+        todo = [(ln, ln.later[k]) for ln, k in due if ln.number in self._live]
+        if resumed_from is not None and todo:
+            landed = self._landed_since(resumed_from)
+            for loan, tranche in list(todo):
+                if (self.tally.loan_ids[loan.number], tranche.kind) in landed:
+                    todo.remove((loan, tranche))
+                    self.tally.counters[TRANCHE_CALLS[tranche.kind][1]] += 1
+        ledger = str(self.client.ledger.address)
+        txs = [Tx(self.accounts[ln.recorder], ledger, tranche_call(ln, t, self.tally.loan_ids[ln.number]), GAS[t.kind],
+                  label=f"{t.kind} {ln.number}") for ln, t in todo]
+        outcomes = self.sink.run(txs)
+        self._done["tranche"] += len(due)
+        self.bars.tranche(self._done["tranche"], self._totals()[2])
+        for (loan, tranche), outcome in zip(todo, outcomes, strict=True):
+            if outcome.status == DONE:
+                self.tally.counters[TRANCHE_CALLS[tranche.kind][1]] += 1
+                continue
+            self.tally.refuse(outcome.error, outcome.reason)
+            if tranche.kind == "draw":
+                self._live.discard(loan.number)
+
+    # -- checkpoint ---------------------------------------------------------------------------
+    def _save(self, position: tuple[int, int], started_at: int | None) -> None:
+        if self.checkpoint is None:
+            return
+        state = {"fingerprint": self.fingerprint, "position": list(position), "started_at": started_at,
+                 "tally": self.tally.to_json(), "period": self.tally.period, "live": sorted(self._live),
+                 "scheduled": {str(m): [[ln.number, k] for ln, k in v] for m, v in self._scheduled.items()},
+                 "done": dict(self._done)}
+        tmp = self.checkpoint.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        tmp.replace(self.checkpoint)
+
+    def _load(self) -> tuple[tuple[int, int], int | None]:
+        if self.checkpoint is None or not self.checkpoint.exists():
+            return (0, 0), None
+        state = json.loads(self.checkpoint.read_text())
+        if state.get("fingerprint") != self.fingerprint:
+            raise ValueError(f"{self.checkpoint} was written for another workload ({state.get('fingerprint')!r}, "
+                             f"this one is {self.fingerprint!r}): start afresh without --resume")
+        by_number = {ln.number: ln for ln in self.workload.loans}
+        self.tally = PeriodTally.from_json(state["tally"])
+        self.tally.period = state.get("period", "")
+        self._live = set(state["live"])
+        self._scheduled = {int(m): [(by_number[n], k) for n, k in v] for m, v in state["scheduled"].items()}
+        self._done = Counter(state["done"])
+        position = (int(state["position"][0]), int(state["position"][1]))
+        log.info("resuming at segment %d step %s", *position)
+        return position, state.get("started_at")
