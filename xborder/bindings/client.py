@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -201,16 +201,33 @@ class XborderClient:
         """`count` consent nonces of `borrower` that the ledger has not seen used or voided, lowest
         first from `start` (default: the borrower's loan count, so a borrower's consents stay in few
         256-nonce bitmap words), leaving out `skip` (nonces already handed out, not yet used)."""
-        first = self.position(borrower).loan_count if start is None else start
-        found: list[int] = []
-        window = max(count * 2, 32)
-        while len(found) < count:
-            candidates = [n for n in range(first, first + window) if n not in skip]
+        starts = None if start is None else {borrower: start}
+        return self.unused_consent_nonces_of({borrower: count}, starts=starts, skip=skip)[borrower]
+
+    def unused_consent_nonces_of(self, wanted: Mapping[int, int], *, starts: Mapping[int, int] | None = None,
+                                 skip: Collection[int] = ()) -> dict[int, list[int]]:
+        """`unused_consent_nonces` for many borrowers (borrower -> how many) at once: every
+        borrower's bitmap reads share JSON-RPC batches (one borrower after another cost a position
+        call and a batch each: 16 s of a 2,000-loan preflight)."""
+        if starts is None:
+            ordered = sorted(wanted)
+            answers = self.rpc.results([("eth_call", [{"to": self.ledger.address, "data": "0x" + ledger_call(
+                "borrowerPosition(uint32)", b).hex()}, "latest"]) for b in ordered], context="reading loan counts")
+            starts = {b: Position.decode(bytes.fromhex(str(a)[2:])).loan_count for b, a in zip(ordered, answers,
+                                                                                               strict=True)}
+        first = {b: starts[b] for b in wanted}
+        found: dict[int, list[int]] = {b: [] for b in wanted}
+        while pending := [b for b in sorted(wanted) if len(found[b]) < wanted[b]]:
+            candidates = []
+            for b in pending:
+                window = max((wanted[b] - len(found[b])) * 2, 32)
+                candidates += [(b, n) for n in range(first[b], first[b] + window) if n not in skip]
+                first[b] += window
             answers = self.rpc.batch([("eth_call", [{"to": self.ledger.address, "data": "0x" + ledger_call(
-                "consentNonceUsed(uint32,uint64)", borrower, n).hex()}, "latest"]) for n in candidates])
-            found += [n for n, a in zip(candidates, answers, strict=True)
-                      if int(str(a.get("result") or "0x1"), 16) == 0][:count - len(found)]
-            first += window
+                "consentNonceUsed(uint32,uint64)", b, n).hex()}, "latest"]) for b, n in candidates])
+            for (b, n), a in zip(candidates, answers, strict=True):
+                if len(found[b]) < wanted[b] and int(str(a.get("result") or "0x1"), 16) == 0:
+                    found[b].append(n)
         return found
 
     def is_agent(self, principal: int, agent: int) -> bool:

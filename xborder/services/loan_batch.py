@@ -225,9 +225,12 @@ class LoanBatch:
         epochs = self._calls([(str(self.client.registry.address), _SEL_EPOCH + abi_encode(["uint32"], [b]))
                               for b in signing], block)
         self._epochs = {b: int.from_bytes(r, "big") if r else 0 for b, r in zip(signing, epochs, strict=True)}
+        mine = {b: [i for i in ready if self.items[i].co_signed and self.items[i].request.borrower == b]
+                for b in signing}
+        nonces = self.client.unused_consent_nonces_of({b: len(m) for b, m in mine.items()},
+                                                      starts={b: self._positions[b].loan_count for b in signing})
         for b in signing:
-            mine = [i for i in ready if self.items[i].co_signed and self.items[i].request.borrower == b]
-            for i, nonce in zip(mine, self.client.unused_consent_nonces(b, len(mine)), strict=True):
+            for i, nonce in zip(mine[b], nonces[b], strict=True):
                 self._nonces[i] = nonce
 
     def _dry_run_calls(self, block: str) -> None:
@@ -325,10 +328,13 @@ class LoanBatch:
         return report
 
     def _fresh_nonces(self, indices: Sequence[int]) -> None:
-        for b in sorted({self.items[i].request.borrower for i in indices}):
-            mine = [i for i in indices if self.items[i].request.borrower == b]
-            taken = set(self._nonces.values())
-            for i, nonce in zip(mine, self.client.unused_consent_nonces(b, len(mine), skip=taken), strict=True):
+        mine: dict[int, list[int]] = {}
+        for i in indices:
+            mine.setdefault(self.items[i].request.borrower, []).append(i)
+        nonces = self.client.unused_consent_nonces_of({b: len(m) for b, m in mine.items()},
+                                                      skip=set(self._nonces.values()))
+        for b, items in mine.items():
+            for i, nonce in zip(items, nonces[b], strict=True):
                 self._nonces[i] = nonce
 
     def _send(self, indices: Sequence[int], progress: Progress | None, done: int) -> Batch:
