@@ -140,6 +140,9 @@ def test_token_verbs_and_serve(env: dict[str, str]) -> None:
         proc.wait(timeout=10)
 
 
+@pytest.mark.xfail(strict=False, reason="KNOWN BUG (open, issue #13): in a whole-suite run from a fresh clone the "
+                   "follower does not stop on SIGINT (3 of 3 runs on 2026-11-29; passes alone and with its "
+                   "folder); cause not found yet")
 def test_index_follow_keeps_up_until_interrupted(book: Book, env: dict[str, str], tmp_path: Path) -> None:
     import os
     import signal
