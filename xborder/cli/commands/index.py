@@ -9,6 +9,7 @@ named (or the embedded chain runs), compares with it; an explicit `--rpc-url` mu
 
 from __future__ import annotations
 
+import signal
 import threading
 from dataclasses import asdict, replace
 from typing import Any
@@ -100,6 +101,9 @@ def follow(app: App, confirmations: int | None, poll_interval: float, ring: KeyR
     settings = _with_node(app, confirmations)
     app.note(f"following {settings.rpc_url} into {redact(settings.index_url)} "
              f"({settings.confirmations} confirmations); Ctrl-C to stop")
+    # Ctrl-C / SIGINT must stop it even when started from a process that ignores SIGINT (Python then
+    # starts with SIGINT ignored too: the follower slept through SIGINT for ever in whole-suite test runs).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     stop = threading.Event()
     seen = {"checkpoint": -1}
 
