@@ -50,7 +50,6 @@ _EVENT_OF = {"draw": "LoanDrawn(uint64,uint32,uint32,uint64,uint64,uint64,uint64
              "default": "LoanDefaulted(uint64,uint32,uint32,uint32,bool,uint64,uint256)"}
 _TOPIC_KIND = {"0x" + keccak(sig.encode()).hex(): kind for kind, sig in _EVENT_OF.items()}
 _SEL_GET_LOAN = selector("getLoan(uint64)")
-_SEL_EPOCH = selector("signatureEpoch(uint32)")
 
 
 class PlannedLoanBatch(LoanBatch):
@@ -62,12 +61,7 @@ class PlannedLoanBatch(LoanBatch):
     check_earlier: bool = False
 
     def _prepare_consents(self, block: str) -> None:
-        ready = self._ready()
-        self._positions = self._positions_of(sorted({self.items[i].request.borrower for i in ready}), block)
-        signing = sorted({self.items[i].request.borrower for i in ready if self.items[i].co_signed})
-        epochs = self._calls([(str(self.client.registry.address), _SEL_EPOCH + abi_encode(["uint32"], [b]))
-                              for b in signing], block)
-        self._epochs = {b: int.from_bytes(r, "big") if r else 0 for b, r in zip(signing, epochs, strict=True)}
+        ready, _ = self._read_positions_and_epochs(block)
         for i in ready:
             if self.items[i].co_signed:
                 self._nonces[i] = planned_nonce(self.items[i])
