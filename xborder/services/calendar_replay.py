@@ -38,7 +38,7 @@ from xborder.domain.enums import LoanStatus
 from xborder.domain.loans import Loan, LoanRecorded
 from xborder.services import policy
 from xborder.services.loan_batch import ALREADY, RECORDED, LoanBatch, LoanItem, LoanOutcome
-from xborder.services.replay import GAS, TRANCHE_CALLS, Bar, OneNode, Tally, WorkloadPlayer, tranche_call
+from xborder.services.replay import GAS, TRANCHE_CALLS, Bar, OneNode, Tally, WorkloadPlayer
 from xborder.services.workload import WorkloadLoan
 
 log = logging.getLogger(__name__)
@@ -280,19 +280,7 @@ class CalendarPlayer(WorkloadPlayer):
                 if (self.tally.loan_ids[loan.number], tranche.kind) in landed:
                     todo.remove((loan, tranche))
                     self.tally.counters[TRANCHE_CALLS[tranche.kind][1]] += 1
-        ledger = str(self.client.ledger.address)
-        txs = [Tx(self.accounts[ln.recorder], ledger, tranche_call(ln, t, self.tally.loan_ids[ln.number]), GAS[t.kind],
-                  label=f"{t.kind} {ln.number}") for ln, t in todo]
-        outcomes = self.sink.run(txs)
-        self._done["tranche"] += len(due)
-        self.bars.tranche(self._done["tranche"], self._totals()[2])
-        for (loan, tranche), outcome in zip(todo, outcomes, strict=True):
-            if outcome.status == DONE:
-                self.tally.counters[TRANCHE_CALLS[tranche.kind][1]] += 1
-                continue
-            self.tally.refuse(outcome.error, outcome.reason)
-            if tranche.kind == "draw":
-                self._live.discard(loan.number)
+        self._send_tranches(due, todo)
 
     # -- checkpoint ---------------------------------------------------------------------------
     def _save(self, position: tuple[int, int], started_at: int | None) -> None:
