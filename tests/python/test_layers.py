@@ -1,6 +1,6 @@
 """The layers of xborder import only downward (shared ARCHITECTURE.md, docs/architecture.md):
 
-    errors, config, files < domain < chain, build < wallets < bindings < services | index < faces
+    errors, config, files, interrupts < domain < chain, build < wallets < bindings < services | index < faces
 
 `services` and `index` are siblings (the read side writes nothing and runs no service); the faces
 (cli, api, bench, demo) sit on top. A small AST check of every module, function-level imports
@@ -15,7 +15,7 @@ from pathlib import Path
 from xborder.config import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "xborder"
-RANK = {"errors": 0, "config": 0, "files": 0, "domain": 1, "chain": 2, "build": 2, "wallets": 3, "bindings": 4,
+RANK = {"errors": 0, "config": 0, "files": 0, "interrupts": 0, "domain": 1, "chain": 2, "build": 2, "wallets": 3, "bindings": 4,
         "services": 5, "index": 5, "cli": 6, "api": 6, "bench": 6, "demo": 6}
 #: Faces that call another face's public entry point: `xborder demo` and `xborder serve` are CLI
 #: verbs, the demo writes the dashboard through the API layer that owns it, and the API bench issues

@@ -42,6 +42,7 @@ from xborder.chain.keeper import (
     spawn,
 )
 from xborder.chain.launcher import previous_state_path
+from xborder.chain.pids import alive
 from xborder.config import Settings
 from xborder.errors import ChainError
 
@@ -94,21 +95,6 @@ def _read_node_file(settings: Settings) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError):  # a zombie is not alive
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return fields[0] != "Z"
-    return True
-
-
 def _signal(pid: int | None, sig: signal.Signals) -> None:
     if pid:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -144,7 +130,7 @@ def _legacy_pid(settings: Settings) -> int | None:
     """An anvil started by an xborder from before the lock (no keeper), still running on this
     data folder's state."""
     info = _read_node_file(settings)
-    if not info or "keeper_pid" in info or not _alive(info.get("pid")):
+    if not info or "keeper_pid" in info or not alive(info.get("pid")):
         return None
     try:
         cmdline = Path(f"/proc/{int(info['pid'])}/cmdline").read_bytes()
@@ -260,9 +246,9 @@ def _stop_legacy(settings: Settings, timeout: float) -> bool:
     _signal(legacy, signal.SIGCONT)
     _signal(legacy, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _alive(legacy) and time.monotonic() < deadline:
+    while alive(legacy) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _alive(legacy):
+    if alive(legacy):
         raise ChainError(f"the embedded anvil (pid {legacy}) did not stop within {timeout:.0f}s")
     _node_file(settings).unlink(missing_ok=True)
     return True
@@ -286,9 +272,9 @@ def stop(settings: Settings, timeout: float = STOP_TIMEOUT, force: bool = False)
     anvil_pid, keeper_pid = info.get("pid"), info.get("keeper_pid")
     for pid in (anvil_pid, keeper_pid):
         _signal(pid, signal.SIGCONT)
-    if _alive(keeper_pid):
+    if alive(keeper_pid):
         _signal(keeper_pid, signal.SIGTERM)
-    elif _alive(anvil_pid):  # the keeper died; anvil (which dies with it) is on its way out
+    elif alive(anvil_pid):  # the keeper died; anvil (which dies with it) is on its way out
         _signal(anvil_pid, signal.SIGTERM)
     if _wait_unlocked(settings, max(0.0, deadline - time.monotonic())):
         return True

@@ -14,13 +14,13 @@ is removed by the next `sweep`, which runs before every anvil start.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
+
+from xborder.chain.pids import alive
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +53,6 @@ def remove(cache_dir: Path | None) -> None:
         shutil.rmtree(cache_dir, ignore_errors=True)
 
 
-def _alive_anvil(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists():  # a reused pid is not our anvil
-        with contextlib.suppress(OSError):
-            return b"anvil" in cmdline.read_bytes()
-    return True
-
-
 def _stale(folder: Path, now: float) -> bool:
     owner = folder / OWNER_FILE
     try:
@@ -76,7 +62,7 @@ def _stale(folder: Path, now: float) -> bool:
             return now - folder.stat().st_mtime > UNCLAIMED_GRACE_S
         except OSError:
             return False
-    return not _alive_anvil(pid)
+    return not alive(pid, command=b"anvil")
 
 
 def sweep(root: Path | None = None) -> int:

@@ -38,7 +38,7 @@ from xborder.domain.enums import LoanStatus
 from xborder.domain.loans import Loan, LoanRecorded
 from xborder.services import policy
 from xborder.services.loan_batch import ALREADY, RECORDED, LoanBatch, LoanItem, LoanOutcome
-from xborder.services.replay import GAS, TRANCHE_CALLS, Bar, OneNode, Tally, WorkloadPlayer, tranche_call
+from xborder.services.replay import GAS, TRANCHE_CALLS, Bar, OneNode, Tally, WorkloadPlayer
 from xborder.services.workload import WorkloadLoan
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,6 @@ _EVENT_OF = {"draw": "LoanDrawn(uint64,uint32,uint32,uint64,uint64,uint64,uint64
              "default": "LoanDefaulted(uint64,uint32,uint32,uint32,bool,uint64,uint256)"}
 _TOPIC_KIND = {"0x" + keccak(sig.encode()).hex(): kind for kind, sig in _EVENT_OF.items()}
 _SEL_GET_LOAN = selector("getLoan(uint64)")
-_SEL_EPOCH = selector("signatureEpoch(uint32)")
 
 
 class PlannedLoanBatch(LoanBatch):
@@ -62,12 +61,7 @@ class PlannedLoanBatch(LoanBatch):
     check_earlier: bool = False
 
     def _prepare_consents(self, block: str) -> None:
-        ready = self._ready()
-        self._positions = self._positions_of(sorted({self.items[i].request.borrower for i in ready}), block)
-        signing = sorted({self.items[i].request.borrower for i in ready if self.items[i].co_signed})
-        epochs = self._calls([(str(self.client.registry.address), _SEL_EPOCH + abi_encode(["uint32"], [b]))
-                              for b in signing], block)
-        self._epochs = {b: int.from_bytes(r, "big") if r else 0 for b, r in zip(signing, epochs, strict=True)}
+        ready, _ = self._read_positions_and_epochs(block)
         for i in ready:
             if self.items[i].co_signed:
                 self._nonces[i] = planned_nonce(self.items[i])
@@ -286,19 +280,7 @@ class CalendarPlayer(WorkloadPlayer):
                 if (self.tally.loan_ids[loan.number], tranche.kind) in landed:
                     todo.remove((loan, tranche))
                     self.tally.counters[TRANCHE_CALLS[tranche.kind][1]] += 1
-        ledger = str(self.client.ledger.address)
-        txs = [Tx(self.accounts[ln.recorder], ledger, tranche_call(ln, t, self.tally.loan_ids[ln.number]), GAS[t.kind],
-                  label=f"{t.kind} {ln.number}") for ln, t in todo]
-        outcomes = self.sink.run(txs)
-        self._done["tranche"] += len(due)
-        self.bars.tranche(self._done["tranche"], self._totals()[2])
-        for (loan, tranche), outcome in zip(todo, outcomes, strict=True):
-            if outcome.status == DONE:
-                self.tally.counters[TRANCHE_CALLS[tranche.kind][1]] += 1
-                continue
-            self.tally.refuse(outcome.error, outcome.reason)
-            if tranche.kind == "draw":
-                self._live.discard(loan.number)
+        self._send_tranches(due, todo)
 
     # -- checkpoint ---------------------------------------------------------------------------
     def _save(self, position: tuple[int, int], started_at: int | None) -> None:

@@ -217,14 +217,20 @@ class LoanBatch:
         answers = self._calls([(self.ledger, _SEL_POSITION + abi_encode(["uint32"], [b])) for b in borrowers], block)
         return {b: Position.decode(r) if r else Position(0, 0, False) for b, r in zip(borrowers, answers, strict=True)}
 
-    def _prepare_consents(self, block: str) -> None:
-        """Each co-signed item's nonce (unused, per borrower), each borrower's signature epoch."""
+    def _read_positions_and_epochs(self, block: str) -> tuple[list[int], list[int]]:
+        """The ready items and the borrowers of the co-signed ones; reads, at `block`, the position
+        of every ready item's borrower and the signature epoch of every co-signing one."""
         ready = self._ready()
         self._positions = self._positions_of(sorted({self.items[i].request.borrower for i in ready}), block)
         signing = sorted({self.items[i].request.borrower for i in ready if self.items[i].co_signed})
         epochs = self._calls([(str(self.client.registry.address), _SEL_EPOCH + abi_encode(["uint32"], [b]))
                               for b in signing], block)
         self._epochs = {b: int.from_bytes(r, "big") if r else 0 for b, r in zip(signing, epochs, strict=True)}
+        return ready, signing
+
+    def _prepare_consents(self, block: str) -> None:
+        """Each co-signed item's nonce (unused, per borrower), each borrower's signature epoch."""
+        ready, signing = self._read_positions_and_epochs(block)
         mine = {b: [i for i in ready if self.items[i].co_signed and self.items[i].request.borrower == b]
                 for b in signing}
         nonces = self.client.unused_consent_nonces_of({b: len(m) for b, m in mine.items()},

@@ -223,7 +223,11 @@ class WorkloadPlayer:
 
     def _tranches(self, month: int) -> None:
         due = self._scheduled.pop(month, [])
-        todo = [(ln, ln.later[k]) for ln, k in due if ln.number in self._live]
+        self._send_tranches(due, [(ln, ln.later[k]) for ln, k in due if ln.number in self._live])
+
+    def _send_tranches(self, due: Sequence[tuple[WorkloadLoan, int]],
+                       todo: Sequence[tuple[WorkloadLoan, Tranche]]) -> None:
+        """Send `todo` (the month's `due` tranches still to send) and count the outcomes."""
         ledger = str(self.client.ledger.address)
         txs = [Tx(self.accounts[ln.recorder], ledger, tranche_call(ln, t, self.tally.loan_ids[ln.number]), GAS[t.kind],
                   label=f"{t.kind} {ln.number}") for ln, t in todo]

@@ -9,7 +9,6 @@ named (or the embedded chain runs), compares with it; an explicit `--rpc-url` mu
 
 from __future__ import annotations
 
-import signal
 import threading
 from dataclasses import asdict, replace
 from typing import Any
@@ -27,6 +26,7 @@ from xborder.index.db import redact
 from xborder.index.identity import check_expected_chain, check_node, node_identity, stored_identity
 from xborder.index.rpc import RpcClient
 from xborder.index.service import indexer_web3, open_index
+from xborder.interrupts import unwind_on_stop_signals
 from xborder.wallets.encryption import KeyRing
 
 
@@ -101,9 +101,6 @@ def follow(app: App, confirmations: int | None, poll_interval: float, ring: KeyR
     settings = _with_node(app, confirmations)
     app.note(f"following {settings.rpc_url} into {redact(settings.index_url)} "
              f"({settings.confirmations} confirmations); Ctrl-C to stop")
-    # Ctrl-C / SIGINT must stop it even when started from a process that ignores SIGINT (Python then
-    # starts with SIGINT ignored too: the follower slept through SIGINT for ever in whole-suite test runs).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     stop = threading.Event()
     seen = {"checkpoint": -1}
 
@@ -113,9 +110,12 @@ def follow(app: App, confirmations: int | None, poll_interval: float, ring: KeyR
             app.note(f"block {stats.checkpoint} (head {stats.head}): {stats.logs} logs so far"
                      + (f", {stats.reorgs} reorgs" if stats.reorgs else ""))
 
+    # Ctrl-C and `kill` (SIGTERM: docker stop) stop it cleanly, even when it was started with SIGINT
+    # ignored (a background job of a shell without job control: the whole-suite test runs) or blocked.
     try:
-        stats = index_events(settings, follow=True, poll_interval=poll_interval, stop=stop, on_batch=on_batch,
-                             decryption_keys=ring)
+        with unwind_on_stop_signals():
+            stats = index_events(settings, follow=True, poll_interval=poll_interval, stop=stop,
+                                 on_batch=on_batch, decryption_keys=ring)
     except KeyboardInterrupt:
         stop.set()
         app.note("stopped")
