@@ -209,7 +209,9 @@ class CalendarPlayer(WorkloadPlayer):
                 else:
                     self._confirm_and_tranches(segment, started_at if resumed else None)
                 self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - began
-            self._save((index + 1, 0), None)
+        # A segment's end needs no checkpoint of its own: the next step's start writes one (an
+        # interruption between the two redoes the last step, which finds what landed); the run's end does.
+        self._save((len(segments), 0), None)
         self.bars.tranche(self._totals()[2], self._totals()[2])
         self.bars.confirm(self._done["confirm"], self._totals()[1])
         return self.tally
