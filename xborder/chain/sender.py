@@ -373,6 +373,8 @@ def _send_by_priority(jobs: Sequence[tuple[TxSender, list[Call]]], batch_size: i
     hashes: list[list[str]] = [[""] * len(cs) for _, cs in jobs]
     base = {id(sender): sender.tip for sender, _ in jobs}
     start: dict[int, int] = {}  # each sender's tip before any bump (its own, or the node's)
+    node_tips: dict[int, int] = {}  # per node (w3): its tip, asked of one sender (a block read per wallet
+    # was most of a 500-wallet batch's submission)
     try:
         for rank, level in enumerate(levels):
             part = [(j, sender, [k for k, c in enumerate(cs) if c.priority == level])
@@ -380,8 +382,10 @@ def _send_by_priority(jobs: Sequence[tuple[TxSender, list[Call]]], batch_size: i
             part = [p for p in part if p[2]]
             for _, sender, _ks in part:
                 if id(sender) not in start:
-                    sender.fees()  # learn the node's tip once
-                    start[id(sender)] = DEFAULT_TIP if sender.tip is None else sender.tip
+                    if sender.tip is None and id(sender.w3) not in node_tips:
+                        sender.fees()  # learn the node's tip once per node
+                        node_tips[id(sender.w3)] = DEFAULT_TIP if sender.tip is None else sender.tip
+                    start[id(sender)] = sender.tip if sender.tip is not None else node_tips[id(sender.w3)]
                 sender.tip = start[id(sender)] + (len(levels) - 1 - rank)
             sent = send_interleaved([(sender, [jobs[j][1][k] for k in ks]) for j, sender, ks in part],
                                     batch_size=batch_size)

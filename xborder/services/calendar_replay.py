@@ -3,10 +3,11 @@
 The months of `WorkloadPlayer` are cut at the calendar's change dates into segments: the chain's
 clock moves to each segment's start (day 2 of a month, or 01:00 UTC on a change date), the
 regulator applies the calendar in force that day (`xborder.services.policy.apply_calendar`, the
-one place that knows how), the banks record the segment's loans (value dates in it), the
-borrowers confirm the ones they did not co-sign, and the month's later tranches (drawdowns,
-repayments, extensions, defaults) run in its last segment. Refusals are counted by reason and by
-parameter period.
+one place that knows how), the banks record the segment's loans (value dates in it), then in one
+engine batch the borrowers confirm the ones they did not co-sign and, in its last segment, the
+month's later tranches (drawdowns, repayments, extensions, defaults) follow them (a lower
+priority: the sender lands them after the confirmations, as two separate steps did, without a
+second dry run, send and wait per month). Refusals are counted by reason and by parameter period.
 
 Resumable: after each step the player writes a checkpoint (what it has done, and the block the next
 step starts from). Run again on the same chain, it skips what is done and redoes the interrupted
@@ -39,11 +40,12 @@ from xborder.domain.loans import Loan, LoanRecorded
 from xborder.services import policy
 from xborder.services.loan_batch import ALREADY, RECORDED, LoanBatch, LoanItem, LoanOutcome
 from xborder.services.replay import GAS, TRANCHE_CALLS, Bar, OneNode, Tally, WorkloadPlayer
-from xborder.services.workload import WorkloadLoan
+from xborder.services.workload import Tranche, WorkloadLoan
 
 log = logging.getLogger(__name__)
 
-STEPS = ("record", "confirm", "tranches")
+#: A segment's steps: its records, then its confirmations with (last segment of a month) the tranches.
+STEPS = ("record", "confirm and tranches")
 _EVENT_OF = {"draw": "LoanDrawn(uint64,uint32,uint32,uint64,uint64,uint64,uint64,uint32,uint256,uint256)",
              "repay": "LoanRepaid(uint64,uint32,uint32,uint64,uint64,uint256,uint256)",
              "extend": "LoanExtended(uint64,uint32,uint32,uint32,uint32,bool,bool,bool,uint256)",
@@ -198,12 +200,12 @@ class CalendarPlayer(WorkloadPlayer):
                         self.bars.say(f"{_date(segment.start)}: the regulator sets {parameter.slug} to "
                                       f"{value / 10_000:g} (the PBOC/SAFE calendar)")
                     self._record_segment(segment)
-                elif step == "confirm":
-                    self._confirm_segment(segment, resumed)
-                elif segment.last_of_month:
-                    self._tranches_since(segment.month, started_at if resumed else None)
+                else:
+                    self._confirm_and_tranches(segment, started_at if resumed else None)
                 self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - began
-            self._save((index + 1, 0), None)
+        # A segment's end needs no checkpoint of its own: the next step's start writes one (an
+        # interruption between the two redoes the last step, which finds what landed); the run's end does.
+        self._save((len(segments), 0), None)
         self.bars.tranche(self._totals()[2], self._totals()[2])
         self.bars.confirm(self._done["confirm"], self._totals()[1])
         return self.tally
@@ -243,9 +245,30 @@ class CalendarPlayer(WorkloadPlayer):
             _SEL_GET_LOAN + abi_encode(["uint64"], [n])).hex()}, "latest"]) for n in loan_ids], context="getLoan")
         return [Loan.decode(bytes.fromhex(str(a)[2:])).status for a in answers]
 
-    def _confirm_segment(self, segment: Segment, resumed: bool) -> None:
+    def _confirm_and_tranches(self, segment: Segment, resumed_from: int | None) -> None:
+        """The segment's confirmations and (its month's last segment) the month's tranches, one batch."""
+        confirms = self._confirmations(segment, resumed_from is not None)
+        tranches = self._month_tranches(segment.month, resumed_from) if segment.last_of_month else []
+        ledger = str(self.client.ledger.address)
+        txs = [Tx(self.accounts[ln.borrower], ledger, ledger_call("confirmLoan(uint64)", self.tally.loan_ids[ln.number]),
+                  GAS["confirm"], label=f"confirm {ln.number}") for ln in confirms]
+        txs += self._tranche_txs(tranches, priority=1)
+        outcomes = self.sink.run(txs)
+        self._done["confirm"] += sum(1 for ln in segment.loans if not ln.co_signed)
+        self.bars.confirm(self._done["confirm"], self._totals()[1])
+        for loan, outcome in zip(confirms, outcomes[:len(confirms)], strict=True):
+            if outcome.status == DONE:
+                self.tally.counters["confirmations"] += 1
+                self._live.add(loan.number)
+        if not segment.last_of_month:
+            return
+        self._count_tranches(tranches, outcomes[len(confirms):])
+
+    def _confirmations(self, segment: Segment, resumed: bool) -> list[WorkloadLoan]:
+        """The segment's recorded loans still waiting for their borrower (a resumed step counts the
+        confirmations that landed before the interruption)."""
         waiting = [ln for ln in segment.loans if not ln.co_signed and ln.number in self.tally.loan_ids]
-        if resumed and waiting:  # confirmations that landed before the interruption
+        if resumed and waiting:
             statuses = self._statuses([self.tally.loan_ids[ln.number] for ln in waiting])
             for loan, status in zip(list(waiting), statuses, strict=True):
                 if status != LoanStatus.RECORDED:
@@ -253,16 +276,7 @@ class CalendarPlayer(WorkloadPlayer):
                     if status == LoanStatus.ACTIVE:
                         self.tally.counters["confirmations"] += 1
                         self._live.add(loan.number)
-        txs = [Tx(self.accounts[ln.borrower], str(self.client.ledger.address),
-                  ledger_call("confirmLoan(uint64)", self.tally.loan_ids[ln.number]), GAS["confirm"],
-                  label=f"confirm {ln.number}") for ln in waiting]
-        outcomes = self.sink.run(txs)
-        self._done["confirm"] += sum(1 for ln in segment.loans if not ln.co_signed)
-        self.bars.confirm(self._done["confirm"], self._totals()[1])
-        for loan, outcome in zip(waiting, outcomes, strict=True):
-            if outcome.status == DONE:
-                self.tally.counters["confirmations"] += 1
-                self._live.add(loan.number)
+        return waiting
 
     def _landed_since(self, block: int) -> set[tuple[int, str]]:
         """(loan id, tranche kind) of the ledger's tranche events from `block` on."""
@@ -271,8 +285,12 @@ class CalendarPlayer(WorkloadPlayer):
                                                      "topics": [list(_TOPIC_KIND)]}])
         return {(int(e["topics"][1], 16), _TOPIC_KIND[e["topics"][0]]) for e in logs or []}
 
-    def _tranches_since(self, month: int, resumed_from: int | None) -> None:
+    def _month_tranches(self, month: int, resumed_from: int | None) -> list[tuple[WorkloadLoan, Tranche]]:
+        """The month's tranches of live loans still to send (a resumed step counts the ones whose
+        events landed since the step began). Loans of this month's confirmations are not among
+        them: a loan's tranches start the month after its value date."""
         due = self._scheduled.pop(month, [])
+        self._done["tranche"] += len(due)
         todo = [(ln, ln.later[k]) for ln, k in due if ln.number in self._live]
         if resumed_from is not None and todo:
             landed = self._landed_since(resumed_from)
@@ -280,13 +298,13 @@ class CalendarPlayer(WorkloadPlayer):
                 if (self.tally.loan_ids[loan.number], tranche.kind) in landed:
                     todo.remove((loan, tranche))
                     self.tally.counters[TRANCHE_CALLS[tranche.kind][1]] += 1
-        self._send_tranches(due, todo)
+        return todo
 
     # -- checkpoint ---------------------------------------------------------------------------
     def _save(self, position: tuple[int, int], started_at: int | None) -> None:
         if self.checkpoint is None:
             return
-        state = {"fingerprint": self.fingerprint, "position": list(position), "started_at": started_at,
+        state = {"fingerprint": self.fingerprint, "steps": list(STEPS), "position": list(position), "started_at": started_at,
                  "tally": self.tally.to_json(), "period": self.tally.period, "live": sorted(self._live),
                  "scheduled": {str(m): [[ln.number, k] for ln, k in v] for m, v in self._scheduled.items()},
                  "done": dict(self._done)}
@@ -301,6 +319,9 @@ class CalendarPlayer(WorkloadPlayer):
         if state.get("fingerprint") != self.fingerprint:
             raise ValueError(f"{self.checkpoint} was written for another workload ({state.get('fingerprint')!r}, "
                              f"this one is {self.fingerprint!r}): start afresh without --resume")
+        if state.get("steps", ["record", "confirm", "tranches"]) != list(STEPS):
+            raise ValueError(f"{self.checkpoint} counts a segment's steps as {state.get('steps', 'record, confirm, tranches')}"
+                             f" (an older xborder), this one as {list(STEPS)}: start afresh without --resume")
         by_number = {ln.number: ln for ln in self.workload.loans}
         self.tally = PeriodTally.from_json(state["tally"])
         self.tally.period = state.get("period", "")

@@ -88,6 +88,9 @@ class LoanBatch:
     _nonces: dict[int, int] = field(default_factory=dict, repr=False)
     _epochs: dict[int, int] = field(default_factory=dict, repr=False)
     _owner: dict[str, int] = field(default_factory=dict, repr=False)
+    #: Per item: the calldata the dry run signed and checked, with its consent deadline (sent as it
+    #: is while at least half its validity is left: no second signature per co-signed loan).
+    _signed: dict[int, tuple[int, bytes]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.service = LoanService(self.client)
@@ -116,6 +119,7 @@ class LoanBatch:
         # a block pinned for the whole preflight outlived the node's history on long batches (10,000
         # loans on anvil at 0.2 s blocks: "BlockOutOfRangeError", every loan counted as refused).
         block = "latest"
+        self._signed.clear()
         self._check_items()
         self._check_dates()
         self._check_documents(block)
@@ -244,7 +248,8 @@ class LoanBatch:
         own rules, each refusal decoded."""
         ready = self._ready()
         deadline = self.rpc.chain_time() + self.deadline_seconds
-        probes = [self._tx(i, self._calldata(i, deadline), gas=None if self.gas_mode == "estimate" else self.fixed_gas)
+        self._signed.update((i, (deadline, self._calldata(i, deadline))) for i in ready)
+        probes = [self._tx(i, self._signed[i][1], gas=None if self.gas_mode == "estimate" else self.fixed_gas)
                   for i in ready]
         batch = self.client.batch(probes, batch_size=self.batch_size, gas_margin_percent=self.gas_margin_percent)
         batch.dry_run(block)
@@ -288,6 +293,11 @@ class LoanBatch:
                             ledger=self.ledger, separator=self.service.separator)
 
     def _calldata(self, i: int, deadline: int) -> bytes:
+        """Item `i`'s record call; a co-signed one with a consent valid until `deadline`, or the one the
+        dry run signed when that is still valid for at least half of `deadline_seconds` from now."""
+        signed = self._signed.get(i)
+        if signed is not None and signed[0] - (deadline - self.deadline_seconds) >= self.deadline_seconds // 2:
+            return signed[1]
         item = self.items[i]
         if item.borrower_account is None:
             return record_calldata(item.request, item.terms)
@@ -339,6 +349,8 @@ class LoanBatch:
             mine.setdefault(self.items[i].request.borrower, []).append(i)
         nonces = self.client.unused_consent_nonces_of({b: len(m) for b, m in mine.items()},
                                                       skip=set(self._nonces.values()))
+        for i in indices:
+            self._signed.pop(i, None)  # signed with the used nonce
         for b, items in mine.items():
             for i, nonce in zip(items, nonces[b], strict=True):
                 self._nonces[i] = nonce

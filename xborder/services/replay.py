@@ -228,16 +228,22 @@ class WorkloadPlayer:
     def _send_tranches(self, due: Sequence[tuple[WorkloadLoan, int]],
                        todo: Sequence[tuple[WorkloadLoan, Tranche]]) -> None:
         """Send `todo` (the month's `due` tranches still to send) and count the outcomes."""
-        ledger = str(self.client.ledger.address)
-        txs = [Tx(self.accounts[ln.recorder], ledger, tranche_call(ln, t, self.tally.loan_ids[ln.number]), GAS[t.kind],
-                  label=f"{t.kind} {ln.number}") for ln, t in todo]
-        outcomes = self.sink.run(txs)
+        outcomes = self.sink.run(self._tranche_txs(todo))
         self._done["tranche"] += len(due)
+        self._count_tranches(todo, outcomes)
+
+    def _tranche_txs(self, todo: Sequence[tuple[WorkloadLoan, Tranche]], priority: int = 0) -> list[Tx]:
+        ledger = str(self.client.ledger.address)
+        return [Tx(self.accounts[ln.recorder], ledger, tranche_call(ln, t, self.tally.loan_ids[ln.number]), GAS[t.kind],
+                   label=f"{t.kind} {ln.number}", priority=priority) for ln, t in todo]
+
+    def _count_tranches(self, todo: Sequence[tuple[WorkloadLoan, Tranche]], outcomes: Sequence[Outcome]) -> None:
+        """Count the tranches' outcomes; a refused drawdown stops that loan's later tranches."""
         self.bars.tranche(self._done["tranche"], self._totals()[2])
         for (loan, tranche), outcome in zip(todo, outcomes, strict=True):
             if outcome.status == DONE:
                 self.tally.counters[TRANCHE_CALLS[tranche.kind][1]] += 1
                 continue
             self.tally.refuse(outcome.error, outcome.reason)
-            if tranche.kind == "draw":  # a refused tranche stops that loan's later tranches
+            if tranche.kind == "draw":
                 self._live.discard(loan.number)
