@@ -3,11 +3,13 @@ the chain say, and the same seed gives the same run."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from web3 import Web3
+from web3.types import Wei
 
 from xborder.bindings.client import XborderClient
 from xborder.chain import embedded
@@ -77,6 +79,21 @@ def test_the_workload_shows_refusals_tranches_and_the_real_policy(demo_run: tupl
     assert len(result.top_utilisation) == 10
     assert result.top_utilisation == sorted(result.top_utilisation, key=lambda r: -r["utilisation"])
     assert result.dashboard is not None and Path(result.dashboard).exists()
+
+
+def test_the_finished_demo_leaves_its_chain_mining_on_demand(demo_run: tuple[Settings, DemoResult]) -> None:
+    """Left at its bulk-load 0.2 s blocks, a finished demo's anvil mined empty blocks for as long as
+    it ran (most of a core, and its keeper re-saved a 200 MB state each time the head moved)."""
+    settings, _ = demo_run
+    url = embedded.status(settings).rpc_url
+    assert url is not None
+    w3 = Web3(Web3.HTTPProvider(url))
+    head = w3.eth.block_number
+    time.sleep(1.5)  # seven blocks' worth at the demo's interval
+    assert w3.eth.block_number == head
+    sender = w3.eth.accounts[0]
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction({"from": sender, "to": sender, "value": Wei(1)}), timeout=60)
+    assert w3.eth.block_number == head + 1  # a block for the transaction, at once
 
 
 def test_the_same_seed_gives_the_same_run(demo_run: tuple[Settings, DemoResult], tmp_path: Path) -> None:

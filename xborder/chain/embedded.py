@@ -41,7 +41,7 @@ from xborder.chain.keeper import (
     probe,
     spawn,
 )
-from xborder.chain.launcher import previous_state_path
+from xborder.chain.launcher import previous_state_path, rpc_call
 from xborder.chain.pids import alive
 from xborder.config import Settings
 from xborder.errors import ChainError
@@ -223,6 +223,15 @@ def start(settings: Settings, port: int | None = None, block_time: float | None 
     current = status(settings, probe_timeout=30.0)
     log.info("embedded anvil started at %s (state in %s)", current.rpc_url, current.state_path)
     return current
+
+
+def mine_on_demand(rpc_url: str) -> None:
+    """Stop the embedded anvil's interval mining: from now on a block per transaction, as a chain
+    started without `block_time` (and every restart of it) mines. A bulk load ends with this: left
+    at 0.2 s blocks, a finished demo's anvil kept most of a core busy mining empty blocks, and its
+    keeper re-saved the whole state (200 MB after `make demo`) each time the head moved."""
+    rpc_call(rpc_url, "evm_setIntervalMining", [0])
+    rpc_call(rpc_url, "evm_setAutomine", [True])
 
 
 # -- stop -------------------------------------------------------------------------------------

@@ -112,6 +112,7 @@ def run_demo(settings: Settings, config: DemoConfig | None = None, reporter: pha
     result = read_report(run, tally, timings, lap)
     last = max(month_index(ln.value_date, base_year) + len(ln.later) for ln in workload.loans) - offset
     result.policy = policy_report(steps, tally, last, offset)
+    phases.idle_chain(run)
     return result
 
 

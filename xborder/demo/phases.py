@@ -96,6 +96,8 @@ class Run:
     router: NodeRouter | None = None
     #: The calendar year the workload's months count from (2019; the present on a network).
     base_year: int = 2019
+    #: The demo started the embedded chain (not a node of --rpc-url or a network).
+    embedded: bool = False
 
     @property
     def client(self) -> XborderClient:
@@ -125,13 +127,20 @@ def start_chain(run: Run, block_time: float) -> None:
         status = embedded.start(settings, block_time=block_time, gas_limit=DEMO_GAS_LIMIT,
                                 genesis_timestamp=DEMO_GENESIS)
         assert status.rpc_url is not None
-        run.rpc_url = status.rpc_url
+        run.rpc_url, run.embedded = status.rpc_url, True
     run.w3 = connect(run.rpc_url, settings.chain_id, timeout=120)
     run.settings = replace(settings, rpc_url=run.rpc_url)
     run.reporter.say(f"chain {run.w3.eth.chain_id} at {run.rpc_url}")
     if run.node_of is not None:
         run.reporter.say("multi-node network: each institution submits through its own node; the regulator "
                          f"deploys, onboards and indexes through {run.rpc_url}")
+
+
+def idle_chain(run: Run) -> None:
+    """The embedded chain, its bulk load done, mines a block per transaction from now on (no empty
+    blocks every 0.2 s for as long as it runs); another node is left as it is."""
+    if run.embedded:
+        embedded.mine_on_demand(run.rpc_url)
 
 
 def keystores(run: Run) -> None:

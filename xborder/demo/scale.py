@@ -96,7 +96,7 @@ def start_chain(run: phases.Run, config: ScaleConfig) -> None:
     status = embedded.start(settings, block_time=config.block_time, gas_limit=SCALE_GAS_LIMIT,
                             genesis_timestamp=SCALE_GENESIS)
     assert status.rpc_url is not None
-    run.rpc_url = status.rpc_url
+    run.rpc_url, run.embedded = status.rpc_url, True
     run.w3 = connect(run.rpc_url, settings.chain_id, timeout=120)
     run.settings = replace(settings, rpc_url=run.rpc_url)
     run.reporter.say(f"chain {run.w3.eth.chain_id} at {run.rpc_url} ({'resumed' if config.resume else 'fresh'})")
@@ -221,6 +221,7 @@ def run_scale(settings: Settings, config: ScaleConfig, reporter: phases.Reporter
     result.policy = scale_policy_report(tally, run.client)
     result.policy["transactions"] = transactions(tally)
     result.policy["loan_steps"] = run.facts["loan_steps"]
+    phases.idle_chain(run)
     return result
 
 
