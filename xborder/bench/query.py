@@ -61,6 +61,36 @@ def _topic(type_str: str, value: Any) -> str:
     return "0x" + abi_encode([type_str], [value]).hex()
 
 
+def _word(type_str: str, value: Any) -> bytes:
+    """One static value's 32-byte ABI word (the types of these events' data)."""
+    if type_str == "address":
+        return bytes(12) + bytes.fromhex(str(value)[2:])
+    if type_str.startswith("bytes"):
+        return bytes(value).ljust(32, b"\0")
+    return int(value).to_bytes(32, "big", signed=type_str.startswith("int"))
+
+
+def _encode_data(types: list[str], values: list[Any]) -> bytes:
+    """`faster_eth_abi.encode(types, values)` for one-word static types, static tuples of them and
+    `bytes`/`string` (the workload's values are valid by construction: nothing to validate, ~5x
+    faster; `LogEncoder` checks the first entry of each event against faster_eth_abi)."""
+    head: list[bytes] = []
+    tail: list[bytes] = []
+    offset = 32 * sum(t.count(",") + 1 if t.startswith("(") else 1 for t in types)
+    for t, value in zip(types, values, strict=True):
+        if t.startswith("("):
+            head += [_word(part, v) for part, v in zip(t[1:-1].split(","), value, strict=True)]
+        elif t in ("bytes", "string"):
+            raw = value.encode() if isinstance(value, str) else bytes(value)
+            head.append(offset.to_bytes(32, "big"))
+            padded = raw.ljust(-(-len(raw) // 32) * 32, b"\0")
+            tail += [len(raw).to_bytes(32, "big"), padded]
+            offset += 32 + len(padded)
+        else:
+            head.append(_word(t, value))
+    return b"".join(head + tail)
+
+
 class LogEncoder:
     """eth_getLogs entries of events given by name and argument dict, from the contracts' ABIs."""
 
@@ -76,11 +106,16 @@ class LogEncoder:
                         [(str(p["name"]), abi_type(p)) for p in inputs if not p.get("indexed")])
         self.block = 1
         self.index = 0
+        self._checked: set[str] = set()
 
     def entry(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         address, topic0, indexed, data = self._specs[name]
         topics = [topic0] + [_topic(t, args[n]) for n, t in indexed]
-        body = abi_encode([t for _, t in data], [args[n] for n, _ in data])
+        types, values = [t for _, t in data], [args[n] for n, _ in data]
+        body = _encode_data(types, values)
+        if name not in self._checked:
+            assert body == abi_encode(types, values), f"the bench's encoding of {name} is not the ABI's"
+            self._checked.add(name)
         log_index, block = self.index, self.block
         self.index += 1
         if self.index == LOGS_PER_BLOCK:
