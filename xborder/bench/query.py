@@ -61,26 +61,82 @@ def _topic(type_str: str, value: Any) -> str:
     return "0x" + abi_encode([type_str], [value]).hex()
 
 
+def _word_encoder(type_str: str) -> Callable[[Any], bytes]:
+    """The encoder of one static value as its 32-byte ABI word (the types of these events' data)."""
+    if type_str == "address":
+        return lambda value: bytes(12) + bytes.fromhex(str(value)[2:])
+    if type_str.startswith("bytes"):
+        return lambda value: bytes(value).ljust(32, b"\0")
+    signed = type_str.startswith("int")
+    return lambda value: int(value).to_bytes(32, "big", signed=signed)
+
+
+def _dynamic(value: Any) -> tuple[bytes, bytes]:
+    raw = value.encode() if isinstance(value, str) else bytes(value)
+    return len(raw).to_bytes(32, "big"), raw.ljust(-(-len(raw) // 32) * 32, b"\0")
+
+
+def data_encoder(types: list[str]) -> Callable[[list[Any]], bytes]:
+    """`faster_eth_abi.encode(types, values)` for one-word static types, static tuples of them and
+    `bytes`/`string`, compiled once per event (the workload's values are valid by construction:
+    nothing to validate, ~5x faster; `LogEncoder` checks the first entry of each event against
+    faster_eth_abi)."""
+    plan: list[tuple[int, Any]] = []  # (0 word | 1 tuple | 2 dynamic, encoder(s))
+    for t in types:
+        if t.startswith("("):
+            plan.append((1, [_word_encoder(part) for part in t[1:-1].split(",")]))
+        elif t in ("bytes", "string"):
+            plan.append((2, _dynamic))
+        else:
+            plan.append((0, _word_encoder(t)))
+    head_size = 32 * sum(len(how) if kind == 1 else 1 for kind, how in plan)
+
+    def encode(values: list[Any]) -> bytes:
+        head: list[bytes] = []
+        tail: list[bytes] = []
+        offset = head_size
+        for (kind, how), value in zip(plan, values, strict=True):
+            if kind == 0:
+                head.append(how(value))
+            elif kind == 1:
+                head += [word(v) for word, v in zip(how, value, strict=True)]
+            else:
+                size, padded = how(value)
+                head.append(offset.to_bytes(32, "big"))
+                tail += [size, padded]
+                offset += 32 + len(padded)
+        return b"".join(head + tail)
+
+    return encode
+
+
 class LogEncoder:
     """eth_getLogs entries of events given by name and argument dict, from the contracts' ABIs."""
 
     def __init__(self, abis: dict[str, list[dict[str, Any]]]) -> None:
         self._specs: dict[str, tuple[str, str, list[tuple[str, str]], list[tuple[str, str]]]] = {}
+        self._encoders: dict[str, Callable[[list[Any]], bytes]] = {}
         for contract, abi in abis.items():
             for item in abi:
                 if item.get("type") == "event":
                     inputs = item.get("inputs", [])
+                    data = [(str(p["name"]), abi_type(p)) for p in inputs if not p.get("indexed")]
                     self._specs[str(item["name"])] = (
                         ADDRESSES[contract], "0x" + keccak(text=event_signature(item)).hex(),
-                        [(str(p["name"]), abi_type(p)) for p in inputs if p.get("indexed")],
-                        [(str(p["name"]), abi_type(p)) for p in inputs if not p.get("indexed")])
+                        [(str(p["name"]), abi_type(p)) for p in inputs if p.get("indexed")], data)
+                    self._encoders[str(item["name"])] = data_encoder([t for _, t in data])
         self.block = 1
         self.index = 0
+        self._checked: set[str] = set()
 
     def entry(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         address, topic0, indexed, data = self._specs[name]
         topics = [topic0] + [_topic(t, args[n]) for n, t in indexed]
-        body = abi_encode([t for _, t in data], [args[n] for n, _ in data])
+        values = [args[n] for n, _ in data]
+        body = self._encoders[name](values)
+        if name not in self._checked:
+            assert body == abi_encode([t for _, t in data], values), f"the bench's encoding of {name} is not the ABI's"
+            self._checked.add(name)
         log_index, block = self.index, self.block
         self.index += 1
         if self.index == LOGS_PER_BLOCK:

@@ -119,6 +119,21 @@ class Database:
             with self._conn.cursor() as cur:
                 cur.executemany(self._sql(sql), rows)
 
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Append `rows` (values in the order of `columns`) to `table`: one `executemany` on SQLite,
+        one `COPY ... FROM STDIN` on PostgreSQL (an INSERT per row is a round trip of the pipeline
+        each: ~2,000 rows/s, the 1M-loan index took hours)."""
+        rows = rows if isinstance(rows, list) else list(rows)
+        if not rows:
+            return
+        if self.dialect == "sqlite":
+            self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                             rows)
+            return
+        with self._conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         if self.dialect == "sqlite":
             return list(self._conn.execute(sql, self._fix_sqlite(params)).fetchall())

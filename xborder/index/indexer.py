@@ -26,12 +26,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +50,7 @@ from xborder.index.identity import (
 )
 from xborder.index.projection import Projection, XborderProjection
 from xborder.index.rpc import RangeTooLarge, RetryPolicy, RpcClient, classify
-from xborder.index.store import ZERO_HASH, IndexedContract, IndexStore, LogBatch, decode_logs
+from xborder.index.store import ZERO_HASH, IndexedContract, IndexStore, LogBatch, decode_logs, gc_paused
 
 __all__ = ["IndexStats", "IndexStatus", "IndexedContract", "Indexer", "IndexerError", "deployment_contracts",
            "index_status"]
@@ -61,19 +59,6 @@ log = logging.getLogger(__name__)
 
 #: Tries per request of the checks at start (about 4 s before a dead node fails the command).
 START_ATTEMPTS = 6
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """A batch allocates 100,000s of small objects that all live until it ends: the cyclic GC
-    would walk them again and again for nothing (it doubles the decode time)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _release_freed_memory() -> None:
@@ -288,7 +273,7 @@ class Indexer:
                     return checkpoint[0]
                 end = min(target, checkpoint[0] + self.batch_blocks)
                 try:
-                    with _gc_paused():
+                    with gc_paused():
                         batch, end_hash = self._read_batch(checkpoint, end)
                 except RangeTooLarge as exc:
                     if self.batch_blocks <= self.min_batch_blocks:
@@ -298,7 +283,7 @@ class Indexer:
                     log.info("eth_getLogs range too large (%s); %d blocks per request now",
                              str(exc)[:120], self.batch_blocks)
                     continue
-                with _gc_paused():
+                with gc_paused():
                     self.store.write(batch, end, end_hash)
                 logs, events, blocks = len(batch.raw), len(batch.events), len(batch.blocks)
                 del batch

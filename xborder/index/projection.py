@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,8 +26,8 @@ from xborder.index.institution_projection import FREEZE_EVENTS, HANDLERS, INSTIT
 from xborder.index.loan_state import LOAN_EVENTS, LOAN_STATE, Facts, ascii_code
 from xborder.index.policy import LIMIT_PARAMETERS, PARAMETER_NAMES, parameter_name, parameters
 from xborder.index.projection_rows import (
+    HISTORY_COLUMNS,
     HISTORY_TABLES,
-    INSERT_SQL,
     INSTITUTION_COLUMNS,
     INSTITUTION_STATE,
     Batch,
@@ -67,6 +68,9 @@ _LOAN_UPDATE_SQL = (f"UPDATE loans SET {', '.join(c + ' = ?' for c in LOAN_STATE
                     "WHERE loan_id = ?")
 _INSTITUTION_UPDATE_SQL = (f"UPDATE institutions SET {', '.join(c + ' = ?' for c in INSTITUTION_STATE)}, "
                            "updated_block = ? WHERE institution_id = ?")
+_loan_state = operator.itemgetter(*LOAN_STATE)
+_loan_row_of = operator.itemgetter(*_LOAN_COLUMNS)
+_loan_update_of = operator.itemgetter(*LOAN_STATE, "updated_block", "loan_id")
 _LATEST = "SELECT {cols} FROM {table} WHERE {key} = ? ORDER BY block_number DESC, log_index DESC LIMIT 1"
 
 
@@ -172,7 +176,7 @@ class XborderProjection:
         batch.delta.volume(ev.event, times[ev.block_number], loan["currency"], facts.amount, facts.amount_cny)
         batch.rows["loan_events"].append(
             (*meta(ev, times), loan["loan_id"], loan["borrower"], ev.event, *facts.row(),
-             *(loan[c] for c in LOAN_STATE), balance))
+             *_loan_state(loan), balance))
 
     def _terms(self, reader: TermsReader, batch: Batch, ev: DecodedEvent, data: bytes, by: int | None) -> None:
         loan_id = int(ev.args["loanId"])
@@ -195,13 +199,11 @@ class XborderProjection:
 
     def _write(self, db: Database, batch: Batch) -> None:
         for table, rows in batch.rows.items():
-            db.executemany(INSERT_SQL[table], rows)
+            db.insert_rows(table, HISTORY_COLUMNS[table], rows)
         if batch.new_institutions:
-            db.executemany(
-                f"INSERT INTO institutions ({', '.join(INSTITUTION_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(INSTITUTION_COLUMNS))})",
-                [tuple(batch.institutions[i][c] for c in INSTITUTION_COLUMNS)
-                 for i in sorted(batch.new_institutions)])
+            db.insert_rows("institutions", INSTITUTION_COLUMNS,
+                           [tuple(batch.institutions[i][c] for c in INSTITUTION_COLUMNS)
+                            for i in sorted(batch.new_institutions)])
         db.executemany(
             _INSTITUTION_UPDATE_SQL,
             [(*(s[c] for c in INSTITUTION_STATE), s["updated_block"], i)
@@ -212,13 +214,9 @@ class XborderProjection:
             "active = excluded.active, updated_block = excluded.updated_block",
             [(w, *state) for w, state in sorted(batch.wallets.items())])
         if batch.new_loans:
-            db.executemany(
-                f"INSERT INTO loans ({', '.join(_LOAN_COLUMNS)}) VALUES ({', '.join('?' * len(_LOAN_COLUMNS))})",
-                [tuple(batch.loans[i][c] for c in _LOAN_COLUMNS) for i in sorted(batch.new_loans)])
-        db.executemany(
-            _LOAN_UPDATE_SQL,
-            [(*(s[c] for c in LOAN_STATE), s["updated_block"], i)
-             for i, s in sorted(batch.loans.items()) if i not in batch.new_loans])
+            db.insert_rows("loans", _LOAN_COLUMNS, [_loan_row_of(batch.loans[i]) for i in sorted(batch.new_loans)])
+        db.executemany(_LOAN_UPDATE_SQL, [_loan_update_of(s) for i, s in sorted(batch.loans.items())
+                                          if i not in batch.new_loans])
         delta = batch.delta
         for loan_id, old in batch.before.items():
             delta.loan(old, batch.loans[loan_id])

@@ -1,7 +1,7 @@
 """The rows the projection writes, and the state of those one batch of events touches.
 
 `HISTORY_TABLES` hold a row per event, with the state after it (what `rollback` restores the
-current-state tables from); `INSERT_SQL` writes each. `Batch` is loaded once per batch of events
+current-state tables from); `HISTORY_COLUMNS` names each one's columns. `Batch` is loaded once per batch of events
 by `XborderProjection`, changed by the event handlers (`xborder.index.institution_projection` and
 the loan handlers in `xborder.index.projection`) and written once.
 """
@@ -46,33 +46,26 @@ class Batch:
     delta: SummaryDelta = field(default_factory=SummaryDelta)
 
 
-_LOAN_EVENT_COLUMNS = ("block_number", "log_index", "tx_index", "tx_hash", "block_time", "loan_id", "borrower",
-                       "event", *FACT_COLUMNS, *LOAN_STATE, "borrower_balance")
-_LOAN_EVENT_SQL = (f"INSERT INTO loan_events ({', '.join(_LOAN_EVENT_COLUMNS)}) "
-                   f"VALUES ({', '.join('?' * len(_LOAN_EVENT_COLUMNS))})")
-INSERT_SQL = {
-    "institution_events": "INSERT INTO institution_events (block_number, log_index, tx_index, tx_hash, "
-                          "block_time, institution_id, event, status, capital_base, admin, signature_epoch, "
-                          "old_value, by_wallet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "wallet_events": "INSERT INTO wallet_events (block_number, log_index, tx_index, tx_hash, block_time, "
-                     "wallet, institution_id, event, by_wallet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "parameter_changes": "INSERT INTO parameter_changes (block_number, log_index, tx_index, tx_hash, "
-                         "block_time, parameter, name, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "reference_rate_changes": "INSERT INTO reference_rate_changes (block_number, log_index, tx_index, "
-                              "tx_hash, block_time, currency, old_rate, new_rate, updated_at) "
-                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "financing_type_changes": "INSERT INTO financing_type_changes (block_number, log_index, tx_index, "
-                              "tx_hash, block_time, type_id, name, old_weight_bps, weight_bps, "
-                              "old_off_balance, off_balance, removed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "loan_events": _LOAN_EVENT_SQL,
-    "loan_terms": "INSERT INTO loan_terms (block_number, log_index, tx_hash, loan_id, source, shared_by, encrypted, "
-                  "readable, commitment_ok, key_institution, key_version, terms_json, interest_rate, error) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "drawdown_freezes": "INSERT INTO drawdown_freezes (block_number, log_index, tx_index, tx_hash, block_time, "
-                        "institution_id, frozen, reason, by_wallet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "agent_events": "INSERT INTO agent_events (block_number, log_index, tx_index, tx_hash, block_time, principal, "
-                    "agent, event, wallet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "consent_nonce_invalidations": "INSERT INTO consent_nonce_invalidations (block_number, log_index, tx_index, "
-                                   "tx_hash, block_time, borrower, word_pos, mask, wallet) "
-                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+#: The columns of each history table's rows (`Database.insert_rows`).
+HISTORY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "institution_events": ("block_number", "log_index", "tx_index", "tx_hash", "block_time", "institution_id",
+                           "event", "status", "capital_base", "admin", "signature_epoch", "old_value", "by_wallet"),
+    "wallet_events": ("block_number", "log_index", "tx_index", "tx_hash", "block_time", "wallet", "institution_id",
+                      "event", "by_wallet"),
+    "parameter_changes": ("block_number", "log_index", "tx_index", "tx_hash", "block_time", "parameter", "name",
+                          "old_value", "new_value"),
+    "reference_rate_changes": ("block_number", "log_index", "tx_index", "tx_hash", "block_time", "currency",
+                               "old_rate", "new_rate", "updated_at"),
+    "financing_type_changes": ("block_number", "log_index", "tx_index", "tx_hash", "block_time", "type_id", "name",
+                               "old_weight_bps", "weight_bps", "old_off_balance", "off_balance", "removed"),
+    "loan_events": ("block_number", "log_index", "tx_index", "tx_hash", "block_time", "loan_id", "borrower", "event",
+                    *FACT_COLUMNS, *LOAN_STATE, "borrower_balance"),
+    "loan_terms": ("block_number", "log_index", "tx_hash", "loan_id", "source", "shared_by", "encrypted", "readable",
+                   "commitment_ok", "key_institution", "key_version", "terms_json", "interest_rate", "error"),
+    "drawdown_freezes": ("block_number", "log_index", "tx_index", "tx_hash", "block_time", "institution_id", "frozen",
+                         "reason", "by_wallet"),
+    "agent_events": ("block_number", "log_index", "tx_index", "tx_hash", "block_time", "principal", "agent", "event",
+                     "wallet"),
+    "consent_nonce_invalidations": ("block_number", "log_index", "tx_index", "tx_hash", "block_time", "borrower",
+                                    "word_pos", "mask", "wallet"),
 }

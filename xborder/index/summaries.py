@@ -16,6 +16,7 @@ the rate of its block, repayments pro rata (`loans.outstanding_cny`, `loan_event
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,22 @@ DIMENSIONS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "currency_country": lambda s: f"{s['currency']}|{s['creditor_country']}",
 }
 VOLUME_EVENTS = frozenset({"LoanRecorded", "LoanDrawn", "LoanRepaid"})
+#: The `volume_buckets` figures (indexes in _VOLUMES_SQL's order) each volume event adds to: its
+#: count or amount, and its CNY figure.
+_VOLUME_COLUMNS: dict[str, tuple[int, int | None]] = {"LoanRecorded": (2, None), "LoanDrawn": (0, 3),
+                                                      "LoanRepaid": (1, 4)}
+assert set(_VOLUME_COLUMNS) == VOLUME_EVENTS
+_BY_CURRENCY = frozenset({"currency", "currency_country"})
+#: What a loan's rows are keyed by besides its status (fixed when it is recorded).
+_groups = operator.itemgetter("currency", "creditor_country", "financing_type", "recorder", "creditor", "borrower")
+_FIGURES = ("principal", "drawn", "outstanding", "outstanding_cny", "contribution")
+
+
+_figures_of = operator.itemgetter(*_FIGURES)
+
+
+def _figures(s: Mapping[str, Any]) -> list[int]:
+    return list(map(int, _figures_of(s)))
 
 _TOTALS_SQL = (
     "INSERT INTO loan_totals (dimension, group_key, currency, status, loans, principal, drawn, outstanding, "
@@ -100,51 +117,61 @@ class SummaryDelta:
 
     def loan(self, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> None:
         """One loan went from state `old` to `new` (None: did not exist / no longer exists)."""
+        if old is not None and new is not None and old["status"] == new["status"] and _groups(old) == _groups(new):
+            # Same rows of every table: add the difference once (what -old then +new adds up to).
+            self._add(new, list(map(operator.sub, _figures(new), _figures(old))), 0)
+            return
         if old is not None:
-            self._add_loan(old, -1)
+            self._add(old, [-v for v in _figures(old)], -1)
         if new is not None:
-            self._add_loan(new, 1)
+            self._add(new, _figures(new), 1)
 
-    def _add_loan(self, s: Mapping[str, Any], sign: int) -> None:
+    def _add(self, s: Mapping[str, Any], figures: list[int], count: int) -> None:
+        """Add `count` loans with `figures` (principal, drawn, outstanding, outstanding CNY,
+        contribution) to the rows of loan state `s`."""
         status, currency = int(s["status"]), str(s["currency"])
-        outstanding = int(s["outstanding"])
-        vector = (sign, sign * int(s["principal"]), sign * int(s["drawn"]), sign * outstanding,
-                  sign * int(s["outstanding_cny"]), sign * int(s["contribution"]))
+        vector = [count, *figures]
+        totals = self.totals
         for dimension, group in DIMENSIONS.items():
             # Per currency only where it is the grouping: other groupings add currencies up anyway,
             # and a key without the currency keeps their rows (and their totals' scan) 5x fewer.
-            key_currency = currency if dimension in ("currency", "currency_country") else ""
-            sums = self.totals.setdefault((dimension, group(s), key_currency, status), [0] * 6)
-            for i, value in enumerate(vector):
-                sums[i] += value
+            key = (dimension, group(s), currency if dimension in _BY_CURRENCY else "", status)
+            sums = totals.get(key)
+            if sums is None:
+                totals[key] = list(vector)
+            else:
+                sums[:] = map(operator.add, sums, vector)
         borrower = int(s["borrower"])
         counts = self.counts.setdefault(borrower, [0, 0])
-        counts[0] += sign
+        counts[0] += count
         if status in LIVE_STATUSES:
-            counts[1] += sign
+            counts[1] += count
             row = self.currency.setdefault((borrower, currency), [0, 0])
-            row[0] += sign
-            row[1] += sign * outstanding
+            row[0] += count
+            row[1] += figures[2]
 
     def volume(self, event: str, block_time: int, currency: str, amount: int | None, amount_cny: int | None,
                sign: int = 1) -> None:
         """A loan event at `block_time`: counted by event and currency; LoanRecorded, LoanDrawn and
         LoanRepaid also in the volumes (`amount_cny`: the event's CNY figure, `loan_events.amount_cny`)."""
-        self.events[(event, currency)] = self.events.get((event, currency), 0) + sign
-        if event not in VOLUME_EVENTS:
+        key = (event, currency)
+        self.events[key] = self.events.get(key, 0) + sign
+        columns = _VOLUME_COLUMNS.get(event)
+        if columns is None:
             return
         day, month = self.buckets(block_time)
-        value, cny = int(amount or 0), int(amount_cny or 0)
-        if event == "LoanRecorded":
-            vector = (0, 0, sign, 0, 0)
-        elif event == "LoanDrawn":
-            vector = (sign * value, 0, 0, sign * cny, 0)
-        else:
-            vector = (0, sign * value, 0, 0, sign * cny)
-        for key in (("day", day, currency), ("month", month, currency)):
-            sums = self.volumes.setdefault(key, [0] * 5)
-            for i, v in enumerate(vector):
-                sums[i] += v
+        # (drawn, repaid, loans_recorded, drawn_cny, repaid_cny): a recording counts 1, a drawdown or a
+        # repayment its amount and its CNY figure
+        first, second = columns
+        a, b = (sign, 0) if second is None else (sign * int(amount or 0), sign * int(amount_cny or 0))
+        volumes = self.volumes
+        for bucket in (("day", day, currency), ("month", month, currency)):
+            sums = volumes.get(bucket)
+            if sums is None:
+                sums = volumes[bucket] = [0] * 5
+            sums[first] += a
+            if second is not None:
+                sums[second] += b
 
     def write(self, db: Database) -> None:
         totals = sorted((k, v) for k, v in self.totals.items() if any(v))
