@@ -9,12 +9,16 @@ first paint in Chromium at that size.
 3. `CLIENTS` concurrent clients (an asyncio aiohttp client in this process) send the endpoint mix
    below for `SECONDS` seconds on loopback; every request is timed and every non-200 or transport
    error (timeout: `TIMEOUT`) counted. The table prints p50/p99 per endpoint, the errors and the
-   load average. A first, shorter phase sends only the point reads (`POINT_READS`), so the API's
-   own cost shows apart from the aggregate queries.
+   load average. A first phase sends every endpoint from one client: each request's service time
+   at 1,000,000 loans, which the p99 target of issue #14 is about. Under 50 closed-loop clients a
+   request also waits for the ones ahead of it (p50 is about clients / throughput), so those phases
+   report p50/p99 and the errors (target: none) without a latency target; a phase of point reads
+   only (`POINT_READS`) shows the API's own throughput apart from the aggregate queries.
 4. Headless Chromium opens the dashboard signed in (token in sessionStorage) and reports the first
    paint: navigation start to every chart drawn (`window.xborderFirstPaint`), median of 3 loads.
 
-Targets (issue #14): p99 < 50 ms per endpoint, first paint < 1 s. They are printed beside the
+Targets (issue #14): p99 < 50 ms per endpoint (one client), first paint < 1 s; (issue #13) no errors
+under 50 clients. They are printed beside the
 figures, never asserted in unit tests; read them beside the load average (2 shared cores).
 """
 
@@ -230,7 +234,8 @@ def measure(results: Results, url: str, *, loans: int, clients: int = CLIENTS, s
         # first on a quiet server (one client: the service time; then all of them), then the dashboard's
         # first paint, then every endpoint.
         points = [m for m in mix if m[0] in POINT_READS]
-        _phase(results, base, tokens, points, "point reads, one client (service time)", 1, seconds / 6)
+        _phase(results, base, tokens, mix, "every endpoint, one client (service time)", 1, seconds / 2,
+               target=P99_TARGET)
         _phase(results, base, tokens, points, "point reads only", clients, seconds / 2)
         paints = first_paint(base, tokens["regulator"])
         if paints is not None:
@@ -242,14 +247,16 @@ def measure(results: Results, url: str, *, loans: int, clients: int = CLIENTS, s
 
 
 def _phase(results: Results, base: str, tokens: dict[str, str], endpoints: list[tuple[str, Callable[[], str], str]],
-           phase: str, clients: int, seconds: float) -> None:
+           phase: str, clients: int, seconds: float, target: str = "") -> None:
     before = load()
     started = time.perf_counter()
     samples = asyncio.run(_load(base, tokens, endpoints, clients, seconds))
-    _report(results, samples, f"{phase}: {clients} clients x {seconds:.0f}s", time.perf_counter() - started, before)
+    _report(results, samples, f"{phase}: {clients} clients x {seconds:.0f}s", time.perf_counter() - started, before,
+            target)
 
 
-def _report(results: Results, samples: dict[str, Sample], title: str, elapsed: float, before: str) -> None:
+def _report(results: Results, samples: dict[str, Sample], title: str, elapsed: float, before: str,
+            target: str) -> None:
     total = sum(len(s.latencies) for s in samples.values())
     errors = sum(sum(s.errors.values()) for s in samples.values())
     results.add(Row(SECTION, f"{title}: answers", total / elapsed, "req/s",
@@ -257,6 +264,6 @@ def _report(results: Results, samples: dict[str, Sample], title: str, elapsed: f
     for name, sample in samples.items():
         lat = sample.latencies
         err = ", ".join(f"{k}: {v}" for k, v in sorted(sample.errors.items())) or "0 errors"
-        results.add(Row(SECTION, f"  {name}: p99", _p(lat, 0.99), "ms", target=P99_TARGET,
+        results.add(Row(SECTION, f"  {name}: p99", _p(lat, 0.99), "ms", target=target,
                         note=f"p50 {_p(lat, 0.5):,.1f} ms; {len(lat):,} answers; {err}"))
     results.add(Row(SECTION, f"{title}: errors (non-200 and transport)", errors, "", target="<= 0"))
