@@ -9,7 +9,11 @@ A blocked signal is never delivered at all. And SIGTERM's default action kills a
 the `finally` blocks that release locks and stop child processes.
 
 `unwind_on_stop_signals()` makes both raise KeyboardInterrupt in the main thread, unblocked, for
-the time of a `with` block, then puts back what was there.
+the time of a `with` block, then puts back what was there. The same inheritance reaches the
+processes we start: an anvil, a geth or a chain keeper started by such a command would sleep
+through the SIGTERM that `xborder chain stop` sends it. `stop_signals_to_default()`, run in the
+child before exec, gives it SIGINT and SIGTERM with their default action (a keeper then installs
+its own handlers), unblocked.
 """
 
 from __future__ import annotations
@@ -41,3 +45,12 @@ def unwind_on_stop_signals() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         for signum, handler in previous.items():
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+
+def stop_signals_to_default() -> None:
+    """In a child process before exec (`subprocess.Popen(preexec_fn=...)`) or at a child's start:
+    SIGINT and SIGTERM back to their default action and unblocked, whatever the parent inherited
+    (an "ignore" disposition and the signal mask survive exec; handlers do not)."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)

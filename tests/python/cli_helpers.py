@@ -29,6 +29,13 @@ from xborder.wallets.keystore import Keystore
 LIGHT_SCRYPT = 2**10  # tests only: production keystores use scrypt n = 2**18
 PASSWORD = "correct horse battery staple"
 
+#: `python -c HOSTILE_PARENT <args>` runs `python <args>` the way a background job of a shell without
+#: job control starts it (`make test &` from a script, nohup, CI runners: SIGINT ignored), with
+#: SIGTERM ignored and both blocked on top; dispositions set to "ignore" and the signal mask survive exec.
+HOSTILE_PARENT = ("import os, signal, sys; stops = {signal.SIGINT, signal.SIGTERM}; "
+                  "[signal.signal(s, signal.SIG_IGN) for s in stops]; signal.pthread_sigmask(signal.SIG_BLOCK, stops); "
+                  "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
+
 
 @dataclass
 class Run:

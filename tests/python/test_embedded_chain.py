@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from cli_helpers import HOSTILE_PARENT
 from eth_account import Account
 from eth_typing import HexStr
 from web3 import Web3
@@ -171,6 +172,31 @@ def test_killing_the_keeper_loses_nothing_and_leaves_no_lock(data_dir: Path) -> 
         assert balance(str(second["rpc_url"]), receiver) == 4242
     finally:
         assert cli(data_dir, "chain", "stop").code == 0
+
+
+def _stop_bits(pid: int) -> tuple[int, int]:
+    """The SIGINT/SIGTERM bits of `pid`'s ignored and blocked signal sets."""
+    fields = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":\t" in line)
+    stops = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
+    return int(fields["SigIgn"], 16) & stops, int(fields["SigBlk"], 16) & stops
+
+
+def test_a_chain_started_in_the_background_stops_when_asked(data_dir: Path) -> None:
+    """`xborder chain start` run as a background job (SIGINT and SIGTERM ignored and blocked, as
+    `nohup` or a script's `&` leaves them): its keeper and anvil inherited that and slept through
+    `chain stop`'s SIGTERM (a scale demo started that way could not be stopped within 300 s)."""
+    started = subprocess.run([sys.executable, "-c", HOSTILE_PARENT, "-m", "xborder.cli.main", "--data-dir", str(data_dir),
+                              "chain", "start", "--json"], capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT,
+                             env={**os.environ, "XBORDER_RPC_URL": ""})
+    assert started.returncode == 0, started.stderr
+    info = json.loads(started.stdout)
+    try:
+        assert _stop_bits(int(info["keeper_pid"])) == (0, 0)
+        assert _stop_bits(int(info["pid"])) == (0, 0)
+    finally:
+        stopped = cli(data_dir, "chain", "stop", timeout=120)
+    assert stopped.code == 0, stopped.err
+    assert not anvils_on(data_dir / "chain")
 
 
 def test_killing_anvil_keeps_the_last_snapshot_and_leaves_no_lock(data_dir: Path) -> None:

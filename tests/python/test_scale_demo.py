@@ -12,11 +12,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from cli_helpers import HOSTILE_PARENT
 
 from xborder.chain import embedded
 from xborder.config import PROJECT_ROOT, Settings
 from xborder.demo.result import DemoResult, scale_lines
-from xborder.demo.scale import ScaleConfig, run_scale
+from xborder.demo.scale import CHECKPOINT, ScaleConfig, run_scale
 from xborder.index.service import open_index
 from xborder.services.calendar_replay import plan_segments
 from xborder.services.workload import generate
@@ -111,6 +112,41 @@ def test_interrupted_then_resumed_ends_as_the_straight_run(straight: tuple[Setti
     assert resumed.refusals == expected.refusals
     assert resumed.loans_recorded == resumed.chain_loan_count == resumed.indexed_loan_count == expected.loans_recorded
     assert resumed.consistency_ok and resumed.policy["by_period"] == expected.policy["by_period"]
+
+
+def test_killed_in_the_background_then_resumed_ends_as_the_straight_run(straight: tuple[Settings, DemoResult],
+                                                                        tmp_path: Path) -> None:
+    """`kill` (SIGTERM) stops a scale demo started as a background job (SIGINT and SIGTERM ignored
+    and blocked, as `nohup` or a script's `&` leaves them) with exit 130 after its `finally` blocks
+    ran, and `--resume` then ends where the straight run ends, nothing recorded twice."""
+    import json
+    import os
+    import signal
+    import time
+
+    _, expected = straight
+    settings = _settings(tmp_path)
+    env = {**os.environ, "XBORDER_DATA_DIR": str(settings.data_dir), "XBORDER_DEPLOYMENTS_DIR": str(settings.deployments)}
+    proc = subprocess.Popen([sys.executable, "-c", HOSTILE_PARENT, "-m", "xborder.cli.main", "demo", "--scale", "2022",
+                             "--fraction", str(FRACTION)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    checkpoint = settings.data_dir / CHECKPOINT
+    try:
+        deadline = time.monotonic() + 600  # a bound on a hang, not a timing check
+        while not (checkpoint.exists() and json.loads(checkpoint.read_text())["position"][0] >= 3):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the scale demo did not reach its fourth segment"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130 and "interrupted" in err, err
+        resumed = run_scale(settings, ScaleConfig(fraction=FRACTION, resume=True))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        embedded.stop(settings)
+    assert _landed(resumed) == _landed(expected) and resumed.refusals == expected.refusals
+    assert resumed.loans_recorded == resumed.chain_loan_count == resumed.indexed_loan_count == expected.loans_recorded
+    assert resumed.consistency_ok
 
 
 def test_cli_rejects_fraction_without_scale(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ import argparse
 import logging
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -18,6 +17,7 @@ from xborder.bench import api, gas, index, ingest, query
 from xborder.bench import network as network_bench
 from xborder.bench.results import Results, load, machine
 from xborder.bench.world import World, build_world
+from xborder.interrupts import unwind_on_stop_signals
 
 SECTIONS = ("gas", "ingest", "index", "query", "api", "network")
 #: The sections that use the bench's own chain (`World`); the others build their own.
@@ -29,6 +29,14 @@ QUICK = {"loans": 2_000, "plain": 100, "borrowers": 300, "banks": 10, "creditors
 
 
 def main(argv: list[str] | None = None) -> int:
+    # `kill` (SIGTERM) and Ctrl-C unwind, even when started with them ignored (a background job): the
+    # work folder, the chain and the throwaway PostgreSQL cluster are cleaned up (a killed bench left
+    # 3 GB and a running cluster behind).
+    with unwind_on_stop_signals():
+        return _bench(argv)
+
+
+def _bench(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m xborder.bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes (about a minute)")
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated: " + ",".join(SECTIONS))
@@ -39,9 +47,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--query-loans", type=int, default=None, help="loans of the query section [default: 1,000,000]")
     parser.add_argument("--query-engines", default="sqlite,postgresql", help="index databases of the query section")
     args = parser.parse_args(argv)
-    # `kill` (SIGTERM) unwinds like Ctrl-C: the work folder, the chain and the throwaway PostgreSQL
-    # cluster are cleaned up (a killed bench left 3 GB and a running cluster behind).
-    signal.signal(signal.SIGTERM, _interrupted)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = sorted(set(only) - set(SECTIONS))
     if unknown:
@@ -86,10 +91,6 @@ def main(argv: list[str] | None = None) -> int:
                   f"{len(failed)} target(s) missed" + (": " + "; ".join(f"{r.section} {r.metric}" for r in failed)
                                                        if failed else ""))
     return 0
-
-
-def _interrupted(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _run_sections(only: list[str], world: World | None, results: Results, size: dict[str, int], workdir: Path,

@@ -36,6 +36,7 @@ from xborder.chain.launcher import (
 from xborder.config import PROJECT_ROOT
 from xborder.errors import ChainError, XborderError
 from xborder.files import write_atomically
+from xborder.interrupts import STOP_SIGNALS
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,8 @@ def _keep(config: dict[str, Any]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # started by a command that was started in the background, it inherited them blocked
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
     def report(message: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):

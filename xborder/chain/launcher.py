@@ -39,6 +39,7 @@ from xborder.chain import scratch
 from xborder.config import PROJECT_ROOT
 from xborder.errors import ChainError
 from xborder.files import write_atomically
+from xborder.interrupts import stop_signals_to_default
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,13 @@ def _ganache_cli(root: Path) -> list[str]:
     return ["node", str(script)]
 
 
+def _detach() -> None:
+    stop_signals_to_default()
+    os.setsid()
+
+
 def _die_with_parent() -> None:
+    stop_signals_to_default()
     if sys.platform.startswith("linux"):
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -257,7 +264,7 @@ def _launch(kind: NodeKind, argv: list[str], port: int, chain_id: int, state_pat
     try:
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, pass_fds=pass_fds,
-            preexec_fn=os.setsid if detached else _die_with_parent,  # noqa: PLW1509
+            preexec_fn=_detach if detached else _die_with_parent,  # noqa: PLW1509
         )
     except BaseException:
         scratch.remove(cache_dir)

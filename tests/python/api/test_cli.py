@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from cli_helpers import xborder
+from cli_helpers import HOSTILE_PARENT, xborder
 from loan_setup import BORROWER_X
 from web3.types import RPCEndpoint
 
@@ -140,18 +140,10 @@ def test_token_verbs_and_serve(env: dict[str, str]) -> None:
         proc.wait(timeout=10)
 
 
-#: Runs the command after it the way a background job of a shell without job control starts it
-#: (`make test &` from a script, nohup, CI runners: SIGINT ignored), with SIGTERM ignored and both
-#: blocked on top; dispositions set to "ignore" and the signal mask survive exec.
-_HOSTILE_PARENT = ("import os, signal, sys; stops = {signal.SIGINT, signal.SIGTERM}; "
-                   "[signal.signal(s, signal.SIG_IGN) for s in stops]; signal.pthread_sigmask(signal.SIG_BLOCK, stops); "
-                   "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
-
-
 def _start_follower(env: dict[str, str], *, hostile_parent: bool = False) -> subprocess.Popen[str]:
     import os
 
-    launcher = [sys.executable, "-c", _HOSTILE_PARENT] if hostile_parent else [sys.executable]
+    launcher = [sys.executable, "-c", HOSTILE_PARENT] if hostile_parent else [sys.executable]
     return subprocess.Popen([*launcher, "-m", "xborder.cli.main", "index", "follow", "--poll-interval", "0.1"],
                             env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -199,7 +191,7 @@ def test_index_follow_keeps_up_until_interrupted(book: Book, env: dict[str, str]
 
 def test_the_hostile_parent_ignores_and_blocks_sigint_and_sigterm() -> None:
     """The launcher of the next test really starts its command as the whole-suite runs did."""
-    status = subprocess.run([sys.executable, "-c", _HOSTILE_PARENT, "-c", "print(open('/proc/self/status').read())"],
+    status = subprocess.run([sys.executable, "-c", HOSTILE_PARENT, "-c", "print(open('/proc/self/status').read())"],
                             capture_output=True, text=True, check=True).stdout
     fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
     stops = (1 << (2 - 1)) | (1 << (15 - 1))  # SIGINT 2, SIGTERM 15

@@ -22,6 +22,7 @@ from rich.text import Text
 from xborder.cli.context import App, common_options
 from xborder.demo import DemoConfig, run_demo, summary_lines, write_report
 from xborder.errors import ValidationError
+from xborder.interrupts import unwind_on_stop_signals
 
 
 class RateColumn(ProgressColumn):
@@ -106,7 +107,7 @@ def demo(app: App, seed: int, loans: int, enterprises: int, network_nodes: int |
         app.settings, node_of = network.start_network(app.settings, network_nodes)
     config = replace(DemoConfig(), seed=seed, loans=loans, enterprises=enterprises,
                      total_usd=6.8e9 * loans / 6370)
-    with RichReporter(app) as reporter:
+    with unwind_on_stop_signals(), RichReporter(app) as reporter:
         result = run_demo(app.settings, config, reporter, node_of=node_of)
     report = write_report(result, app.settings.data_dir / "demo-report.json")
 
@@ -140,7 +141,7 @@ def _scale_demo(app: App, seed: int, fraction: float, resume: bool) -> None:
     from xborder.demo.scale import ScaleConfig, run_scale
 
     config = ScaleConfig(seed=seed, fraction=fraction, resume=resume)
-    with RichReporter(app, rates=True) as reporter:
+    with unwind_on_stop_signals(), RichReporter(app, rates=True) as reporter:
         result = run_scale(app.settings, config, reporter)
     report = write_report(result, app.settings.data_dir / "demo-scale-2022-report.json")
 
