@@ -202,7 +202,7 @@ def start(settings: Settings, port: int | None = None, block_time: float | None 
     `memory_states`: anvil keeps only that many past blocks' states, in memory (a bulk load on a
     large chain: `scratch.BULK_LOAD_STATES`); None: anvil's default history, bounded on disk.
     `no_mining`: anvil mines only when asked (`evm_mine`; `xborder.chain.miner.PoolMiner`) until
-    `mine_on_demand` turns automine on. A restart mines as `block_time` says."""
+    `mine_on_demand` turns automine on (a later `xborder chain start` of the folder automines)."""
     deadline = time.monotonic() + answer_timeout
     while True:
         lock = _try_lock(settings)

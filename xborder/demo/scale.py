@@ -66,7 +66,6 @@ class ScaleConfig:
     #: Loans; with their drawdowns, repayments, extensions and defaults ~2.7 transactions each.
     loans: int = 85_000
     total_usd: float = 140e9
-    #: Blocks are mined when transactions wait (`PoolMiner`), not every 0.2 s: see xborder.chain.miner.
     resume: bool = False
 
     def scaled(self, n: int, least: int) -> int:
@@ -204,11 +203,11 @@ def run_scale(settings: Settings, config: ScaleConfig, reporter: phases.Reporter
         # checked at its own block, which no empty block pushes out of the few states kept.
         phases.idle_chain(run)
     run.facts["loan_steps"] = {k: round(v, 2) for k, v in player.timings.items()}
-    run.facts["blocks_mined"] = miner.blocks
     result = read_report(run, tally, timings, lap)
     result.policy = scale_policy_report(tally, run.client)
     result.policy["transactions"] = transactions(tally)
     result.policy["loan_steps"] = run.facts["loan_steps"]
+    result.policy["blocks_mined"] = miner.blocks
     return result
 
 
