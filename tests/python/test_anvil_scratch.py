@@ -9,6 +9,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from xborder.chain import scratch
 from xborder.chain.launcher import LocalNode, rpc_call, start_anvil
 
@@ -92,3 +94,33 @@ def test_a_call_at_a_block_the_node_no_longer_keeps_is_a_node_error_not_a_refusa
         assert "result" in recent
     finally:
         node.stop()
+
+
+def test_a_bulk_loading_anvil_keeps_its_few_past_states_in_memory_only() -> None:
+    """`memory_states` (the scale demo's chain): no past state is written to disk, calls at the
+    last few blocks still answer, older ones are a node error (StateUnavailable)."""
+    from web3 import Web3
+
+    from xborder.chain.rpc import Rpc, StateUnavailable, classify
+
+    node = start_anvil(memory_states=8)
+    assert node.cache_dir is not None
+    try:
+        argv = Path(f"/proc/{node.pid}/cmdline").read_bytes().split(b"\0")
+        assert b"--prune-history" in argv and b"--max-persisted-states" not in argv
+        _mine_past_memory(node)
+        assert _files(node.cache_dir) - 1 == 0, "a bulk-loading anvil wrote past states to disk"
+        rpc = Rpc(Web3(Web3.HTTPProvider(node.rpc_url)))
+        head = rpc.block_number()
+        [recent, old] = rpc.batch([("eth_getBalance", ["0x" + "00" * 20, hex(head - 4)]),
+                                   ("eth_getBalance", ["0x" + "00" * 20, hex(head - 100)])])
+        assert "result" in recent, recent
+        assert "error" in old and classify(old["error"]) is StateUnavailable, old
+    finally:
+        node.stop()
+    assert not node.cache_dir.exists()
+
+
+def test_memory_states_must_keep_at_least_one(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="memory_states: 0 is not allowed"):
+        scratch.anvil_args(tmp_path, 0)

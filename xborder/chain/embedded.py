@@ -192,12 +192,17 @@ def _wait_answering(settings: Settings, timeout: float) -> EmbeddedStatus:
 def start(settings: Settings, port: int | None = None, block_time: float | None = None,
           gas_limit: int = 30_000_000, genesis_timestamp: int | None = None, *,
           snapshot_interval: float = SNAPSHOT_INTERVAL, answer_timeout: float = ANSWER_TIMEOUT,
-          timeout: float = START_TIMEOUT) -> EmbeddedStatus:
+          timeout: float = START_TIMEOUT, memory_states: int | None = None,
+          no_mining: bool = False) -> EmbeddedStatus:
     """Start the embedded anvil unless a node already owns the data folder; return its status.
 
     A node that owns the folder but does not answer within `answer_timeout` is reported
     (ChainError, exit 4), never replaced. `block_time` None means automine (a block per
-    transaction: best for interactive use); bulk loads (the demo) use a short block time."""
+    transaction: best for interactive use); bulk loads (the demo) use a short block time.
+    `memory_states`: anvil keeps only that many past blocks' states, in memory (a bulk load on a
+    large chain: `scratch.BULK_LOAD_STATES`); None: anvil's default history, bounded on disk.
+    `no_mining`: anvil mines only when asked (`evm_mine`; `xborder.chain.miner.PoolMiner`) until
+    `mine_on_demand` turns automine on (a later `xborder chain start` of the folder automines)."""
     deadline = time.monotonic() + answer_timeout
     while True:
         lock = _try_lock(settings)
@@ -216,7 +221,7 @@ def start(settings: Settings, port: int | None = None, block_time: float | None 
         config = {"folder": str(_folder(settings)), "project_root": str(settings.project_root),
                   "port": port, "block_time": block_time, "gas_limit": gas_limit,
                   "genesis_timestamp": genesis_timestamp, "snapshot_interval": snapshot_interval,
-                  "lock_fd": lock}
+                  "memory_states": memory_states, "no_mining": no_mining, "lock_fd": lock}
         spawn(_folder(settings), config, lock, timeout)
     finally:
         os.close(lock)

@@ -233,9 +233,11 @@ def _keep(config: dict[str, Any]) -> int:
             port=config.get("port"), chain_id=EMBEDDED_CHAIN_ID, state_path=state,
             exit_dump=exit_dump_path(state), log_path=folder / "anvil.log",
             project_root=Path(config.get("project_root") or PROJECT_ROOT),
-            block_time=config.get("block_time"), gas_limit=int(config["gas_limit"]),
+            block_time=config.get("block_time"), no_mining=bool(config.get("no_mining")),
+            gas_limit=int(config["gas_limit"]),
             extra_args=["--timestamp", str(timestamp)] if timestamp is not None else None,
-            pass_fds=(int(config["lock_fd"]),), timeout=START_TIMEOUT)
+            pass_fds=(int(config["lock_fd"]),), timeout=START_TIMEOUT,
+            memory_states=config.get("memory_states"))
     except (XborderError, OSError) as exc:
         log.error("%s", exc)
         report({"ok": False, "error": str(exc)})

@@ -300,12 +300,13 @@ def start_anvil(
     no_mining: bool = False, gas_limit: int = 30_000_000, base_fee: int | None = None,
     balance_ether: int = 10_000, log_path: Path | None = None, detached: bool = False,
     timeout: float = 30.0, project_root: Path = PROJECT_ROOT, extra_args: list[str] | None = None,
-    exit_dump: Path | None = None, pass_fds: tuple[int, ...] = (),
+    exit_dump: Path | None = None, pass_fds: tuple[int, ...] = (), memory_states: int | None = None,
 ) -> LocalNode:
     """Start anvil. With `state_path`, the chain is loaded from that file if it exists, and
     `LocalNode.save_state()` / `stop()` write it back atomically, so it survives a restart.
     `exit_dump` is where anvil itself dumps the chain when it exits (in place: read it only
-    once anvil is gone, and only if it is complete). `pass_fds` stay open in anvil."""
+    once anvil is gone, and only if it is complete). `pass_fds` stay open in anvil. `memory_states`:
+    keep only that many past blocks' states, in memory (`scratch.anvil_args`)."""
     port = port or free_port()
     argv = [str(_native_anvil(project_root)), "--port", str(port), "--chain-id", str(chain_id),
             "--accounts", str(accounts), "--mnemonic", mnemonic, "--gas-limit", str(gas_limit),
@@ -326,7 +327,7 @@ def start_anvil(
     argv += extra_args or []
     scratch.sweep()
     cache_dir = scratch.new_cache_dir()
-    argv += scratch.anvil_args(cache_dir)
+    argv += scratch.anvil_args(cache_dir, memory_states)
     return _launch(NodeKind.ANVIL, argv, port, chain_id, state_path, log_path, detached, timeout, pass_fds,
                    cache_dir)
 

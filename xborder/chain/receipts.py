@@ -115,6 +115,16 @@ def replay(w3: Web3, call: Mapping[str, Any], block: int) -> bytes | None:
     return None
 
 
+def recorded_revert(w3: Web3, tx_hash: str) -> bytes | None:
+    """The revert data anvil recorded when it mined the failed `tx_hash` (`ots_getTransactionError`:
+    no past state needed, for a node that keeps few); None if the node cannot say."""
+    try:
+        answer = Rpc(w3).call("ots_getTransactionError", [tx_hash])
+    except ChainError:
+        return None
+    return bytes.fromhex(str(answer)[2:]) if isinstance(answer, str) and answer.startswith("0x") else None
+
+
 def reverted(w3: Web3, receipt: Receipt, who: str = "") -> TransactionRejected:
     """A TransactionRejected for a mined, failed transaction, with the revert data obtained by
     replaying it with `eth_call` on the state before its block."""

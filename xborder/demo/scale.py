@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,8 +24,9 @@ from faster_eth_abi import encode as abi_encode
 from xborder.bindings.batch import DONE, Tx
 from xborder.bindings.client import XborderClient
 from xborder.bindings.consent import ledger_call
-from xborder.chain import embedded
+from xborder.chain import embedded, scratch
 from xborder.chain.connect import connect
+from xborder.chain.miner import PoolMiner
 from xborder.config import Settings
 from xborder.demo import phases
 from xborder.demo.reading import read_report
@@ -65,7 +66,6 @@ class ScaleConfig:
     #: Loans; with their drawdowns, repayments, extensions and defaults ~2.7 transactions each.
     loans: int = 85_000
     total_usd: float = 140e9
-    block_time: float = 0.2
     resume: bool = False
 
     def scaled(self, n: int, least: int) -> int:
@@ -85,7 +85,8 @@ def scale_workload(config: ScaleConfig) -> Workload:
 
 
 def start_chain(run: phases.Run, config: ScaleConfig) -> None:
-    """A fresh embedded anvil from 20 Feb 2019 (kept as it is when resuming) with a large block gas limit."""
+    """A fresh embedded anvil from 20 Feb 2019 (kept as it is when resuming) with a large block gas
+    limit, mining only when asked (`PoolMiner`) and keeping few past states, in memory only."""
     settings = run.settings
     if not config.resume:
         embedded.reset(settings)
@@ -93,8 +94,8 @@ def start_chain(run: phases.Run, config: ScaleConfig) -> None:
                      settings.data_dir / "index.db-shm", settings.data_dir / CHECKPOINT,
                      settings.deployments / f"{embedded.EMBEDDED_CHAIN_ID}.json"):
             path.unlink(missing_ok=True)
-    status = embedded.start(settings, block_time=config.block_time, gas_limit=SCALE_GAS_LIMIT,
-                            genesis_timestamp=SCALE_GENESIS)
+    status = embedded.start(settings, gas_limit=SCALE_GAS_LIMIT, genesis_timestamp=SCALE_GENESIS,
+                            memory_states=scratch.BULK_LOAD_STATES, no_mining=True)
     assert status.rpc_url is not None
     run.rpc_url, run.embedded = status.rpc_url, True
     run.w3 = connect(run.rpc_url, settings.chain_id, timeout=120)
@@ -193,6 +194,27 @@ def run_scale(settings: Settings, config: ScaleConfig, reporter: phases.Reporter
                      reporter or phases.Quiet(), phases.demo_regulator(config.seed), base_year=2019)
     start_chain(run, config)
     lap("chain")
+    miner = PoolMiner(run.rpc_url).start()
+    try:
+        tally, player = _load(run, settings, config, timings, lap)
+    finally:
+        miner.stop()
+        # From now on a block per transaction (as every restart of the chain mines); the index is
+        # checked at its own block, which no empty block pushes out of the few states kept.
+        phases.idle_chain(run)
+    run.facts["loan_steps"] = {k: round(v, 2) for k, v in player.timings.items()}
+    result = read_report(run, tally, timings, lap)
+    result.policy = scale_policy_report(tally, run.client)
+    result.policy["transactions"] = transactions(tally)
+    result.policy["loan_steps"] = run.facts["loan_steps"]
+    result.policy["blocks_mined"] = miner.blocks
+    return result
+
+
+def _load(run: phases.Run, settings: Settings, config: ScaleConfig, timings: dict[str, float],
+          lap: Callable[[str], None]) -> tuple[PeriodTally, CalendarPlayer]:
+    """Deploy, fund, onboard, appoint, register keys and rates, then play the loans on the calendar."""
+    workload = run.workload
     deploy_or_load(run)
     lap("deploy")
     fund_wallets(run)
@@ -216,13 +238,7 @@ def run_scale(settings: Settings, config: ScaleConfig, reporter: phases.Reporter
                             base_year=2019, checkpoint=settings.data_dir / CHECKPOINT, fingerprint=config.fingerprint)
     tally = player.play()
     lap("loans")
-    run.facts["loan_steps"] = {k: round(v, 2) for k, v in player.timings.items()}
-    result = read_report(run, tally, timings, lap)
-    result.policy = scale_policy_report(tally, run.client)
-    result.policy["transactions"] = transactions(tally)
-    result.policy["loan_steps"] = run.facts["loan_steps"]
-    phases.idle_chain(run)
-    return result
+    return tally, player
 
 
 def transactions(tally: PeriodTally) -> dict[str, int]:

@@ -14,6 +14,10 @@ step starts from). Run again on the same chain, it skips what is done and redoes
 step against what the chain already holds: loans an earlier run recorded are found by document,
 recorder and terms hash (`LoanBatch`'s "already recorded"), confirmations by the loans' status,
 tranches by the ledger's events since the step began. Nothing is recorded twice.
+
+While a segment's loans are dry-run, sent and confirmed (mostly waiting for the node), a thread
+builds the next segment's items (sealing their terms: no chain state is read but the parties'
+encryption keys, registered before the first loan), so the two overlap.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,6 +175,10 @@ class CalendarPlayer(WorkloadPlayer):
     tally: PeriodTally = field(default_factory=PeriodTally)
     #: Seconds spent in each step kind (record, confirm, tranches), this run.
     timings: dict[str, float] = field(default_factory=dict)
+    _builder: ThreadPoolExecutor | None = field(default=None, repr=False)
+    _segments: list[Segment] = field(default_factory=list, repr=False)
+    #: Segment index -> its items being built ahead.
+    _built: dict[int, Future[list[LoanItem]]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.planned = PlannedNode(self.client)
@@ -183,6 +192,17 @@ class CalendarPlayer(WorkloadPlayer):
         later = max((len(ln.later) for ln in self.workload.loans), default=0)
         segments = plan_segments(self.workload.loans, self.base_year, later)
         position, started_at = self._load()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="next-items") as builder:
+            self._builder, self._segments, self._built = builder, segments, {}
+            try:
+                self._play(segments, position, started_at)
+            finally:
+                for future in self._built.values():
+                    future.cancel()
+                self._built.clear()
+        return self.tally
+
+    def _play(self, segments: list[Segment], position: tuple[int, int], started_at: int | None) -> None:
         for index, segment in enumerate(segments):
             for step_no, step in enumerate(STEPS):
                 if (index, step_no) < position:
@@ -199,7 +219,7 @@ class CalendarPlayer(WorkloadPlayer):
                         self.tally.counters[f"calendar {parameter.slug} -> {value / 10_000:g}"] += 1
                         self.bars.say(f"{_date(segment.start)}: the regulator sets {parameter.slug} to "
                                       f"{value / 10_000:g} (the PBOC/SAFE calendar)")
-                    self._record_segment(segment)
+                    self._record_segment(segment, self._items_of(index))
                 else:
                     self._confirm_and_tranches(segment, started_at if resumed else None)
                 self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - began
@@ -208,7 +228,19 @@ class CalendarPlayer(WorkloadPlayer):
         self._save((len(segments), 0), None)
         self.bars.tranche(self._totals()[2], self._totals()[2])
         self.bars.confirm(self._done["confirm"], self._totals()[1])
-        return self.tally
+
+    def _build(self, loans: Sequence[WorkloadLoan]) -> list[LoanItem]:
+        return [self._item(loan) for loan in loans]
+
+    def _items_of(self, index: int) -> list[LoanItem]:
+        """Segment `index`'s items (built ahead by the thread, or now), having the thread start on
+        the next segment that has loans."""
+        future = self._built.pop(index, None)
+        items = future.result() if future is not None else self._build(self._segments[index].loans)
+        following = next((k for k in range(index + 1, len(self._segments)) if self._segments[k].loans), None)
+        if self._builder is not None and following is not None and following not in self._built:
+            self._built[following] = self._builder.submit(self._build, self._segments[following].loans)
+        return items
 
     # -- steps ------------------------------------------------------------------------------
     def _advance_clock_to(self, moment: int) -> None:
@@ -216,10 +248,9 @@ class CalendarPlayer(WorkloadPlayer):
             self.client.rpc.call("evm_setNextBlockTimestamp", [moment])
             self.client.rpc.call("evm_mine")
 
-    def _record_segment(self, segment: Segment) -> None:
+    def _record_segment(self, segment: Segment, items: Sequence[LoanItem]) -> None:
         loans = segment.loans
         if loans:
-            items = [self._item(loan) for loan in loans]
             base = self._done["record"]
             outcomes = self.sink.loans(items, lambda done, _t: self.bars.record(base + done, self._totals()[0]))
             for loan, outcome in zip(loans, outcomes, strict=True):
