@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,22 +29,26 @@ from xborder.index.policy import BORROWING_KINDS, borrowing_limit
 #: `active_loans` and its outstanding by currency.
 LIVE_STATUSES = frozenset(int(s) for s in LoanStatus if s.is_live)
 
-#: dimension -> the loan's group in it (text). "bank" is the institution that recorded the loan.
-DIMENSIONS: dict[str, Callable[[Mapping[str, Any]], str]] = {
-    "currency": lambda s: str(s["currency"]),
-    "creditor_country": lambda s: str(s["creditor_country"]),
-    "financing_type": lambda s: str(s["financing_type"]),
-    "bank": lambda s: str(s["recorder"]),
-    "creditor": lambda s: str(s["creditor"]),
-    "currency_country": lambda s: f"{s['currency']}|{s['creditor_country']}",
-}
+#: The dimensions of `loan_totals`; "bank" is the institution that recorded the loan.
+DIMENSIONS = ("currency", "creditor_country", "financing_type", "bank", "creditor", "currency_country")
+
+
+def _total_keys(s: Mapping[str, Any], currency: str, status: int) -> tuple[tuple[str, str, str, int], ...]:
+    """The `loan_totals` keys (dimension, group, currency, status) of loan state `s`, in DIMENSIONS'
+    order. Per currency only where it is the grouping: other groupings add currencies up anyway,
+    and a key without the currency keeps their rows (and their totals' scan) 5x fewer."""
+    country = str(s["creditor_country"])
+    return (("currency", currency, currency, status), ("creditor_country", country, "", status),
+            ("financing_type", str(s["financing_type"]), "", status), ("bank", str(s["recorder"]), "", status),
+            ("creditor", str(s["creditor"]), "", status), ("currency_country", f"{currency}|{country}", currency, status))
+
+
 VOLUME_EVENTS = frozenset({"LoanRecorded", "LoanDrawn", "LoanRepaid"})
 #: The `volume_buckets` figures (indexes in _VOLUMES_SQL's order) each volume event adds to: its
 #: count or amount, and its CNY figure.
 _VOLUME_COLUMNS: dict[str, tuple[int, int | None]] = {"LoanRecorded": (2, None), "LoanDrawn": (0, 3),
                                                       "LoanRepaid": (1, 4)}
 assert set(_VOLUME_COLUMNS) == VOLUME_EVENTS
-_BY_CURRENCY = frozenset({"currency", "currency_country"})
 #: What a loan's rows are keyed by besides its status (fixed when it is recorded).
 _groups = operator.itemgetter("currency", "creditor_country", "financing_type", "recorder", "creditor", "borrower")
 _FIGURES = ("principal", "drawn", "outstanding", "outstanding_cny", "contribution")
@@ -132,15 +136,13 @@ class SummaryDelta:
         status, currency = int(s["status"]), str(s["currency"])
         vector = [count, *figures]
         totals = self.totals
-        for dimension, group in DIMENSIONS.items():
-            # Per currency only where it is the grouping: other groupings add currencies up anyway,
-            # and a key without the currency keeps their rows (and their totals' scan) 5x fewer.
-            key = (dimension, group(s), currency if dimension in _BY_CURRENCY else "", status)
+        add = operator.add
+        for key in _total_keys(s, currency, status):
             sums = totals.get(key)
             if sums is None:
                 totals[key] = list(vector)
             else:
-                sums[:] = map(operator.add, sums, vector)
+                sums[:] = map(add, sums, vector)
         borrower = int(s["borrower"])
         counts = self.counts.setdefault(borrower, [0, 0])
         counts[0] += count
