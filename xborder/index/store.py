@@ -46,7 +46,7 @@ def gc_paused() -> Iterator[None]:
     a batch run with it paused, whoever calls them (the indexer, a reprojection, the bench's load).
     Counted across threads (the indexer reads the next batch in a thread while it writes one): the
     collector runs again when the last pause ends, as it was before the first."""
-    global _gc_pauses, _gc_was_enabled  # noqa: PLW0603 - one process-wide collector
+    global _gc_pauses, _gc_was_enabled
     with _gc_lock:
         if _gc_pauses == 0:
             _gc_was_enabled = gc.isenabled()
@@ -84,6 +84,21 @@ def event_label(event: str | None, topic0: bytes | None) -> str:
     if event:
         return event
     return f"topic0:0x{topic0.hex()}" if topic0 is not None else "(anonymous, no topics)"
+
+
+def log_counts(raw: Sequence[tuple[Any, ...]]) -> Counter[tuple[str, str]]:
+    """Logs per (contract, `log_counts.event`) of `raw_logs` rows (counted by name first: the
+    labels of the logs the ABIs do not know are built for those only)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for (contract, event), n in Counter(map(_contract_event, raw)).items():
+        if event is not None:
+            counts[(contract, event)] += n
+        else:
+            counts.update((row[6], event_label(None, row[8])) for row in raw if row[6] == contract and row[7] is None)
+    return counts
+
+
+_contract_event = operator.itemgetter(6, 7)
 
 
 def decode_logs(entries: Sequence[dict[str, Any]], decoder: EventDecoder, contract_of: dict[str, str]
@@ -164,7 +179,7 @@ class IndexStore:
     def write(self, batch: LogBatch, end: int, end_hash: str) -> None:
         """The batch and the checkpoint `end` in one transaction."""
         db = self.db
-        counts = Counter((row[6], event_label(row[7], row[8])) for row in batch.raw)
+        counts = log_counts(batch.raw)
         with gc_paused(), db.transaction():
             db.insert_rows("blocks", ("block_number", "block_hash", "parent_hash", "block_time"),
                            [(n, *b) for n, b in sorted(batch.blocks.items())])

@@ -118,6 +118,8 @@ class SummaryDelta:
     #: borrower -> [loans, live (Active or Defaulted) loans]
     counts: dict[int, list[int]] = field(default_factory=dict)
     buckets: Buckets = field(default_factory=Buckets)
+    #: (event, currency, UTC day number) -> [events, amount, CNY amount], signed (`volume`)
+    _pending: dict[tuple[str, str, int], list[int]] = field(default_factory=dict)
 
     def loan(self, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> None:
         """One loan went from state `old` to `new` (None: did not exist / no longer exists)."""
@@ -155,27 +157,43 @@ class SummaryDelta:
     def volume(self, event: str, block_time: int, currency: str, amount: int | None, amount_cny: int | None,
                sign: int = 1) -> None:
         """A loan event at `block_time`: counted by event and currency; LoanRecorded, LoanDrawn and
-        LoanRepaid also in the volumes (`amount_cny`: the event's CNY figure, `loan_events.amount_cny`)."""
-        key = (event, currency)
-        self.events[key] = self.events.get(key, 0) + sign
-        columns = _VOLUME_COLUMNS.get(event)
-        if columns is None:
-            return
-        day, month = self.buckets(block_time)
-        # (drawn, repaid, loans_recorded, drawn_cny, repaid_cny): a recording counts 1, a drawdown or a
-        # repayment its amount and its CNY figure
-        first, second = columns
-        a, b = (sign, 0) if second is None else (sign * int(amount or 0), sign * int(amount_cny or 0))
+        LoanRepaid also in the volumes (`amount_cny`: the event's CNY figure, `loan_events.amount_cny`).
+        Summed per (event, currency, UTC day) here; spread over `events` and the day and month
+        buckets once, by `flush_volumes`."""
+        key = (event, currency, int(block_time) // 86_400)
+        sums = self._pending.get(key)
+        if sums is None:
+            sums = self._pending[key] = [0, 0, 0]
+        sums[0] += sign
+        if amount is not None:
+            sums[1] += sign * int(amount)
+        if amount_cny is not None:
+            sums[2] += sign * int(amount_cny)
+
+    def flush_volumes(self) -> None:
+        """Add the summed volume events to `events` and `volumes`."""
         volumes = self.volumes
-        for bucket in (("day", day, currency), ("month", month, currency)):
-            sums = volumes.get(bucket)
-            if sums is None:
-                sums = volumes[bucket] = [0] * 5
-            sums[first] += a
-            if second is not None:
-                sums[second] += b
+        for (event, currency, day_number), (count, amount, amount_cny) in self._pending.items():
+            key = (event, currency)
+            self.events[key] = self.events.get(key, 0) + count
+            columns = _VOLUME_COLUMNS.get(event)
+            if columns is None:
+                continue
+            day, month = self.buckets(day_number * 86_400)
+            # (drawn, repaid, loans_recorded, drawn_cny, repaid_cny): a recording counts 1, a drawdown or a
+            # repayment its amount and its CNY figure
+            first, second = columns
+            for bucket in (("day", day, currency), ("month", month, currency)):
+                sums = volumes.get(bucket)
+                if sums is None:
+                    sums = volumes[bucket] = [0] * 5
+                sums[first] += count if second is None else amount
+                if second is not None:
+                    sums[second] += amount_cny
+        self._pending.clear()
 
     def write(self, db: Database) -> None:
+        self.flush_volumes()
         totals = sorted((k, v) for k, v in self.totals.items() if any(v))
         db.executemany(_TOTALS_SQL, [(*k, *v) for k, v in totals])
         db.executemany("DELETE FROM loan_totals WHERE dimension = ? AND group_key = ? AND currency = ? "
