@@ -24,12 +24,14 @@ doubles nothing.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +84,24 @@ _LIBC = _libc()
 
 class _ChainMoved(Exception):
     """The chain reorganised while a batch was being read; read it again."""
+
+
+@dataclass
+class _ReadAhead:
+    """The read of the range after `checkpoint` up to `end`, running in the reader thread."""
+
+    checkpoint: tuple[int, str]
+    end: int
+    future: Future[tuple[LogBatch, str]]
+
+
+def _discard(ahead: _ReadAhead | None) -> None:
+    """Wait for a read ahead that will not be used (whatever it raised) before the RPC client is
+    used again from this thread."""
+    if ahead is not None:
+        ahead.future.cancel()
+        with contextlib.suppress(Exception):  # nothing of it is used
+            ahead.future.result()
 
 
 @dataclass
@@ -227,6 +247,11 @@ class Indexer:
     # ------------------------------------------------------------------ one batch
 
     def _read_batch(self, checkpoint: tuple[int, str], end: int) -> tuple[LogBatch, str]:
+        """Logs of (checkpoint, end], checked against the node's chain and decoded (GC paused)."""
+        with gc_paused():
+            return self._read_checked(checkpoint, end)
+
+    def _read_checked(self, checkpoint: tuple[int, str], end: int) -> tuple[LogBatch, str]:
         start = checkpoint[0] + 1
         first = self.rpc.header(end)
         if first is None:
@@ -252,69 +277,101 @@ class Indexer:
         return LogBatch(rows, events, {n: blocks[n] for n in numbers}), end_block[0]
 
     def sync(self, to_block: int | None = None, stop: threading.Event | None = None) -> int:
-        """Index up to min(head - confirmations, to_block); return the checkpoint block."""
+        """Index up to min(head - confirmations, to_block); return the checkpoint block.
+
+        While one batch is written, the next range is read (fetched, checked and decoded) in a
+        thread: the node's time on eth_getLogs overlaps the database's on the write. That read is
+        checked against the checkpoint the written batch sets (as `_read_batch` checks any
+        checkpoint), so it stands in for the reorg check before the next batch; it is used only
+        if that write committed, and thrown away on anything else (a failure, a shrunk range)."""
         checkpoint = self._initialise()
         if self.stats.start_block < 0:
             self.stats.start_block = checkpoint[0]
         self.stats.checkpoint = checkpoint[0]
         attempt = 0
-        while stop is None or not stop.is_set():
+        target = checkpoint[0]
+        ahead: _ReadAhead | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="xborder-index-read") as reader:
             try:
-                checkpoint = self._handle_reorg(checkpoint)
-                self.stats.checkpoint = checkpoint[0]
-                head = self.rpc.block_number()
-                self.stats.head = head
-                target = head - self.confirmations
-                if to_block is not None:
-                    target = min(target, to_block)
-                self.stats.target = max(target, checkpoint[0])
-                self.stats.start_block = min(self.stats.start_block, checkpoint[0])
-                if checkpoint[0] >= target:
-                    return checkpoint[0]
-                end = min(target, checkpoint[0] + self.batch_blocks)
-                try:
-                    with gc_paused():
-                        batch, end_hash = self._read_batch(checkpoint, end)
-                except RangeTooLarge as exc:
-                    if self.batch_blocks <= self.min_batch_blocks:
-                        raise  # handled below: retried with backoff
-                    self.batch_blocks = max(self.min_batch_blocks, (end - checkpoint[0]) // 2)
-                    self.stats.range_shrinks += 1
-                    log.info("eth_getLogs range too large (%s); %d blocks per request now",
-                             str(exc)[:120], self.batch_blocks)
-                    continue
-                with gc_paused():
-                    self.store.write(batch, end, end_hash)
-                logs, events, blocks = len(batch.raw), len(batch.events), len(batch.blocks)
-                del batch
-                _release_freed_memory()
-                span = end - checkpoint[0]
-                checkpoint = (end, end_hash)
-                # Size the next range for about `target_events` logs: big enough to amortise the
-                # round trip and the commit, small enough to keep memory flat on busy chains.
-                grown = self.batch_blocks * 2
-                if logs:
-                    grown = min(grown, max(1, span * self.target_events // logs))
-                self.batch_blocks = max(self.min_batch_blocks, min(self.max_batch_blocks, grown))
-                self._tally(logs, events, blocks, end)
-                attempt = 0
-            except _ChainMoved:
-                log.info("the chain moved under batch after block %d; reading it again", checkpoint[0])
-                self._sleep(0.05)
-            except (IndexerError, ConfigurationError):
-                raise
-            except Exception as exc:  # a node failure the RPC layer gave up on, or a DB hiccup
-                attempt += 1
-                kind = classify(exc)
-                self.rpc.failures[kind] += 1
-                delay = self.rpc.retry.delay(attempt)
-                if self.rpc.retry.max_attempts is not None and attempt >= self.rpc.retry.max_attempts:
-                    raise
-                log.warning("indexing after block %d failed (%s: %s); retry in %.2fs",
-                            checkpoint[0], kind, str(exc)[:200], delay)
-                self._sleep(delay)
-                checkpoint = self.store.checkpoint() or checkpoint
+                while stop is None or not stop.is_set():
+                    try:
+                        if ahead is not None and ahead.checkpoint == checkpoint:
+                            end, pending = ahead.end, ahead.future
+                            ahead = None
+                        else:
+                            _discard(ahead)
+                            ahead = None
+                            checkpoint, target = self._locate(checkpoint, to_block)
+                            if checkpoint[0] >= target:
+                                return checkpoint[0]
+                            end = min(target, checkpoint[0] + self.batch_blocks)
+                            pending = None
+                        try:
+                            batch, end_hash = pending.result() if pending is not None else \
+                                self._read_batch(checkpoint, end)
+                        except RangeTooLarge as exc:
+                            if self.batch_blocks <= self.min_batch_blocks:
+                                raise  # handled below: retried with backoff
+                            self.batch_blocks = max(self.min_batch_blocks, (end - checkpoint[0]) // 2)
+                            self.stats.range_shrinks += 1
+                            log.info("eth_getLogs range too large (%s); %d blocks per request now",
+                                     str(exc)[:120], self.batch_blocks)
+                            continue
+                        logs, events, blocks = len(batch.raw), len(batch.events), len(batch.blocks)
+                        self._resize(end - checkpoint[0], logs)
+                        if end < target and (stop is None or not stop.is_set()):
+                            after = min(target, end + self.batch_blocks)
+                            ahead = _ReadAhead((end, end_hash), after,
+                                               reader.submit(self._read_batch, (end, end_hash), after))
+                        with gc_paused():
+                            self.store.write(batch, end, end_hash)
+                        del batch
+                        _release_freed_memory()
+                        checkpoint = (end, end_hash)
+                        self._tally(logs, events, blocks, end)
+                        attempt = 0
+                    except _ChainMoved:
+                        log.info("the chain moved under batch after block %d; reading it again", checkpoint[0])
+                        self._sleep(0.05)
+                    except (IndexerError, ConfigurationError):
+                        raise
+                    except Exception as exc:  # a node failure the RPC layer gave up on, or a DB hiccup
+                        _discard(ahead)
+                        ahead = None
+                        attempt += 1
+                        kind = classify(exc)
+                        self.rpc.failures[kind] += 1
+                        delay = self.rpc.retry.delay(attempt)
+                        if self.rpc.retry.max_attempts is not None and attempt >= self.rpc.retry.max_attempts:
+                            raise
+                        log.warning("indexing after block %d failed (%s: %s); retry in %.2fs",
+                                    checkpoint[0], kind, str(exc)[:200], delay)
+                        self._sleep(delay)
+                        checkpoint = self.store.checkpoint() or checkpoint
+            finally:
+                _discard(ahead)
         return checkpoint[0]
+
+    def _locate(self, checkpoint: tuple[int, str], to_block: int | None) -> tuple[tuple[int, str], int]:
+        """The checkpoint after any reorg, and the block to index to now."""
+        checkpoint = self._handle_reorg(checkpoint)
+        self.stats.checkpoint = checkpoint[0]
+        head = self.rpc.block_number()
+        self.stats.head = head
+        target = head - self.confirmations
+        if to_block is not None:
+            target = min(target, to_block)
+        self.stats.target = max(target, checkpoint[0])
+        self.stats.start_block = min(self.stats.start_block, checkpoint[0])
+        return checkpoint, target
+
+    def _resize(self, span: int, logs: int) -> None:
+        """Size the next range for about `target_events` logs: big enough to amortise the round
+        trip and the commit, small enough to keep memory flat on busy chains."""
+        grown = self.batch_blocks * 2
+        if logs:
+            grown = min(grown, max(1, span * self.target_events // logs))
+        self.batch_blocks = max(self.min_batch_blocks, min(self.max_batch_blocks, grown))
 
     def _tally(self, logs: int, events: int, blocks: int, end: int) -> None:
         self.stats.batches += 1

@@ -12,6 +12,8 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import operator
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,18 +34,31 @@ _COUNT_SQL = ("INSERT INTO log_counts (contract, event, logs) VALUES (?, ?, ?) O
 ZERO_HASH = "0x" + "00" * 32
 
 
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """A batch allocates 100,000s of small objects that all live until it ends: the cyclic GC
     would walk them again and again for nothing (it doubles the decode time). Decoding and writing
-    a batch run with it paused, whoever calls them (the indexer, a reprojection, the bench's load)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    a batch run with it paused, whoever calls them (the indexer, a reprojection, the bench's load).
+    Counted across threads (the indexer reads the next batch in a thread while it writes one): the
+    collector runs again when the last pause ends, as it was before the first."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 @dataclass(frozen=True)
@@ -71,11 +86,19 @@ def event_label(event: str | None, topic0: bytes | None) -> str:
     return f"topic0:0x{topic0.hex()}" if topic0 is not None else "(anonymous, no topics)"
 
 
-def raw_row(block_number: int, log_index: int, block_hash: str, tx_hash: str, tx_index: int, address: str,
-            contract: str, event: str | None, topics: Sequence[str], data: bytes) -> tuple[Any, ...]:
-    """A `raw_logs` row from a JSON-RPC log's fields (topics as 0x hex)."""
-    t = [bytes.fromhex(topic[2:]) for topic in topics[:4]] + [None] * (4 - min(len(topics), 4))
-    return (block_number, log_index, block_hash, tx_hash, tx_index, address, contract, event, *t, data)
+def log_counts(raw: Sequence[tuple[Any, ...]]) -> Counter[tuple[str, str]]:
+    """Logs per (contract, `log_counts.event`) of `raw_logs` rows (counted by name first: the
+    labels of the logs the ABIs do not know are built for those only)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for (contract, event), n in Counter(map(_contract_event, raw)).items():
+        if event is not None:
+            counts[(contract, event)] += n
+        else:
+            counts.update((row[6], event_label(None, row[8])) for row in raw if row[6] == contract and row[7] is None)
+    return counts
+
+
+_contract_event = operator.itemgetter(6, 7)
 
 
 def decode_logs(entries: Sequence[dict[str, Any]], decoder: EventDecoder, contract_of: dict[str, str]
@@ -90,28 +113,50 @@ def _decode_logs(entries: Sequence[dict[str, Any]], decoder: EventDecoder, contr
                  ) -> tuple[list[tuple[Any, ...]], list[DecodedEvent]]:
     rows: list[tuple[Any, ...]] = []
     events: list[DecodedEvent] = []
+    # A block's and a transaction's fields repeat over their logs: converted once per run of them.
+    last_block, last_tx = None, None
+    number, block_hash, tx_hash = 0, "", ""
+    lowered: dict[str, str] = {}
+    fromhex, spec_of, decode_with = bytes.fromhex, decoder.spec_of, decoder.decode_with
+    padding: list[None] = [None, None, None, None]
     for entry in entries:
-        number = int(entry["blockNumber"], 16)
-        block_hash = str(entry["blockHash"]).lower()
-        address = str(entry["address"]).lower()
+        if entry["blockHash"] != last_block:
+            last_block = entry["blockHash"]
+            number, block_hash = int(entry["blockNumber"], 16), str(last_block).lower()
+        if entry["transactionHash"] != last_tx:
+            last_tx = entry["transactionHash"]
+            tx_hash = str(last_tx).lower()
+        raw_address = entry["address"]
+        address = lowered.get(raw_address)
+        if address is None:
+            address = lowered[raw_address] = str(raw_address).lower()
         topics = entry["topics"]
-        data = bytes.fromhex(str(entry["data"])[2:])
+        data = fromhex(str(entry["data"])[2:])
         log_index, tx_index = int(entry["logIndex"], 16), int(entry["transactionIndex"], 16)
-        tx_hash = str(entry["transactionHash"]).lower()
-        spec = decoder.spec_of(address, topics[0] if topics else None)
+        spec = spec_of(address, topics[0] if topics else None)
         if spec is not None:
             try:
-                events.append(decoder.decode_with(spec, address, topics, data, number, block_hash, tx_index, tx_hash,
-                                                  log_index))
+                events.append(decode_with(spec, address, topics, data, number, block_hash, tx_index, tx_hash,
+                                          log_index))
             except (UndecodableLog, ValueError) as exc:
                 raise ConfigurationError(
                     f"log {log_index} of block {number} (tx {tx_hash}) at {address} does not decode as "
                     f"{spec.signature}: {exc}; is the deployment's ABI the one of these contracts?") from None
-        rows.append(raw_row(number, log_index, block_hash, tx_hash, tx_index, address,
-                            contract_of.get(address, address), spec.name if spec else None, topics, data))
-    rows.sort(key=lambda r: (r[0], r[1]))
-    events.sort(key=lambda e: (e.block_number, e.log_index))
+        t: list[bytes | None] = [fromhex(topic[2:]) for topic in topics[:4]]
+        if len(t) < 4:
+            t += padding[:4 - len(t)]
+        rows.append((number, log_index, block_hash, tx_hash, tx_index, address, contract_of.get(address, address),
+                     spec.name if spec else None, *t, data))
+    rows.sort(key=_log_position)
+    events.sort(key=_event_position)
     return rows, events
+
+
+_log_position = operator.itemgetter(0, 1)
+
+
+def _event_position(ev: DecodedEvent) -> tuple[int, int]:
+    return ev.block_number, ev.log_index
 
 
 def stored_contracts(db: Database) -> list[IndexedContract]:
@@ -134,7 +179,7 @@ class IndexStore:
     def write(self, batch: LogBatch, end: int, end_hash: str) -> None:
         """The batch and the checkpoint `end` in one transaction."""
         db = self.db
-        counts = Counter((row[6], event_label(row[7], row[8])) for row in batch.raw)
+        counts = log_counts(batch.raw)
         with gc_paused(), db.transaction():
             db.insert_rows("blocks", ("block_number", "block_hash", "parent_hash", "block_time"),
                            [(n, *b) for n, b in sorted(batch.blocks.items())])

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,22 +29,26 @@ from xborder.index.policy import BORROWING_KINDS, borrowing_limit
 #: `active_loans` and its outstanding by currency.
 LIVE_STATUSES = frozenset(int(s) for s in LoanStatus if s.is_live)
 
-#: dimension -> the loan's group in it (text). "bank" is the institution that recorded the loan.
-DIMENSIONS: dict[str, Callable[[Mapping[str, Any]], str]] = {
-    "currency": lambda s: str(s["currency"]),
-    "creditor_country": lambda s: str(s["creditor_country"]),
-    "financing_type": lambda s: str(s["financing_type"]),
-    "bank": lambda s: str(s["recorder"]),
-    "creditor": lambda s: str(s["creditor"]),
-    "currency_country": lambda s: f"{s['currency']}|{s['creditor_country']}",
-}
+#: The dimensions of `loan_totals`; "bank" is the institution that recorded the loan.
+DIMENSIONS = ("currency", "creditor_country", "financing_type", "bank", "creditor", "currency_country")
+
+
+def _total_keys(s: Mapping[str, Any], currency: str, status: int) -> tuple[tuple[str, str, str, int], ...]:
+    """The `loan_totals` keys (dimension, group, currency, status) of loan state `s`, in DIMENSIONS'
+    order. Per currency only where it is the grouping: other groupings add currencies up anyway,
+    and a key without the currency keeps their rows (and their totals' scan) 5x fewer."""
+    country = str(s["creditor_country"])
+    return (("currency", currency, currency, status), ("creditor_country", country, "", status),
+            ("financing_type", str(s["financing_type"]), "", status), ("bank", str(s["recorder"]), "", status),
+            ("creditor", str(s["creditor"]), "", status), ("currency_country", f"{currency}|{country}", currency, status))
+
+
 VOLUME_EVENTS = frozenset({"LoanRecorded", "LoanDrawn", "LoanRepaid"})
 #: The `volume_buckets` figures (indexes in _VOLUMES_SQL's order) each volume event adds to: its
 #: count or amount, and its CNY figure.
 _VOLUME_COLUMNS: dict[str, tuple[int, int | None]] = {"LoanRecorded": (2, None), "LoanDrawn": (0, 3),
                                                       "LoanRepaid": (1, 4)}
 assert set(_VOLUME_COLUMNS) == VOLUME_EVENTS
-_BY_CURRENCY = frozenset({"currency", "currency_country"})
 #: What a loan's rows are keyed by besides its status (fixed when it is recorded).
 _groups = operator.itemgetter("currency", "creditor_country", "financing_type", "recorder", "creditor", "borrower")
 _FIGURES = ("principal", "drawn", "outstanding", "outstanding_cny", "contribution")
@@ -114,6 +118,8 @@ class SummaryDelta:
     #: borrower -> [loans, live (Active or Defaulted) loans]
     counts: dict[int, list[int]] = field(default_factory=dict)
     buckets: Buckets = field(default_factory=Buckets)
+    #: (event, currency, UTC day number) -> [events, amount, CNY amount], signed (`volume`)
+    _pending: dict[tuple[str, str, int], list[int]] = field(default_factory=dict)
 
     def loan(self, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> None:
         """One loan went from state `old` to `new` (None: did not exist / no longer exists)."""
@@ -132,15 +138,13 @@ class SummaryDelta:
         status, currency = int(s["status"]), str(s["currency"])
         vector = [count, *figures]
         totals = self.totals
-        for dimension, group in DIMENSIONS.items():
-            # Per currency only where it is the grouping: other groupings add currencies up anyway,
-            # and a key without the currency keeps their rows (and their totals' scan) 5x fewer.
-            key = (dimension, group(s), currency if dimension in _BY_CURRENCY else "", status)
+        add = operator.add
+        for key in _total_keys(s, currency, status):
             sums = totals.get(key)
             if sums is None:
                 totals[key] = list(vector)
             else:
-                sums[:] = map(operator.add, sums, vector)
+                sums[:] = map(add, sums, vector)
         borrower = int(s["borrower"])
         counts = self.counts.setdefault(borrower, [0, 0])
         counts[0] += count
@@ -153,27 +157,43 @@ class SummaryDelta:
     def volume(self, event: str, block_time: int, currency: str, amount: int | None, amount_cny: int | None,
                sign: int = 1) -> None:
         """A loan event at `block_time`: counted by event and currency; LoanRecorded, LoanDrawn and
-        LoanRepaid also in the volumes (`amount_cny`: the event's CNY figure, `loan_events.amount_cny`)."""
-        key = (event, currency)
-        self.events[key] = self.events.get(key, 0) + sign
-        columns = _VOLUME_COLUMNS.get(event)
-        if columns is None:
-            return
-        day, month = self.buckets(block_time)
-        # (drawn, repaid, loans_recorded, drawn_cny, repaid_cny): a recording counts 1, a drawdown or a
-        # repayment its amount and its CNY figure
-        first, second = columns
-        a, b = (sign, 0) if second is None else (sign * int(amount or 0), sign * int(amount_cny or 0))
+        LoanRepaid also in the volumes (`amount_cny`: the event's CNY figure, `loan_events.amount_cny`).
+        Summed per (event, currency, UTC day) here; spread over `events` and the day and month
+        buckets once, by `flush_volumes`."""
+        key = (event, currency, int(block_time) // 86_400)
+        sums = self._pending.get(key)
+        if sums is None:
+            sums = self._pending[key] = [0, 0, 0]
+        sums[0] += sign
+        if amount is not None:
+            sums[1] += sign * int(amount)
+        if amount_cny is not None:
+            sums[2] += sign * int(amount_cny)
+
+    def flush_volumes(self) -> None:
+        """Add the summed volume events to `events` and `volumes`."""
         volumes = self.volumes
-        for bucket in (("day", day, currency), ("month", month, currency)):
-            sums = volumes.get(bucket)
-            if sums is None:
-                sums = volumes[bucket] = [0] * 5
-            sums[first] += a
-            if second is not None:
-                sums[second] += b
+        for (event, currency, day_number), (count, amount, amount_cny) in self._pending.items():
+            key = (event, currency)
+            self.events[key] = self.events.get(key, 0) + count
+            columns = _VOLUME_COLUMNS.get(event)
+            if columns is None:
+                continue
+            day, month = self.buckets(day_number * 86_400)
+            # (drawn, repaid, loans_recorded, drawn_cny, repaid_cny): a recording counts 1, a drawdown or a
+            # repayment its amount and its CNY figure
+            first, second = columns
+            for bucket in (("day", day, currency), ("month", month, currency)):
+                sums = volumes.get(bucket)
+                if sums is None:
+                    sums = volumes[bucket] = [0] * 5
+                sums[first] += count if second is None else amount
+                if second is not None:
+                    sums[second] += amount_cny
+        self._pending.clear()
 
     def write(self, db: Database) -> None:
+        self.flush_volumes()
         totals = sorted((k, v) for k, v in self.totals.items() if any(v))
         db.executemany(_TOTALS_SQL, [(*k, *v) for k, v in totals])
         db.executemany("DELETE FROM loan_totals WHERE dimension = ? AND group_key = ? AND currency = ? "
