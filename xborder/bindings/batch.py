@@ -30,7 +30,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from xborder.bindings.reverts import ErrorDecoder
-from xborder.chain.receipts import Receipt, recorded_revert, replay
+from xborder.chain.receipts import Receipt, mined_revert
 from xborder.chain.rpc import Rpc, StateUnavailable, classify, error_message, node_error, revert_data
 from xborder.chain.sender import SenderPool, send_all
 from xborder.chain.signer import Call
@@ -248,16 +248,7 @@ class Batch:
         if receipt.status == 1:
             outcome.status, outcome.error, outcome.reason = DONE, "", ""
             return True
-        call = self._call_json(tx)
-        try:
-            data = replay(self.w3, call, receipt.block_number - 1)
-            if data is None:  # the state before the block accepts it: a tx of the same block took the room
-                data = replay(self.w3, call, receipt.block_number)
-        except StateUnavailable:
-            # a node keeping few past states (the scale demo's): what anvil recorded as it mined it
-            data = recorded_revert(self.w3, receipt.tx_hash)
-            if data is None:
-                raise
+        data = mined_revert(self.w3, self._call_json(tx), receipt)
         self.decode_into(outcome, data, f"reverted in block {receipt.block_number}", FAILED)
         return False
 

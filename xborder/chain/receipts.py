@@ -12,7 +12,7 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 from web3 import Web3
 
-from xborder.chain.rpc import Rpc
+from xborder.chain.rpc import Rpc, StateUnavailable
 from xborder.errors import ChainError, TransactionRejected
 
 log = logging.getLogger(__name__)
@@ -125,24 +125,35 @@ def recorded_revert(w3: Web3, tx_hash: str) -> bytes | None:
     return bytes.fromhex(str(answer)[2:]) if isinstance(answer, str) and answer.startswith("0x") else None
 
 
-def reverted(w3: Web3, receipt: Receipt, who: str = "") -> TransactionRejected:
-    """A TransactionRejected for a mined, failed transaction, with the revert data obtained by
-    replaying it with `eth_call` on the state before its block."""
-    data: bytes | None = None
-    reason = "reverted"
-    rpc = Rpc(w3)
+def mined_revert(w3: Web3, call: Mapping[str, Any], receipt: Receipt) -> bytes | None:
+    """Revert data of the mined, failed transaction `receipt` whose call was `call` (`from`, `to`,
+    `data`, `value`): replayed on the state before its block, then on its block's state (when an
+    earlier transaction of the same block took the room); on a node that no longer keeps that state,
+    what it recorded as it mined it. None if the replay passes both times; raises StateUnavailable
+    if the state is gone and the node recorded nothing."""
     try:
-        tx = rpc.call("eth_getTransactionByHash", [receipt.tx_hash]) or {}
+        data = replay(w3, call, receipt.block_number - 1)
+        return data if data is not None else replay(w3, call, receipt.block_number)
+    except StateUnavailable:
+        data = recorded_revert(w3, receipt.tx_hash)
+        if data is None:
+            raise
+        return data
+
+
+def reverted(w3: Web3, receipt: Receipt, who: str = "") -> TransactionRejected:
+    """A TransactionRejected for a mined, failed transaction, with its revert data (`mined_revert`)."""
+    data: bytes | None = None
+    try:
+        tx = Rpc(w3).call("eth_getTransactionByHash", [receipt.tx_hash]) or {}
         call = {k: tx[k] for k in ("from", "to", "value", "input", "gas") if tx.get(k) is not None}
         if "input" in call:
             call["data"] = call.pop("input")
-        rpc.call("eth_call", [call, hex(max(receipt.block_number - 1, 0))], context="eth_call")
-    except TransactionRejected as exc:
-        data, reason = exc.revert_data, str(exc).removeprefix("eth_call: ")
+        data = mined_revert(w3, call, receipt)
     except ChainError:
         pass
     return TransactionRejected(
-        f"transaction {receipt.tx_hash}{' from ' + who if who else ''} {reason} in block "
+        f"transaction {receipt.tx_hash}{' from ' + who if who else ''} reverted in block "
         f"{receipt.block_number}", revert_data=data, tx_hash=receipt.tx_hash)
 
 
