@@ -86,7 +86,8 @@ def scale_workload(config: ScaleConfig) -> Workload:
 
 def start_chain(run: phases.Run, config: ScaleConfig) -> None:
     """A fresh embedded anvil from 20 Feb 2019 (kept as it is when resuming) with a large block gas
-    limit, mining only when asked (`PoolMiner`) and keeping few past states, in memory only."""
+    limit, mining only when asked (`PoolMiner`) and keeping few past states, in memory only; its
+    keeper takes no snapshot until the load ends (`embedded.bulk_load`)."""
     settings = run.settings
     if not config.resume:
         embedded.reset(settings)
@@ -94,6 +95,7 @@ def start_chain(run: phases.Run, config: ScaleConfig) -> None:
                      settings.data_dir / "index.db-shm", settings.data_dir / CHECKPOINT,
                      settings.deployments / f"{embedded.EMBEDDED_CHAIN_ID}.json"):
             path.unlink(missing_ok=True)
+    embedded.bulk_load(settings, True)  # no snapshot blocks anvil during the load (run_scale ends it)
     status = embedded.start(settings, gas_limit=SCALE_GAS_LIMIT, genesis_timestamp=SCALE_GENESIS,
                             memory_states=scratch.BULK_LOAD_STATES, no_mining=True)
     assert status.rpc_url is not None
@@ -194,16 +196,21 @@ def run_scale(settings: Settings, config: ScaleConfig, reporter: phases.Reporter
                      reporter or phases.Quiet(), phases.demo_regulator(config.seed), base_year=2019)
     start_chain(run, config)
     lap("chain")
-    miner = PoolMiner(run.rpc_url).start()
     try:
-        tally, player = _load(run, settings, config, timings, lap)
+        miner = PoolMiner(run.rpc_url).start()
+        try:
+            tally, player = _load(run, settings, config, timings, lap)
+        finally:
+            miner.stop()
+            # From now on a block per transaction (as every restart of the chain mines); the index is
+            # checked at its own block, which no empty block pushes out of the few states kept.
+            phases.idle_chain(run)
+        run.facts["loan_steps"] = {k: round(v, 2) for k, v in player.timings.items()}
+        result = read_report(run, tally, timings, lap)
     finally:
-        miner.stop()
-        # From now on a block per transaction (as every restart of the chain mines); the index is
-        # checked at its own block, which no empty block pushes out of the few states kept.
-        phases.idle_chain(run)
-    run.facts["loan_steps"] = {k: round(v, 2) for k, v in player.timings.items()}
-    result = read_report(run, tally, timings, lap)
+        # The keeper's snapshots resume once the index and the report have read the chain (a
+        # snapshot of the full-size state kept anvil from answering them for minutes).
+        embedded.bulk_load(settings, False)
     result.policy = scale_policy_report(tally, run.client)
     result.policy["transactions"] = transactions(tally)
     result.policy["loan_steps"] = run.facts["loan_steps"]
