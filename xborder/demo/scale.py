@@ -134,8 +134,10 @@ def appoint_agents(run: phases.Run) -> None:
                    str(run.client.ledger.address)) if pairs else []
     todo = [p for p, raw in zip(pairs, held, strict=True) if not int.from_bytes(raw, "big")]
     ledger = str(run.client.ledger.address)
+    # Not dry-run: the pairs are distinct and not appointed yet, and any refusal (decoded from the
+    # mined tx) stops the run.
     txs = [Tx(run.wallets.account(c), ledger, ledger_call("appointAgent(uint32)", b + 1), phases.AGENT_GAS,
-              label=f"#{c + 1} appoints #{b + 1}") for c, b in todo]
+              label=f"#{c + 1} appoints #{b + 1}", dry_run=False) for c, b in todo]
     outcomes = run.route.run(txs, run.reporter.phase("creditors appointing their banks as agents", len(txs)))
     failed = [o for o in outcomes if o.status != DONE]
     if failed:
@@ -154,7 +156,7 @@ def encryption_keys(run: phases.Run) -> None:
          derive_key(run.wallets.private_key(inst.index), inst.institution_id, 1)) for inst in run.workload.institutions]
     held = phases._views(run, "encryptionKey(uint32)", [i for _, i, _ in parties], to=registry)
     txs = [Tx(account, registry, phases._encode(phases.SET_KEY, [i, public_bytes(key)]), phases.KEY_GAS,
-              label=f"key {i}") for (account, i, key), raw in zip(parties, held, strict=True)
+              label=f"key {i}", dry_run=False) for (account, i, key), raw in zip(parties, held, strict=True)
            if not int.from_bytes(raw[32:64], "big")]
     outcomes = run.route.run(txs, run.reporter.phase("registering encryption keys", len(txs)))
     failed = [o for o in outcomes if o.status != DONE]

@@ -187,13 +187,18 @@ class LoanBatch:
                     o = self.outcomes[i]
                     o.status, o.loan_id = ALREADY, loan_id
                     o.reason = f"already recorded as loan {loan_label(loan_id)} (same recorder, same terms hash)"
-        ready = self._ready()
+        ready = [i for i in self._ready() if self._may_be_live(i)]
         lives = self._calls([(self.ledger, _SEL_LIVE + self.items[i].request.document_hash) for i in ready], block)
         for i, answer in zip(ready, lives, strict=True):
             live = int(abi_decode(["uint64"], answer)[0]) if answer else 0
             if live:
                 self.outcomes[i].refuse("DocumentAlreadyBacksLoan", self._say(
                     "DocumentAlreadyBacksLoan", documentHash=self.items[i].request.document_hash, loanId=live))
+
+    def _may_be_live(self, i: int) -> bool:
+        """Can another live loan hold item `i`'s document? Any, for a batch that knows nothing of
+        the chain's other loans (a planned workload knows: `PlannedLoanBatch`)."""
+        return True
 
     def _owners(self, addresses: set[str], block: str) -> dict[str, int]:
         ordered = sorted(addresses)
