@@ -123,10 +123,11 @@ def fund_wallets(run: phases.Run) -> None:
     w = run.workload
     banks = {i for i in w.bank_indices}
     bar = run.reporter.phase("funding wallets", len(w.institutions) + 1)
-    fund(run.client.w3, dev_funder(), [run.regulator.address], REGULATOR_WEI)
-    fund(run.client.w3, dev_funder(), [run.wallets.address(i) for i in sorted(banks)], BANK_WEI)
-    fund(run.client.w3, dev_funder(), [run.wallets.address(inst.index) for inst in w.institutions
-                                       if inst.index not in banks], OTHER_WEI)
+    w3, funder, pool = run.client.w3, dev_funder(), run.client.pool
+    fund(w3, funder, [run.regulator.address], REGULATOR_WEI, pool=pool)
+    fund(w3, funder, [run.wallets.address(i) for i in sorted(banks)], BANK_WEI, pool=pool)
+    fund(w3, funder, [run.wallets.address(inst.index) for inst in w.institutions if inst.index not in banks],
+         OTHER_WEI, pool=pool)
     bar(len(w.institutions) + 1, len(w.institutions) + 1)
 
 
