@@ -231,7 +231,8 @@ class Batch:
         if progress:
             progress(0, len(todo))
         receipts = send_all(jobs, window_blocks=self.window_blocks, batch_size=self.batch_size,
-                            timeout=self.receipt_timeout, progress=progress, window_txs=self.pool.window_txs)
+                            timeout=self.receipt_timeout, progress=progress, window_txs=self.pool.window_txs,
+                            after_window=self.pool.after_window)
         failed = []
         for group, group_receipts in zip(by_wallet.values(), receipts, strict=True):
             for i, receipt in zip(group, group_receipts, strict=True):

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,6 +215,8 @@ class SenderPool:
     #: At most about this many transactions per `send_all` window of the run's batches (None: the
     #: windows hold `window_blocks` blocks' gas, however many transactions that is).
     window_txs: int | None = None
+    #: Called once each `send_all` window of the run's batches is submitted (a `PoolMiner.mine_now`).
+    after_window: Callable[[], None] | None = None
     _senders: dict[str, TxSender] = field(default_factory=dict, repr=False)
     _chain_id: int | None = field(default=None, repr=False)
 
@@ -322,12 +324,14 @@ def _resign(jobs: Sequence[Job], refused: dict[int, list[SignedTx]],
 
 def send_all(jobs: Sequence[Job], *, window_blocks: float = 4.0, timeout: float = 120.0,
              nudge_after: float | None = 1.0, batch_size: int = DEFAULT_BATCH,
-             progress: ReceiptProgress | None = None, window_txs: int | None = None) -> list[list[Receipt]]:
+             progress: ReceiptProgress | None = None, window_txs: int | None = None,
+             after_window: Callable[[], None] | None = None) -> list[list[Receipt]]:
     """Send everything and return every receipt (per job, in input order), in pipelined windows.
 
     Each window holds about `window_blocks` blocks' worth of gas (from the latest block's gas
     limit), and at most about `window_txs` transactions when given; window k+1 is submitted before
-    the receipts of window k are awaited, so at most two windows are in flight. This keeps the fee cap (recomputed per window) above the base fee and
+    the receipts of window k are awaited, so at most two windows are in flight; `after_window` is
+    called as each window is submitted. This keeps the fee cap (recomputed per window) above the base fee and
     keeps anvil's pool small (`nudge_after` seconds without a new receipt sends one `evm_mine`,
     ignored by nodes that refuse it). Does not check statuses: see `check_receipts`."""
     if not jobs:
@@ -364,6 +368,8 @@ def send_all(jobs: Sequence[Job], *, window_blocks: float = 4.0, timeout: float 
             part.append((sender, cs[k * size:(k + 1) * size]))
         head = node.block_number()
         sent = _send_by_priority(part, batch_size)
+        if after_window is not None:
+            after_window()
         if in_flight is not None:
             collect(*in_flight)
         in_flight = sent, head

@@ -205,7 +205,7 @@ def run_scale(settings: Settings, config: ScaleConfig, reporter: phases.Reporter
     try:
         miner = PoolMiner(run.rpc_url).start()
         try:
-            tally, player = _load(run, settings, config, timings, lap)
+            tally, player = _load(run, settings, config, timings, lap, miner)
         finally:
             miner.stop()
             # From now on a block per transaction (as every restart of the chain mines); the index is
@@ -225,12 +225,13 @@ def run_scale(settings: Settings, config: ScaleConfig, reporter: phases.Reporter
 
 
 def _load(run: phases.Run, settings: Settings, config: ScaleConfig, timings: dict[str, float],
-          lap: Callable[[str], None]) -> tuple[PeriodTally, CalendarPlayer]:
-    """Deploy, fund, onboard, appoint, register keys and rates, then play the loans on the calendar."""
+          lap: Callable[[str], None], miner: PoolMiner) -> tuple[PeriodTally, CalendarPlayer]:
+    """Deploy, fund, onboard, appoint, register keys and rates, then play the loans on the calendar
+    (every batch sending windows of at most SCALE_WINDOW_TXS, each mined as soon as it is sent)."""
     workload = run.workload
     deploy_or_load(run)
     assert run.client.pool is not None
-    run.client.pool.window_txs = SCALE_WINDOW_TXS
+    run.client.pool.window_txs, run.client.pool.after_window = SCALE_WINDOW_TXS, miner.mine_now
     lap("deploy")
     fund_wallets(run)
     lap("fund")
