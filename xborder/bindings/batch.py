@@ -61,6 +61,10 @@ class Tx:
     label: str = ""
     #: Lower priorities are submitted first (see `xborder.chain.sender.send_all`).
     priority: int = 0
+    #: False: the dry run does not call it (only its wallet's funds are checked), for a tx whose
+    #: outcome nothing else in its batch can change, so that the chain's answer is the dry run's:
+    #: a refusal is then decoded from the mined tx (`settle`), with the same error, as FAILED.
+    dry_run: bool = True
 
 
 @dataclass
@@ -136,15 +140,17 @@ class Batch:
 
     # -- dry run --------------------------------------------------------------------------------
     def dry_run(self, block: str = "latest", indices: Sequence[int] | None = None) -> list[Outcome]:
-        """eth_call (eth_estimateGas for txs without a gas limit) every READY tx from its own wallet;
-        refusals are decoded and never sent. Returns the refused outcomes."""
+        """eth_call (eth_estimateGas for txs without a gas limit) every READY tx from its own wallet
+        (but those planned with `dry_run=False` and a gas limit); refusals are decoded and never
+        sent. Every wallet's funds are checked. Returns the refused outcomes."""
         todo = list(indices) if indices is not None else self.ready()
+        probed = [i for i in todo if self.txs[i].dry_run or i not in self.gas_limits]
         calls = []
-        for i in todo:
+        for i in probed:
             body = self._call_json(self.txs[i])
             calls.append(("eth_call", [body, block]) if i in self.gas_limits else ("eth_estimateGas", [body, block]))
         refused = []
-        for i, (method, _), response in zip(todo, calls, self.rpc.batch(calls), strict=True):
+        for i, (method, _), response in zip(probed, calls, self.rpc.batch(calls), strict=True):
             error = response.get("error")
             if error is None:
                 if method == "eth_estimateGas":
@@ -225,7 +231,8 @@ class Batch:
         if progress:
             progress(0, len(todo))
         receipts = send_all(jobs, window_blocks=self.window_blocks, batch_size=self.batch_size,
-                            timeout=self.receipt_timeout, progress=progress)
+                            timeout=self.receipt_timeout, progress=progress, window_txs=self.pool.window_txs,
+                            after_window=self.pool.after_window)
         failed = []
         for group, group_receipts in zip(by_wallet.values(), receipts, strict=True):
             for i, receipt in zip(group, group_receipts, strict=True):

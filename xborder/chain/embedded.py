@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from xborder.chain.keeper import (
+    BULK_LOAD_MARKER,
     EMBEDDED_CHAIN_ID,
     SNAPSHOT_INTERVAL,
     START_TIMEOUT,
@@ -228,6 +229,17 @@ def start(settings: Settings, port: int | None = None, block_time: float | None 
     current = status(settings, probe_timeout=30.0)
     log.info("embedded anvil started at %s (state in %s)", current.rpc_url, current.state_path)
     return current
+
+
+def bulk_load(settings: Settings, loading: bool) -> None:
+    """Tell the keeper that a bulk load runs (`loading`: no periodic snapshots until it ends; see
+    `xborder.chain.keeper.BULK_LOAD_MARKER`) or has ended (snapshots resume at the next look)."""
+    marker = _folder(settings) / BULK_LOAD_MARKER
+    if loading:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    else:
+        marker.unlink(missing_ok=True)
 
 
 def mine_on_demand(rpc_url: str) -> None:

@@ -9,7 +9,9 @@ less makes anvil keep 1,500 past states (`--prune-history N` is then ignored): 6
 `PoolMiner` instead watches an anvil started with `--no-mining` and mines (`evm_mine`) only when
 transactions wait: as soon as the pool has stopped growing for `settle` seconds (the sender has
 sent what it had and waits for receipts), when `full` transactions wait, or when the oldest has
-waited `max_wait` seconds. No empty blocks; few, full ones while a sender streams.
+waited `max_wait` seconds, or at once when a sender says it has sent a window (`mine_now`: no
+settling wait between a window's last transaction and its block). No empty blocks; few, full
+ones while a sender streams.
 """
 
 from __future__ import annotations
@@ -50,14 +52,20 @@ class PoolMiner:
         self.blocks = 0
         self.error: Exception | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pool-miner", daemon=True)
 
     def start(self) -> PoolMiner:
         self._thread.start()
         return self
 
+    def mine_now(self) -> None:
+        """A sender has sent what it had (`SenderPool.after_window`): mine what waits, now."""
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=60)
 
@@ -71,7 +79,11 @@ class PoolMiner:
     def _run(self) -> None:
         last, changed, since = 0, time.monotonic(), None
         failures = 0
-        while not self._stop.wait(self.poll):
+        while not self._stop.is_set():
+            woken = self._wake.wait(self.poll)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
             try:
                 waiting = pending(self.rpc_url)
             except (OSError, ValueError, ChainError) as exc:
@@ -89,7 +101,7 @@ class PoolMiner:
                 since = None
                 continue
             since = since or now
-            if now - changed >= self.settle or waiting >= self.full or now - since >= self.max_wait:
+            if woken or now - changed >= self.settle or waiting >= self.full or now - since >= self.max_wait:
                 try:
                     rpc_call(self.rpc_url, "evm_mine", timeout=120.0)
                 except (OSError, ValueError, ChainError) as exc:

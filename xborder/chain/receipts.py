@@ -53,7 +53,7 @@ class Receipt:
 
 def wait_receipts(w3: Web3, hashes: Sequence[str], *, timeout: float = 120.0, poll: float = 0.05,
                   batch_size: int = 1000, nudge_after: float | None = None,
-                  progress: ReceiptProgress | None = None) -> list[Receipt]:
+                  progress: ReceiptProgress | None = None, sent_after: int | None = None) -> list[Receipt]:
     """Receipts of `hashes` (in order), polled in batches until all are mined or `timeout`.
 
     `nudge_after` (development nodes only): when no new receipt arrived for that many seconds,
@@ -63,14 +63,17 @@ def wait_receipts(w3: Web3, hashes: Sequence[str], *, timeout: float = 120.0, po
     Between blocks a poll asks only `eth_blockNumber`: the receipts are asked again once a block
     newer than the last receipt poll's exists, or `REASK_SECONDS` after it (every poll asked every
     waiting receipt: at 0.2 s blocks three polls in four found nothing new, each with thousands of
-    lookups for the node)."""
+    lookups for the node). `sent_after`: the head when the transactions were sent (none of them
+    is in it): the first receipt poll waits for a newer block too (on a node that mines when asked,
+    a poll right after sending asked for every receipt in vain: one lookup in two)."""
     rpc = Rpc(w3)
     found: dict[str, Receipt] = {}
     waiting = list(dict.fromkeys(hashes))
     total = len(waiting)
     deadline = time.monotonic() + timeout
     progress_at = time.monotonic()
-    asked: tuple[int, float] | None = None  # block number and time of the last receipt poll
+    # block number and time of the last receipt poll
+    asked: tuple[int, float] | None = None if sent_after is None else (sent_after, time.monotonic())
     while waiting:
         before = len(waiting)
         head = rpc.block_number()

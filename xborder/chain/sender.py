@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,6 +212,11 @@ class SenderPool:
 
     w3: Web3
     batch_size: int = DEFAULT_BATCH
+    #: At most about this many transactions per `send_all` window of the run's batches (None: the
+    #: windows hold `window_blocks` blocks' gas, however many transactions that is).
+    window_txs: int | None = None
+    #: Called once each `send_all` window of the run's batches is submitted (a `PoolMiner.mine_now`).
+    after_window: Callable[[], None] | None = None
     _senders: dict[str, TxSender] = field(default_factory=dict, repr=False)
     _chain_id: int | None = field(default=None, repr=False)
 
@@ -319,12 +324,14 @@ def _resign(jobs: Sequence[Job], refused: dict[int, list[SignedTx]],
 
 def send_all(jobs: Sequence[Job], *, window_blocks: float = 4.0, timeout: float = 120.0,
              nudge_after: float | None = 1.0, batch_size: int = DEFAULT_BATCH,
-             progress: ReceiptProgress | None = None) -> list[list[Receipt]]:
+             progress: ReceiptProgress | None = None, window_txs: int | None = None,
+             after_window: Callable[[], None] | None = None) -> list[list[Receipt]]:
     """Send everything and return every receipt (per job, in input order), in pipelined windows.
 
     Each window holds about `window_blocks` blocks' worth of gas (from the latest block's gas
-    limit); window k+1 is submitted before the receipts of window k are awaited, so at most two
-    windows are in flight. This keeps the fee cap (recomputed per window) above the base fee and
+    limit), and at most about `window_txs` transactions when given; window k+1 is submitted before
+    the receipts of window k are awaited, so at most two windows are in flight; `after_window` is
+    called as each window is submitted. This keeps the fee cap (recomputed per window) above the base fee and
     keeps anvil's pool small (`nudge_after` seconds without a new receipt sends one `evm_mine`,
     ignored by nodes that refuse it). Does not check statuses: see `check_receipts`."""
     if not jobs:
@@ -336,31 +343,38 @@ def send_all(jobs: Sequence[Job], *, window_blocks: float = 4.0, timeout: float 
     default_gas = [sender.default_gas or 0 for sender, _ in jobs]
     total_gas = sum(sum(c.gas or default_gas[j] or 100_000 for c in cs) for j, cs in enumerate(calls))
     windows = max(1, -(-total_gas // max(gas_per_window, 1)))
+    if window_txs:
+        windows = max(windows, -(-sum(map(len, calls)) // window_txs))
     receipts: list[list[Receipt]] = [[] for _ in jobs]
     total = sum(map(len, calls))
     done = 0
 
-    def collect(hashes: list[list[str]]) -> None:
+    def collect(hashes: list[list[str]], sent_after: int) -> None:
         nonlocal done
         flat = wait_receipts(w3, [h for group in hashes for h in group], timeout=timeout, nudge_after=nudge_after,
-                             progress=(lambda n, _t: progress(done + n, total)) if progress else None)
+                             progress=(lambda n, _t: progress(done + n, total)) if progress else None,
+                             sent_after=sent_after)
         done += len(flat)
         it = iter(flat)
         for j, group in enumerate(hashes):
             receipts[j].extend(next(it) for _ in group)
 
-    in_flight: list[list[str]] | None = None
+    in_flight: tuple[list[list[str]], int] | None = None
+    node = Rpc(w3)
     for k in range(windows):
         part = []
         for (sender, _), cs in zip(jobs, calls, strict=True):
             size = -(-len(cs) // windows)
             part.append((sender, cs[k * size:(k + 1) * size]))
+        head = node.block_number()
         sent = _send_by_priority(part, batch_size)
+        if after_window is not None:
+            after_window()
         if in_flight is not None:
-            collect(in_flight)
-        in_flight = sent
+            collect(*in_flight)
+        in_flight = sent, head
     if in_flight is not None:
-        collect(in_flight)
+        collect(*in_flight)
     return receipts
 
 

@@ -36,15 +36,15 @@ from typing import Any
 from eth_hash.auto import keccak
 from faster_eth_abi import encode as abi_encode
 
-from xborder.bindings.batch import DONE, Tx
-from xborder.bindings.consent import ledger_call, selector
+from xborder.bindings.batch import DONE
+from xborder.bindings.consent import selector
 from xborder.domain import calendar
 from xborder.domain.dates import month_index, month_start
 from xborder.domain.enums import LoanStatus
 from xborder.domain.loans import Loan, LoanRecorded
 from xborder.services import policy
 from xborder.services.loan_batch import ALREADY, RECORDED, LoanBatch, LoanItem, LoanOutcome
-from xborder.services.replay import GAS, TRANCHE_CALLS, Bar, OneNode, Tally, WorkloadPlayer
+from xborder.services.replay import TRANCHE_CALLS, Bar, OneNode, Tally, WorkloadPlayer, document_hash
 from xborder.services.workload import Tranche, WorkloadLoan
 
 log = logging.getLogger(__name__)
@@ -63,9 +63,16 @@ class PlannedLoanBatch(LoanBatch):
     """`LoanBatch` for a planned workload: each co-signed item's consent nonce is its loan number
     (unique per borrower, known without asking the chain: no per-borrower nonce search, which cost
     half the time at scale), and earlier runs' records are looked up (one eth_getLogs per
-    borrower over the whole chain) only when resuming an interrupted step (`check_earlier`)."""
+    borrower over the whole chain) only when resuming an interrupted step (`check_earlier`).
+    The chain holds only the workload's loans, so only a document that backs more than one loan
+    of the workload (`shared_documents`) can already back a live loan: the others are not asked
+    about (one eth_call per loan), but in a resumed step, where every document is."""
 
     check_earlier: bool = False
+    shared_documents: frozenset[bytes] = frozenset()
+
+    def _may_be_live(self, i: int) -> bool:
+        return self.check_earlier or self.items[i].request.document_hash in self.shared_documents
 
     def _prepare_consents(self, block: str) -> None:
         ready, _ = self._read_positions_and_epochs(block)
@@ -87,12 +94,19 @@ class PlannedNode(OneNode):
     """`OneNode` sending loans as `PlannedLoanBatch`es."""
 
     check_earlier: bool = False
+    shared_documents: frozenset[bytes] = frozenset()
 
     def loans(self, items: Sequence[LoanItem], progress: Bar) -> list[LoanOutcome]:
         batch = PlannedLoanBatch(self.client, items, gas_mode="sample")
-        batch.check_earlier = self.check_earlier
+        batch.check_earlier, batch.shared_documents = self.check_earlier, self.shared_documents
         batch.preflight()
         return batch.submit(progress).outcomes
+
+
+def shared_documents(loans: Sequence[WorkloadLoan]) -> frozenset[bytes]:
+    """The document hashes (as `WorkloadPlayer._item` hashes them) that back more than one loan."""
+    seen = Counter(loan.document for loan in loans)
+    return frozenset(document_hash(doc) for doc, n in seen.items() if n > 1)
 
 
 def period_of(day: dt.date) -> str:
@@ -181,7 +195,7 @@ class CalendarPlayer(WorkloadPlayer):
     _built: dict[int, Future[list[LoanItem]]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self.planned = PlannedNode(self.client)
+        self.planned = PlannedNode(self.client, shared_documents=shared_documents(self.workload.loans))
         self.sink = self.route or self.planned
         self._total_counts = super()._totals()  # once: the progress callbacks ask for it thousands of times
 
@@ -280,10 +294,7 @@ class CalendarPlayer(WorkloadPlayer):
         """The segment's confirmations and (its month's last segment) the month's tranches, one batch."""
         confirms = self._confirmations(segment, resumed_from is not None)
         tranches = self._month_tranches(segment.month, resumed_from) if segment.last_of_month else []
-        ledger = str(self.client.ledger.address)
-        txs = [Tx(self.accounts[ln.borrower], ledger, ledger_call("confirmLoan(uint64)", self.tally.loan_ids[ln.number]),
-                  GAS["confirm"], label=f"confirm {ln.number}") for ln in confirms]
-        txs += self._tranche_txs(tranches, priority=1)
+        txs = [self._confirm_tx(ln) for ln in confirms] + self._tranche_txs(tranches, priority=1)
         outcomes = self.sink.run(txs)
         self._done["confirm"] += sum(1 for ln in segment.loans if not ln.co_signed)
         self.bars.confirm(self._done["confirm"], self._totals()[1])

@@ -23,6 +23,7 @@ from xborder.bindings.batch import Batch, Tx
 from xborder.bindings.reverts import ErrorDecoder
 from xborder.chain.launcher import DEV_MNEMONIC
 from xborder.chain.rpc import Rpc
+from xborder.chain.sender import SenderPool
 from xborder.domain.money import decimal
 from xborder.errors import ChainError, InsufficientFunds, ValidationError
 
@@ -83,9 +84,11 @@ def parse_ether(value: object, field: str = "--amount") -> int:
 
 
 def fund(w3: Web3, funder: LocalAccount, addresses: Sequence[str], amount_wei: int = DEFAULT_AMOUNT_WEI,
-         progress: Callable[[Funded], None] | None = None, timeout: float = 60.0) -> list[Funded]:
+         progress: Callable[[Funded], None] | None = None, timeout: float = 60.0,
+         pool: SenderPool | None = None) -> list[Funded]:
     """Top every address up to `amount_wei`: one batch of transfers through the engine (consecutive
-    nonces, about one block for many wallets); a funder that cannot pay for all is refused first."""
+    nonces, about one block for many wallets); a funder that cannot pay for all is refused first.
+    `pool`: the run's senders (their nonces and sending windows), if it has them."""
     targets = list(dict.fromkeys(_address(a) for a in addresses))
     rpc = Rpc(w3)
     balances = [int(b, 16) for b in rpc.results([("eth_getBalance", [a, "latest"]) for a in targets],
@@ -93,7 +96,7 @@ def fund(w3: Web3, funder: LocalAccount, addresses: Sequence[str], amount_wei: i
     wanted = [(a, b, max(amount_wei - b, 0)) for a, b in zip(targets, balances, strict=True)]
     sends = [(a, need) for a, _, need in wanted if need]
     batch = Batch(w3, ErrorDecoder([]), [Tx(funder, a, b"", _TRANSFER_GAS, need, f"fund {a}") for a, need in sends],
-                  receipt_timeout=timeout)
+                  pool=pool, receipt_timeout=timeout)
     if batch.check_funds(range(len(sends))):
         total = sum(need for _, need in sends)
         have = int(rpc.call("eth_getBalance", [funder.address, "latest"]), 16)

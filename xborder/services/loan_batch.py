@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,13 +187,18 @@ class LoanBatch:
                     o = self.outcomes[i]
                     o.status, o.loan_id = ALREADY, loan_id
                     o.reason = f"already recorded as loan {loan_label(loan_id)} (same recorder, same terms hash)"
-        ready = self._ready()
+        ready = [i for i in self._ready() if self._may_be_live(i)]
         lives = self._calls([(self.ledger, _SEL_LIVE + self.items[i].request.document_hash) for i in ready], block)
         for i, answer in zip(ready, lives, strict=True):
             live = int(abi_decode(["uint64"], answer)[0]) if answer else 0
             if live:
                 self.outcomes[i].refuse("DocumentAlreadyBacksLoan", self._say(
                     "DocumentAlreadyBacksLoan", documentHash=self.items[i].request.document_hash, loanId=live))
+
+    def _may_be_live(self, i: int) -> bool:
+        """Can another live loan hold item `i`'s document? Any, for a batch that knows nothing of
+        the chain's other loans (a planned workload knows: `PlannedLoanBatch`)."""
+        return True
 
     def _owners(self, addresses: set[str], block: str) -> dict[str, int]:
         ordered = sorted(addresses)
@@ -262,8 +268,12 @@ class LoanBatch:
 
     def _check_limits(self, block: str) -> None:
         """Each borrower's running balance through the batch (previewNewLoan per item, at today's
-        rate and weight; a weight-0 item adds nothing and always fits)."""
-        ready = self._ready()
+        rate and weight; a weight-0 item adds nothing and always fits). Only the drawing items of
+        borrowers with more than one in the batch are previewed: an item that draws nothing adds
+        nothing, and a borrower's only drawing item was checked against its limit by the dry run
+        (the contract's own check, on the same state), so their previews could refuse nothing."""
+        drawing = Counter(self.items[i].request.borrower for i in self._ready() if self.items[i].draw > 0)
+        ready = [i for i in self._ready() if self.items[i].draw > 0 and drawing[self.items[i].request.borrower] > 1]
         previews = self._calls([(self.ledger, _SEL_PREVIEW + abi_encode(
             [LoanRequest.abi_type(), "uint64"], [self.items[i].request.as_abi(), self.items[i].draw])) for i in ready],
             block)
