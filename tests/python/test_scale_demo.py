@@ -15,9 +15,11 @@ import pytest
 from cli_helpers import HOSTILE_PARENT
 
 from xborder.chain import embedded
+from xborder.chain.connect import connect
 from xborder.config import PROJECT_ROOT, Settings
 from xborder.demo.result import DemoResult, scale_lines
 from xborder.demo.scale import CHECKPOINT, ScaleConfig, run_scale
+from xborder.errors import ChainError
 from xborder.index.service import open_index
 from xborder.services.calendar_replay import plan_segments
 from xborder.services.workload import generate
@@ -154,3 +156,32 @@ def test_cli_rejects_fraction_without_scale(tmp_path: Path) -> None:
                            "0.5"], capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "--fraction: goes with --scale 2022" in done.stderr, done.stderr
     assert not (tmp_path / "chain").exists()
+
+
+def test_resume_refuses_a_chain_behind_its_checkpoint(straight: tuple[Settings, DemoResult], tmp_path: Path) -> None:
+    """A node killed outright comes back at its last snapshot, which may be older than the
+    checkpoint: resuming would skip steps whose transactions are gone. `--resume` refuses (exit 4,
+    both blocks named) and sends nothing. Here the checkpoint is moved ahead of the chain, as a lost
+    snapshot interval leaves it."""
+    import json
+
+    _, expected = straight
+    settings = _settings(tmp_path)
+    config = ScaleConfig(fraction=FRACTION)
+    checkpoint = settings.data_dir / CHECKPOINT
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_scale(settings, config, Interrupting(after=expected.loans_attempted // 2))
+        state = json.loads(checkpoint.read_text())
+        w3 = connect(embedded.status(settings).rpc_url or "", settings.chain_id)
+        head = w3.eth.block_number
+        state["started_at"] = head + 500
+        checkpoint.write_text(json.dumps(state))
+        with pytest.raises(ChainError) as refused:
+            run_scale(settings, replace(config, resume=True))
+        assert refused.value.exit_code == 4
+        assert f"head is block {head}," in str(refused.value) and f"at block {head + 500}" in str(refused.value)
+        assert "Start afresh without --resume" in str(refused.value)
+        assert w3.eth.block_number == head, "the refused resume sent transactions"
+    finally:
+        embedded.stop(settings)

@@ -232,8 +232,8 @@ def start(settings: Settings, port: int | None = None, block_time: float | None 
 
 
 def bulk_load(settings: Settings, loading: bool) -> None:
-    """Tell the keeper that a bulk load runs (`loading`: no periodic snapshots until it ends; see
-    `xborder.chain.keeper.BULK_LOAD_MARKER`) or has ended (snapshots resume at the next look)."""
+    """Tell the keeper that a bulk load runs (`loading`: snapshots spaced wider until it ends; see
+    `xborder.chain.keeper.BULK_LOAD_MARKER`) or has ended (the usual spacing from the next one)."""
     marker = _folder(settings) / BULK_LOAD_MARKER
     if loading:
         marker.parent.mkdir(parents=True, exist_ok=True)

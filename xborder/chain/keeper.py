@@ -45,15 +45,18 @@ EMBEDDED_CHAIN_ID = 31337
 SNAPSHOT_INTERVAL = 2.0
 #: After a snapshot that took t seconds, the next look waits at least SNAPSHOT_SPACING * t.
 SNAPSHOT_SPACING = 4.0
+#: The spacing during a bulk load (`BULK_LOAD_MARKER`): a snapshot takes at most a 21st of the time.
+BULK_LOAD_SPACING = 20.0
 #: How long `chain start` waits for a new node (loading a large state on a busy machine is slow).
 START_TIMEOUT = 180.0
 #: How long `chain stop` waits for the last snapshot and the node's exit.
 STOP_TIMEOUT = 300.0
 #: While this file exists in the chain folder (a bulk load: `xborder.chain.embedded.bulk_load`),
-#: the keeper takes no periodic snapshot. anvil works for a snapshot and answers nothing else
-#: meanwhile: on the 2022-scale demo's chain they took up to 227 s (2.7 GB) each, a fifth of the
-#: load. `chain stop` (SIGTERM) still saves a last one; a node killed outright during the load
-#: loses what the load sent since the load began.
+#: snapshots are spaced BULK_LOAD_SPACING times as long as the last one took (SNAPSHOT_SPACING
+#: otherwise). anvil works for a snapshot and answers nothing else meanwhile: on the 2022-scale
+#: demo's chain they took up to 227 s (2.7 GB) each, a fifth of the load at SNAPSHOT_SPACING.
+#: A node killed outright loses at most what was sent since the last snapshot, as always; a
+#: clean `chain stop` (SIGTERM) saves a last one.
 BULK_LOAD_MARKER = "bulk-load"
 
 
@@ -186,8 +189,8 @@ def _check_state(state: Path) -> None:
 
 
 def _snapshots(node: LocalNode, state: Path, interval: float, stopping: threading.Event) -> None:
-    """Until told to stop (or anvil exits): snapshot the state whenever the head moved (not
-    during a bulk load: `BULK_LOAD_MARKER`)."""
+    """Until told to stop (or anvil exits): snapshot the state whenever the head moved, spaced
+    by the last snapshot's duration (wider during a bulk load: `BULK_LOAD_MARKER`)."""
     saved_head = probe(node.rpc_url, 30.0) if state.exists() else None
     wait = interval
     while not stopping.wait(wait):
@@ -199,7 +202,7 @@ def _snapshots(node: LocalNode, state: Path, interval: float, stopping: threadin
         if head is None:
             log.warning("anvil (pid %d) is not answering; will try again", node.pid)
             continue
-        if head == saved_head or bulk_loading(state.parent):
+        if head == saved_head:
             continue
         try:
             started = time.monotonic()
@@ -210,8 +213,9 @@ def _snapshots(node: LocalNode, state: Path, interval: float, stopping: threadin
             log.warning("snapshot failed (the previous one stays): %s", exc)
             continue
         # A large chain takes long to dump (90 MB: ~13 s on a busy 2-core machine), and anvil
-        # works for it: space snapshots so that they take at most a fifth of the time.
-        wait = max(interval, SNAPSHOT_SPACING * took)
+        # works for it: space snapshots so that they take at most a fifth of the time (a 21st
+        # during a bulk load).
+        wait = max(interval, (BULK_LOAD_SPACING if bulk_loading(state.parent) else SNAPSHOT_SPACING) * took)
         (log.info if took > interval else log.debug)(
             "snapshot at block %d: %d bytes in %.1fs; next look in %.0fs", head, size, took, wait)
 

@@ -17,6 +17,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from faster_eth_abi import encode as abi_encode
@@ -32,8 +33,9 @@ from xborder.demo import phases
 from xborder.demo.reading import read_report
 from xborder.demo.result import DemoResult
 from xborder.domain.enums import REGULATOR_KEY_ID
+from xborder.errors import ChainError
 from xborder.services import policy
-from xborder.services.calendar_replay import CalendarPlayer, PeriodTally, period_of
+from xborder.services.calendar_replay import CalendarPlayer, PeriodTally, checkpoint_block, period_of
 from xborder.services.confidential import TermsSealer
 from xborder.services.funding import dev_funder, fund
 from xborder.services.replay import Bars
@@ -90,7 +92,7 @@ def scale_workload(config: ScaleConfig) -> Workload:
 def start_chain(run: phases.Run, config: ScaleConfig) -> None:
     """A fresh embedded anvil from 20 Feb 2019 (kept as it is when resuming) with a large block gas
     limit, mining only when asked (`PoolMiner`) and keeping few past states, in memory only; its
-    keeper takes no snapshot until the load ends (`embedded.bulk_load`)."""
+    keeper spaces its snapshots wider until the load ends (`embedded.bulk_load`)."""
     settings = run.settings
     if not config.resume:
         embedded.reset(settings)
@@ -98,14 +100,27 @@ def start_chain(run: phases.Run, config: ScaleConfig) -> None:
                      settings.data_dir / "index.db-shm", settings.data_dir / CHECKPOINT,
                      settings.deployments / f"{embedded.EMBEDDED_CHAIN_ID}.json"):
             path.unlink(missing_ok=True)
-    embedded.bulk_load(settings, True)  # no snapshot blocks anvil during the load (run_scale ends it)
+    embedded.bulk_load(settings, True)  # snapshots block anvil less often during the load (run_scale ends it)
     status = embedded.start(settings, gas_limit=SCALE_GAS_LIMIT, genesis_timestamp=SCALE_GENESIS,
                             memory_states=scratch.BULK_LOAD_STATES, no_mining=True)
     assert status.rpc_url is not None
     run.rpc_url, run.embedded = status.rpc_url, True
     run.w3 = connect(run.rpc_url, settings.chain_id, timeout=120)
     run.settings = replace(settings, rpc_url=run.rpc_url)
+    if config.resume:
+        _check_not_behind(run.w3.eth.block_number, settings.data_dir / CHECKPOINT)
     run.reporter.say(f"chain {run.w3.eth.chain_id} at {run.rpc_url} ({'resumed' if config.resume else 'fresh'})")
+
+
+def _check_not_behind(head: int, checkpoint: Path) -> None:
+    """Refuse to resume on a chain that lost blocks the checkpoint counts as done (before
+    anything is sent: a resumed run would otherwise skip steps whose transactions are gone)."""
+    began = checkpoint_block(checkpoint)
+    if began is not None and head < began:
+        raise ChainError(
+            f"cannot resume: the chain's head is block {head}, but the checkpoint {checkpoint} was written at "
+            f"block {began}: the node lost blocks the run had recorded (killed before its last snapshot?). "
+            "Start afresh without --resume")
 
 
 def deploy_or_load(run: phases.Run) -> None:
@@ -214,7 +229,7 @@ def run_scale(settings: Settings, config: ScaleConfig, reporter: phases.Reporter
         run.facts["loan_steps"] = {k: round(v, 2) for k, v in player.timings.items()}
         result = read_report(run, tally, timings, lap)
     finally:
-        # The keeper's snapshots resume once the index and the report have read the chain (a
+        # The keeper's usual spacing resumes once the index and the report have read the chain (a
         # snapshot of the full-size state kept anvil from answering them for minutes).
         embedded.bulk_load(settings, False)
     result.policy = scale_policy_report(tally, run.client)

@@ -179,6 +179,16 @@ class PeriodTally(Tally):
                    by_period={k: Counter(v) for k, v in data["by_period"].items()})
 
 
+def checkpoint_block(path: Path) -> int | None:
+    """The block at which the step a checkpoint was written for began (None: no checkpoint yet).
+    Every earlier step landed before it, so a chain whose head is below it lost blocks the
+    checkpoint counts as done (a node killed before its last snapshot)."""
+    if not path.exists():
+        return None
+    started = json.loads(path.read_text()).get("started_at")
+    return None if started is None else int(started)
+
+
 @dataclass
 class CalendarPlayer(WorkloadPlayer):
     """`WorkloadPlayer` over calendar segments, with a checkpoint file (None: no resuming)."""
