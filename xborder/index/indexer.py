@@ -73,6 +73,10 @@ START_ATTEMPTS = 6
 #: the log budget is dropped once the node has built all of its reply (anvil: 10 s for the 414,196
 #: logs of the 2022-size chain), so the first one is kept small and the next ones sized from it.
 FIRST_RANGE_BLOCKS = 32
+#: SQLite: WAL pages (4 KiB) between automatic checkpoints while the indexer writes. At SQLite's
+#: default of 1,000, a checkpoint ran after nearly every batch and wrote the secondary indexes'
+#: pages again and again: the 2022-size chain in 41 batches took 78 s, 61 s with this (one batch: 54 s).
+WRITER_WAL_PAGES = 65_536
 
 
 def _release_freed_memory() -> None:
@@ -429,6 +433,8 @@ class Indexer:
         started = time.perf_counter()
         try:
             with self.db.writer_lock():
+                if self.db.dialect == "sqlite":
+                    self.db.execute(f"PRAGMA wal_autocheckpoint={WRITER_WAL_PAGES}")
                 while True:
                     self.stats.checkpoint = self.sync(to_block=to_block, stop=stop)
                     if not follow or (stop is not None and stop.is_set()):
