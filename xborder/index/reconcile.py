@@ -28,7 +28,7 @@ from xborder.index.db import Database
 from xborder.index.decode import EventDecoder, abi_type
 from xborder.index.exposures import borrowers
 from xborder.index.identity import check_node, node_identity, stored_identity
-from xborder.index.rpc import RangeTooLarge, RetryPolicy, RpcClient
+from xborder.index.rpc import RangeTooLarge, RetryPolicy, RpcClient, TooManyLogs
 from xborder.index.store import IndexedContract, event_label, stored_contracts
 
 #: The ledger's views per borrower: `borrowerPosition` answers (balance, loanCount, frozen) in three words.
@@ -66,7 +66,8 @@ def ledger_views(rpc: RpcClient, ledger: IndexedContract, ids: Sequence[int], bl
 def log_counts(rpc: RpcClient, contracts: Sequence[IndexedContract], block: int, *,
                target_logs: int = 10_000) -> dict[tuple[str, str], int]:
     """Logs per (contract, event label) from each contract's start block to `block`, with
-    eth_getLogs ranges sized for about `target_logs` logs (halved when the node refuses)."""
+    eth_getLogs ranges sized for about `target_logs` logs (halved when the node refuses; never more
+    than 4 x `target_logs` held: a denser range is cut where that budget runs out)."""
     decoder = EventDecoder([(c.name, c.address, c.abi) for c in contracts])
     counts: dict[tuple[str, str], int] = {}
     for contract in contracts:
@@ -75,7 +76,10 @@ def log_counts(rpc: RpcClient, contracts: Sequence[IndexedContract], block: int,
         while start <= block:
             end = min(block, start + span - 1)
             try:
-                logs = rpc.logs([address], start, end)
+                logs = rpc.logs([address], start, end, max_logs=4 * target_logs if end > start else None)
+            except TooManyLogs as exc:  # a dense stretch: the blocks before the one where the budget ran out
+                span = max(1, exc.over - start)
+                continue
             except RangeTooLarge:
                 if span == 1:
                     raise

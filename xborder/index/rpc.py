@@ -5,10 +5,17 @@ Every failure a node or the network can produce (timeout, refused or reset conne
 block and never dies of a flaky node. `eth_getLogs` over a block range is the exception: a range
 the node refuses as too large (or that times out) raises `RangeTooLarge`, and the caller halves
 the range instead of retrying the same request.
+
+`logs(..., max_logs=N)` bounds the memory a reply can take: over HTTP the reply is read as a stream
+and each log counted as it arrives (its `"blockNumber"` key); past N logs the reply is dropped and
+`TooManyLogs` says in which block the budget ran out, so the caller asks for the blocks before it
+(nodes return logs in block order). Neither the reply nor its parsed form ever holds more than N
+logs, however many the range has.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -18,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from web3 import Web3
+from web3.providers.rpc import HTTPProvider
 
 from xborder.errors import ChainError
 
@@ -32,6 +40,24 @@ _RATE_PATTERNS = re.compile(r"rate.?limit|too many requests|capacity|throttl", r
 
 class RangeTooLarge(Exception):
     """The node refused (or could not finish) eth_getLogs over this range: ask for fewer blocks."""
+
+
+class TooManyLogs(Exception):
+    """eth_getLogs over [from_block, to_block] holds more than `budget` logs; the log after the first
+    `budget` is in block `over` (from_block <= over <= to_block), so in block order the blocks before
+    `over` hold at most `budget`."""
+
+    def __init__(self, from_block: int, to_block: int, budget: int, over: int) -> None:
+        super().__init__(f"eth_getLogs {from_block}..{to_block} holds more than {budget} logs "
+                         f"(the budget runs out in block {over})")
+        self.from_block, self.to_block, self.budget, self.over = from_block, to_block, budget, over
+
+
+#: One per log in an eth_getLogs reply (hex data and topics cannot contain it; nor can the envelope).
+_BLOCK_NUMBER = re.compile(rb'"blockNumber"\s*:\s*"(0x[0-9a-fA-F]+)"')
+_STREAM_CHUNK = 1 << 16
+#: Longer than any `"blockNumber":"0x..."` match: the end of a chunk scanned again with the next one.
+_KEY_SPAN = 96
 
 
 class RpcRequestFailed(ChainError):
@@ -98,9 +124,17 @@ class RpcClient:
         return RpcClient(self.w3, RetryPolicy(initial_delay=0.2, max_delay=1.0, max_attempts=attempts),
                          sleep=self.sleep)
 
-    def _once(self, method: str, params: list[Any], expect: type | None = None) -> Any:
+    def _once(self, method: str, params: list[Any], expect: type | None = None,
+              max_logs: int | None = None) -> Any:
         self.requests += 1
-        reply = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        if max_logs is None:
+            reply = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        else:
+            reply = self._logs_reply(method, params, max_logs)
+        return self._result(method, reply, expect)
+
+    @staticmethod
+    def _result(method: str, reply: Any, expect: type | None) -> Any:
         if not isinstance(reply, dict):
             raise ValueError(f"{method}: malformed reply {str(reply)[:200]}")
         if reply.get("error") is not None:
@@ -111,15 +145,49 @@ class RpcClient:
             raise ValueError(f"{method}: expected a {expect.__name__}, got {str(reply['result'])[:200]}")
         return reply["result"]
 
+    def _logs_reply(self, method: str, params: list[Any], max_logs: int) -> Any:
+        """The JSON-RPC reply of an eth_getLogs `params`, read as a stream over HTTP and dropped
+        (TooManyLogs) at its `max_logs` + 1st log. Other providers give the whole reply, which
+        is then counted."""
+        spec = params[0]
+        first, last = int(spec["fromBlock"], 16), int(spec["toBlock"], 16)
+        provider = self.w3.provider
+        sessions = getattr(provider, "_request_session_manager", None)
+        if not isinstance(provider, HTTPProvider) or sessions is None:
+            reply = provider.make_request(method, params)  # type: ignore[arg-type]
+            result = reply.get("result") if isinstance(reply, dict) else None
+            if isinstance(result, list) and len(result) > max_logs:
+                raise TooManyLogs(first, last, max_logs, int(result[max_logs]["blockNumber"], 16))
+            return reply
+        kwargs = dict(provider.get_request_kwargs())
+        session = sessions.cache_and_return_session(provider.endpoint_uri, request_timeout=kwargs.get("timeout"))
+        body = bytearray()
+        seen, scanned = 0, 0
+        with session.post(provider.endpoint_uri, data=provider.encode_rpc_request(method, params),  # type: ignore[arg-type]
+                          stream=True, **kwargs) as response:
+            response.raise_for_status()
+            for chunk in response.iter_content(_STREAM_CHUNK):
+                body += chunk
+                for match in _BLOCK_NUMBER.finditer(body, scanned):
+                    seen += 1
+                    scanned = match.end()
+                    if seen > max_logs:
+                        raise TooManyLogs(first, last, max_logs, int(match.group(1), 16))
+                scanned = max(scanned, len(body) - _KEY_SPAN)
+        return json.loads(body)
+
     def call(self, method: str, params: list[Any], *, range_request: bool = False,
-             expect: type | None = None) -> Any:
+             expect: type | None = None, max_logs: int | None = None) -> Any:
         """The result of `method`; retried with backoff on any failure. With `range_request`,
-        "range too large" and timeouts raise RangeTooLarge at once instead."""
+        "range too large" and timeouts raise RangeTooLarge at once instead. With `max_logs` (an
+        eth_getLogs), a reply of more logs raises TooManyLogs at once."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._once(method, params, expect)
+                return self._once(method, params, expect, max_logs)
+            except TooManyLogs:
+                raise
             except Exception as exc:  # every transport and node failure is retried
                 kind = classify(exc)
                 self.failures[kind] += 1
@@ -197,8 +265,11 @@ class RpcClient:
                                    int(header["timestamp"], 16))
         return out
 
-    def logs(self, addresses: list[str], from_block: int, to_block: int) -> list[dict[str, Any]]:
+    def logs(self, addresses: list[str], from_block: int, to_block: int, *,
+             max_logs: int | None = None) -> list[dict[str, Any]]:
+        """The logs of `addresses` in [from_block, to_block]; with `max_logs`, TooManyLogs instead
+        of a reply of more (a reply is then never held whole: see the module's docstring)."""
         result = self.call("eth_getLogs", [{"address": addresses, "fromBlock": hex(from_block),
                                             "toBlock": hex(to_block)}], range_request=True,
-                           expect=list)
+                           expect=list, max_logs=max_logs)
         return result  # type: ignore[no-any-return]
