@@ -27,7 +27,13 @@ log = logging.getLogger(__name__)
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-def _session(rpc_url: str) -> requests.Session | None:
+def http_session(rpc_url: str) -> requests.Session:
+    """The requests session for `rpc_url`: `loopback_session`'s for a node on this machine, else
+    requests' defaults."""
+    return loopback_session(rpc_url) or requests.Session()
+
+
+def loopback_session(rpc_url: str) -> requests.Session | None:
     """For a node on this machine, a session that does not read the environment on every request.
     requests does by default (proxies, NO_PROXY, ~/.netrc, REQUESTS_CA_BUNDLE: a scan of os.environ
     and two stat calls per request), which was about a third of the scale demo's Python time. Other
@@ -45,7 +51,7 @@ def web3_for(rpc_url: str, timeout: float = 30.0, *, retries: bool = True) -> We
     `retries=False` turns web3's own retries off (the indexer retries by itself)."""
     if not rpc_url.startswith(("http://", "https://")):
         raise ChainError(f"RPC URL {rpc_url!r} must start with http:// or https://")
-    session = _session(rpc_url)
+    session = loopback_session(rpc_url)
     if retries:
         provider = HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, session=session)
     else:

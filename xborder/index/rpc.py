@@ -24,9 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from requests import Session
 from web3 import Web3
 from web3.providers.rpc import HTTPProvider
 
+from xborder.chain.connect import http_session
 from xborder.errors import ChainError
 
 log = logging.getLogger(__name__)
@@ -113,6 +115,8 @@ class RpcClient:
     sleep: Callable[[float], None] = time.sleep
     failures: Counter[str] = field(default_factory=Counter)
     requests: int = 0
+    #: The session `logs(max_logs=...)` streams replies over (made at its first use).
+    _stream_session: Session | None = field(default=None, init=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -152,15 +156,16 @@ class RpcClient:
         spec = params[0]
         first, last = int(spec["fromBlock"], 16), int(spec["toBlock"], 16)
         provider = self.w3.provider
-        sessions = getattr(provider, "_request_session_manager", None)
-        if not isinstance(provider, HTTPProvider) or sessions is None:
+        if not isinstance(provider, HTTPProvider):
             reply = provider.make_request(method, params)  # type: ignore[arg-type]
             result = reply.get("result") if isinstance(reply, dict) else None
             if isinstance(result, list) and len(result) > max_logs:
                 raise TooManyLogs(first, last, max_logs, int(result[max_logs]["blockNumber"], 16))
             return reply
         kwargs = dict(provider.get_request_kwargs())
-        session = sessions.cache_and_return_session(provider.endpoint_uri, request_timeout=kwargs.get("timeout"))
+        if self._stream_session is None:
+            self._stream_session = http_session(str(provider.endpoint_uri))
+        session = self._stream_session
         body = bytearray()
         seen, scanned = 0, 0
         with session.post(provider.endpoint_uri, data=provider.encode_rpc_request(method, params),  # type: ignore[arg-type]
