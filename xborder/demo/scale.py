@@ -24,9 +24,9 @@ from faster_eth_abi import encode as abi_encode
 from xborder.bindings.batch import DONE, Tx
 from xborder.bindings.client import XborderClient
 from xborder.bindings.consent import ledger_call
-from xborder.chain import embedded, scratch
+from xborder.chain import embedded
 from xborder.chain.connect import connect
-from xborder.chain.miner import PoolMiner
+from xborder.chain.miner import ON_DEMAND, PoolMiner
 from xborder.config import Settings
 from xborder.demo import phases
 from xborder.demo.reading import read_report
@@ -95,7 +95,7 @@ def start_chain(run: phases.Run, config: ScaleConfig) -> None:
                      settings.deployments / f"{embedded.EMBEDDED_CHAIN_ID}.json"):
             path.unlink(missing_ok=True)
     status = embedded.start(settings, gas_limit=SCALE_GAS_LIMIT, genesis_timestamp=SCALE_GENESIS,
-                            memory_states=scratch.BULK_LOAD_STATES, no_mining=True)
+                            **ON_DEMAND)
     assert status.rpc_url is not None
     run.rpc_url, run.embedded = status.rpc_url, True
     run.w3 = connect(run.rpc_url, settings.chain_id, timeout=120)
