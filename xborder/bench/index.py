@@ -84,7 +84,9 @@ def run(world: World, results: Results, *, plain_events: int = 15_000) -> dict[s
     plain_rate = n / seconds
     results.add(Row(SECTION, "indexer backfill into SQLite", rate, "events/s", baseline=plain_rate,
                     target=">= 20000",
-                    note=f"{child['events']:,} events, blocks {first}..{head}, {child['seconds']:.2f}s "
+                    note=f"{child['events']:,} events, blocks {first}..{head} "
+                         f"({child['events'] / max(1, head - first + 1):,.0f} a block; chain {world.mining}), "
+                         f"{child['seconds']:.2f}s "
                          f"({wall:.2f}s with process start), {child['batches']} batches; {counts}"))
     results.add(Row(SECTION, "indexer / plain web3.py path", rate / plain_rate, "x", target=">= 10",
                     note=f"plain path: {n:,} events (blocks {first}..{last}) in {seconds:.2f}s"))
