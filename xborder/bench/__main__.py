@@ -31,9 +31,14 @@ QUICK = {"loans": 2_000, "plain": 100, "borrowers": 300, "banks": 10, "creditors
 def main(argv: list[str] | None = None) -> int:
     # `kill` (SIGTERM) and Ctrl-C unwind, even when started with them ignored (a background job): the
     # work folder, the chain and the throwaway PostgreSQL cluster are cleaned up (a killed bench left
-    # 3 GB and a running cluster behind).
-    with unwind_on_stop_signals():
-        return _bench(argv)
+    # 3 GB and a running cluster behind). Then one line and exit 130, no traceback.
+    try:
+        with unwind_on_stop_signals():
+            return _bench(argv)
+    except KeyboardInterrupt as exc:
+        why = f" ({exc})" if str(exc) else ""
+        sys.stderr.write(f"xborder.bench: interrupted{why}; stopped what it had started\n")
+        return 130
 
 
 def _bench(argv: list[str] | None) -> int:
