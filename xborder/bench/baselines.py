@@ -3,10 +3,11 @@
 * the plain web3.py loop, one loan at a time (`build_transaction` with its gas estimate, fees and
   nonce, `sign_transaction`, `send_raw_transaction`, `wait_for_transaction_receipt` polled every
   10 ms), on an anvil started WITHOUT `--block-time` (automine: each transaction is mined on
-  arrival; on the 0.2 s interval chain it would wait for blocks);
+  arrival; on the bench chain it would wait for blocks);
 * a plain web3.py client that pipelines: reads each bank's nonce and each borrower's consent nonce
   once, signs every transaction with eth-account, sends them all, then waits for the receipts; run
-  on that automine node AND on the benchmark's 0.2 s interval chain, the better one counts.
+  on that automine node AND on the benchmark's chain (mined on demand: a block once the pool has
+  settled), the better one counts.
 
 Both record the bench's own co-signed loans (`bench/loans.py`), signed by the banks' and
 borrowers' own wallets.

@@ -194,7 +194,7 @@ def baselines(world: World, results: Results, plain: int, pool: list[Party]) -> 
     finally:
         auto.close()
     measured.append(baseline.pipelined(world, make_items(world, 3 * plain, borrowers=pool, tag="PIPE-I", seed=26),
-                                       "the bench chain, 0.2 s blocks"))
+                                       f"the bench chain, {world.mining}"))
     for b in measured:
         results.add(Row(SECTION, b.label, b.rate, "loans/s", note=f"{b.loans:,} loans in {b.seconds:.2f}s"))
     return max(b.rate for b in measured[1:]), loop.rate

@@ -12,6 +12,12 @@ sent what it had and waits for receipts), when `full` transactions wait, or when
 waited `max_wait` seconds, or at once when a sender says it has sent a window (`mine_now`: no
 settling wait between a window's last transaction and its block). No empty blocks; few, full
 ones while a sender streams.
+
+`ON_DEMAND` is how such an anvil is started (`start_anvil(**ON_DEMAND)`, `embedded.start(...,
+**ON_DEMAND)`): no interval mining and few past states, in memory only, which anvil honours only
+when it does not mine on an interval of 2 s or less (then it keeps ~1,500 full past states, 16.6 GB
+on the bench chain). A transaction that fails in such a block is explained by
+`receipts.mined_revert` (the state before it may be pruned already).
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ import logging
 import threading
 import time
 from types import TracebackType
+from typing import TypedDict
 
+from xborder.chain import scratch
 from xborder.chain.launcher import rpc_call
 from xborder.errors import ChainError
 
@@ -34,6 +42,15 @@ SETTLE = 0.15
 FULL = 3000
 #: ... or once the oldest waiting transaction has waited this long.
 MAX_WAIT = 1.0
+
+
+class OnDemand(TypedDict):
+    no_mining: bool
+    memory_states: int
+
+
+#: The launch options of an anvil a `PoolMiner` mines (see the module).
+ON_DEMAND: OnDemand = {"no_mining": True, "memory_states": scratch.BULK_LOAD_STATES}
 
 
 def pending(rpc_url: str, timeout: float = 30.0) -> int:

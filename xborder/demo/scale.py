@@ -25,9 +25,9 @@ from faster_eth_abi import encode as abi_encode
 from xborder.bindings.batch import DONE, Tx
 from xborder.bindings.client import XborderClient
 from xborder.bindings.consent import ledger_call
-from xborder.chain import embedded, scratch
+from xborder.chain import embedded
 from xborder.chain.connect import connect
-from xborder.chain.miner import PoolMiner
+from xborder.chain.miner import ON_DEMAND, PoolMiner
 from xborder.config import Settings
 from xborder.demo import phases
 from xborder.demo.reading import read_report
@@ -102,7 +102,7 @@ def start_chain(run: phases.Run, config: ScaleConfig) -> None:
             path.unlink(missing_ok=True)
     embedded.bulk_load(settings, True)  # snapshots block anvil less often during the load (run_scale ends it)
     status = embedded.start(settings, gas_limit=SCALE_GAS_LIMIT, genesis_timestamp=SCALE_GENESIS,
-                            memory_states=scratch.BULK_LOAD_STATES, no_mining=True)
+                            **ON_DEMAND)
     assert status.rpc_url is not None
     run.rpc_url, run.embedded = status.rpc_url, True
     run.w3 = connect(run.rpc_url, settings.chain_id, timeout=120)
