@@ -102,7 +102,18 @@ def _bench(argv: list[str] | None) -> int:
     console.print(f"total {results.info['total_seconds']:.0f}s; results in {path} and {args.out / 'latest.json'}; "
                   f"{len(failed)} target(s) missed" + (": " + "; ".join(f"{r.section} {r.metric}" for r in failed)
                                                        if failed else ""))
-    return 0
+    return _exit_status(results, console)
+
+
+def _exit_status(results: Results, console: Console) -> int:
+    """0, or 1 when a section could not run to the end: a target missed is a figure, a section that
+    failed has none, so the run is not a success (the other sections still ran and are printed)."""
+    errors = [name for name, section in results.sections.items() if "error" in section]
+    if not errors:
+        return 0
+    console.print(f"[red]bench: {len(errors)} section(s) did not run to the end: {', '.join(errors)} "
+                  "(the error is printed where it happened and kept in the results file)[/]")
+    return 1
 
 
 def _run_sections(only: list[str], world: World | None, results: Results, size: dict[str, int], workdir: Path,
