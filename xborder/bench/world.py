@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -90,12 +91,58 @@ def _uscc(rng: random.Random) -> str:
     return body + uscc_check_char(body)
 
 
-def appoint_agents(world: World) -> None:
+#: One institution to register: kind, identifier (LEI / USCC), jurisdiction, capital base, name.
+Planned = tuple[int, str, str, int, str]
+
+
+def institution_plan(rng: random.Random, *, banks: int, creditors: int, borrowers: int) -> list[Planned]:
+    """The bench's institutions in registration order (ids from 1): `banks` domestic banks, `creditors`
+    overseas creditors, `borrowers` enterprises, identifiers and capital bases drawn from `rng`."""
+    plan: list[Planned] = []
+    for i in range(banks):
+        plan.append((BANK, _lei(rng), "CN", rng.randrange(2 * 10**10, 2 * 10**12) * 100, f"Bench Bank {i + 1}"))
+    for i in range(creditors):
+        plan.append((CREDITOR, _lei(rng), CREDITOR_COUNTRIES[i % len(CREDITOR_COUNTRIES)], 0,
+                     f"Bench Overseas Lender {i + 1}"))
+    for i in range(borrowers):
+        # capital bases large enough that the limit check passes for the bench's loans
+        plan.append((ENTERPRISE, _uscc(rng), "CN", rng.randrange(10**9, 5 * 10**9) * 100,
+                     f"Bench Enterprise {i + 1:05d}"))
+    return plan
+
+
+def setup_calls(client: XborderClient, regulator: LocalAccount, demo: DemoWallets, plan: Sequence[Planned],
+                start: int) -> list[Tx]:
+    """The regulator's setup transactions: the policy's reference rates, then one registration per
+    `plan` entry, institution k + 1 administered by demo wallet k + 1. v2: every admin wallet proves
+    it agrees to be bound (its WalletBinding signature; fresh wallets: nonce 0), valid for an hour
+    from chain time `start`."""
+    registry = str(client.registry.address)
+    calls = []
+    for k, (kind, ident, country, capital, name) in enumerate(plan):
+        proof = sign_wallet_proof(demo.account(k + 1), identifier_bytes(ident), nonce=0, deadline=start + 3600,
+                                  chain_id=client.chain_id, registry=registry, separator=client.registry_separator)
+        calls.append(Tx(regulator, registry, _REGISTER + abi_encode(_REGISTER_TYPES, [
+            kind, identifier_bytes(ident), country.encode(), capital, name, demo.address(k + 1), proof.as_abi()]),
+            400_000, label=name))
+    rates = {c: int(float(r) * 10**8) for c, r in REFERENCE_RATES.items()}
+    rate_call = client.tx(regulator, client.policy.functions.setReferenceRates(
+        [c.encode() for c in rates], list(rates.values())), "rates", gas=1_000_000)
+    return [rate_call, *calls]
+
+
+def parties_of(demo: DemoWallets, plan: Sequence[Planned]) -> list[Party]:
+    """The registered `plan` as parties (institution k + 1 is demo wallet k + 1)."""
+    return [Party(k + 1, demo.account(k + 1), kind, capital) for k, (kind, _i, _c, capital, _n) in enumerate(plan)]
+
+
+def appoint_agents(client: XborderClient, creditors: Sequence[Party], banks: Sequence[Party]) -> None:
     """Every creditor appoints every bank as its agent: the banks record, co-sign and service the
     loans as the lender side (v2: a bank that is not the creditor's agent has no rights on its loans)."""
-    txs = [Tx(c.account, world.ledger, ledger_call("appointAgent(uint32)", b.institution_id), 100_000,
-              label=f"{c.institution_id} appoints {b.institution_id}") for c in world.creditors for b in world.banks]
-    failed = world.client.batch(txs, receipt_timeout=600).submit()
+    ledger = str(client.ledger.address)
+    txs = [Tx(c.account, ledger, ledger_call("appointAgent(uint32)", b.institution_id), 100_000,
+              label=f"{c.institution_id} appoints {b.institution_id}") for c in creditors for b in banks]
+    failed = client.batch(txs, receipt_timeout=600).submit()
     if failed:
         raise RuntimeError(f"bench setup: {failed[0].label}: {failed[0].reason}")
 
@@ -132,36 +179,14 @@ def build_world(*, banks: int, creditors: int, borrowers: int, block_time: float
         deploy(w3, regulator, regulator.address, deployments, PROJECT_ROOT, progress=lambda _m: None)
         client = XborderClient.load(w3, deployments)
         rng = random.Random(seed)
-        plan: list[tuple[int, str, str, int, str]] = []  # kind, identifier, jurisdiction, capital, name
-        for i in range(banks):
-            plan.append((BANK, _lei(rng), "CN", rng.randrange(2 * 10**10, 2 * 10**12) * 100, f"Bench Bank {i + 1}"))
-        for i in range(creditors):
-            plan.append((CREDITOR, _lei(rng), CREDITOR_COUNTRIES[i % len(CREDITOR_COUNTRIES)], 0,
-                         f"Bench Overseas Lender {i + 1}"))
-        for i in range(borrowers):
-            # capital bases large enough that the limit check passes for the bench's loans
-            plan.append((ENTERPRISE, _uscc(rng), "CN", rng.randrange(10**9, 5 * 10**9) * 100,
-                         f"Bench Enterprise {i + 1:05d}"))
-        # v2: every admin wallet proves it agrees to be bound (its WalletBinding signature; fresh wallets: nonce 0)
+        plan = institution_plan(rng, banks=banks, creditors=creditors, borrowers=borrowers)
         start = int(w3.eth.get_block("latest")["timestamp"])
-        registry = str(client.registry.address)
-        calls = []
-        for k, (kind, ident, country, capital, name) in enumerate(plan):
-            proof = sign_wallet_proof(demo.account(k + 1), identifier_bytes(ident), nonce=0, deadline=start + 3600,
-                                      chain_id=client.chain_id, registry=registry, separator=client.registry_separator)
-            calls.append(Tx(regulator, registry, _REGISTER + abi_encode(_REGISTER_TYPES, [
-                kind, identifier_bytes(ident), country.encode(), capital, name, demo.address(k + 1), proof.as_abi()]),
-                400_000, label=name))
-        rates = {c: int(float(r) * 10**8) for c, r in REFERENCE_RATES.items()}
-        rate_call = client.tx(regulator, client.policy.functions.setReferenceRates(
-            [c.encode() for c in rates], list(rates.values())), "rates", gas=1_000_000)
-        batch = client.batch([rate_call, *calls], receipt_timeout=600)
+        batch = client.batch(setup_calls(client, regulator, demo, plan, start), receipt_timeout=600)
         failed = batch.submit()
         if failed:
             raise RuntimeError(f"bench setup: {failed[0].label}: {failed[0].reason}")
         receipts = batch.outcomes
-        parties = [Party(k + 1, demo.account(k + 1), kind, capital)
-                   for k, (kind, _i, _c, capital, _n) in enumerate(plan)]
+        parties = parties_of(demo, plan)
         world = World(node, w3, client, demo, regulator,
                       banks=[p for p in parties if p.kind == BANK],
                       creditors=[p for p in parties if p.kind == CREDITOR],
@@ -172,7 +197,7 @@ def build_world(*, banks: int, creditors: int, borrowers: int, block_time: float
         for b in world.borrowers:
             world.home_bank[b.institution_id] = world.banks[rng.randrange(len(world.banks))]
         world.start = start
-        appoint_agents(world)
+        appoint_agents(client, world.creditors, world.banks)
         return world
     except BaseException:
         if miner is not None:
