@@ -13,6 +13,7 @@ period) is printed beside the figures.
 
 from __future__ import annotations
 
+import random
 import statistics
 import tempfile
 import threading
@@ -26,29 +27,38 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 
 from xborder.bench.results import Results, Row
+from xborder.bench.world import (
+    BANK,
+    CREDITOR,
+    ENTERPRISE,
+    appoint_agents,
+    institution_plan,
+    parties_of,
+    setup_calls,
+)
 from xborder.bindings.client import XborderClient
 from xborder.chain.connect import web3_for
 from xborder.chain.launcher import start_anvil
 from xborder.chain.network import init_network, running_network
+from xborder.chain.rpc import Rpc
 from xborder.config import PROJECT_ROOT, Settings
-from xborder.domain.enums import InstitutionKind
-from xborder.domain.identifiers import identifier_bytes, uscc_with_check
 from xborder.index.db import open_database
 from xborder.index.service import index_events, open_index
 from xborder.services.deploy import deploy
 from xborder.services.loan_batch import RECORDED, LoanBatch, LoanItem
 from xborder.services.terms import LoanTerms
+from xborder.services.workload import DAY
 from xborder.wallets.demo import DemoWallets
 
-BANK, ENTERPRISE = InstitutionKind.DOMESTIC_BANK, InstitutionKind.ENTERPRISE
-USD_RATE = 710_000_000  # 7.10 CNY per USD, scale 1e8
-VALUE_DATE, MATURITY = 1_735_689_600, 1_767_139_200  # 2025-01-01, 2025-12-31
+SEED = 11  # the institutions' identifiers and capital bases
+TERM_DAYS = 365
 
 
 @dataclass(frozen=True)
 class Config:
     nodes: int = 4
     banks: int = 3
+    creditors: int = 2
     borrowers_per_bank: int = 4
     rounds: int = 5
     loans_per_round: int = 10
@@ -58,6 +68,11 @@ class Config:
     @property
     def loans(self) -> int:
         return self.banks * self.rounds * self.loans_per_round
+
+    @property
+    def accounts(self) -> int:
+        """Demo wallets to fund: the regulator's and one admin per institution."""
+        return 1 + self.banks + self.creditors + self.banks * self.borrowers_per_bank
 
 
 @dataclass
@@ -88,31 +103,37 @@ class Run:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q) - 1]
 
 
-def _setup(urls: list[str], wallets: DemoWallets, cfg: Config, deployments: Path) -> dict[str, list[int]]:
-    """Deploy through node 1, register the banks and their borrowers, set the USD rate.
-    Wallet 0 is the regulator; wallet k the admin of institution k."""
+@dataclass(frozen=True)
+class _Ids:
+    banks: list[int]
+    creditors: list[int]
+    borrowers: list[int]
+    head: int  # the last setup block: every node must have it before the banks start
+    start: int  # chain time at setup: the loans' value dates (v2 date window)
+
+
+def _setup(urls: list[str], wallets: DemoWallets, cfg: Config, deployments: Path) -> _Ids:
+    """Deploy through node 1, set the reference rates, register the banks, the overseas creditors
+    and the borrowers (the bench world's plan and registrations, `bench.world`), and have every
+    creditor appoint every bank as its agent. Wallet 0 is the regulator; wallet k the admin of
+    institution k."""
     w3 = web3_for(urls[0], timeout=120)
     regulator = wallets.account(0)
     deploy(w3, regulator, regulator.address, deployments, PROJECT_ROOT, progress=lambda _m: None)
     client = XborderClient.load(w3, deployments)
-    registry = client.registry.functions
-    plan: list[tuple[InstitutionKind, str, int, str]] = []
-    for b in range(cfg.banks):
-        plan.append((BANK, uscc_with_check(f"9111000{b:02d}MA000000"), 10**14, f"Bench Bank {b + 1}"))
-    for k in range(cfg.banks * cfg.borrowers_per_bank):
-        plan.append((ENTERPRISE, uscc_with_check(f"9133{k:04d}MA5EX0000"), 10**13, f"Bench Borrower {k + 1}"))
-    txs = [client.tx(regulator, registry.registerInstitution(
-        int(kind), identifier_bytes(ident), b"CN", capital, name, wallets.address(i + 1)), name, gas=400_000)
-        for i, (kind, ident, capital, name) in enumerate(plan)]
-    txs.append(client.tx(regulator, client.policy.functions.setReferenceRates([b"USD"], [USD_RATE]), "USD rate",
-                         gas=400_000))
-    batch = client.batch(txs, receipt_timeout=600)
-    failed = batch.submit()
+    plan = institution_plan(random.Random(SEED), banks=cfg.banks, creditors=cfg.creditors,
+                            borrowers=cfg.banks * cfg.borrowers_per_bank)
+    start = Rpc(w3).chain_time()
+    failed = client.batch(setup_calls(client, regulator, wallets, plan, start), receipt_timeout=600).submit()
     if failed:
         raise RuntimeError(f"bench network setup: {failed[0].label}: {failed[0].reason}")
-    banks = list(range(1, cfg.banks + 1))
-    borrowers = list(range(cfg.banks + 1, cfg.banks + 1 + cfg.banks * cfg.borrowers_per_bank))
-    return {"banks": banks, "borrowers": borrowers, "head": [max(o.block_number or 0 for o in batch.outcomes)]}
+    parties = parties_of(wallets, plan)
+    banks = [p for p in parties if p.kind == BANK]
+    creditors = [p for p in parties if p.kind == CREDITOR]
+    appoint_agents(client, creditors, banks)
+    return _Ids(banks=[p.institution_id for p in banks], creditors=[p.institution_id for p in creditors],
+                borrowers=[p.institution_id for p in parties if p.kind == ENTERPRISE],
+                head=int(w3.eth.block_number), start=start)
 
 
 def _wait_block(urls: list[str], block: int, timeout: float = 300.0) -> None:
@@ -175,20 +196,23 @@ class _Banks:
     wallets: DemoWallets
     cfg: Config
     deployments: Path
-    ids: dict[str, list[int]]
+    ids: _Ids
     run: Run
     submitted: dict[str, float] = field(default_factory=dict)  # document hash (0x hex) -> submission time
     gas: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _items(self, b: int, r: int, recorder: LocalAccount) -> list[LoanItem]:
-        mine = self.ids["borrowers"][b * self.cfg.borrowers_per_bank:(b + 1) * self.cfg.borrowers_per_bank]
+        mine = self.ids.borrowers[b * self.cfg.borrowers_per_bank:(b + 1) * self.cfg.borrowers_per_bank]
+        creditors = self.ids.creditors
         items = []
         for k in range(self.cfg.loans_per_round):
             borrower = mine[k % len(mine)]
+            # the creditor is an overseas lender (every one has appointed every bank as its agent);
+            # value dates from the chain's time at setup (the v2 window), a one-year term
             items.append(LoanItem.build(
-                borrower=borrower, creditor=self.ids["banks"][b], currency="USD", principal=100_000_00,
-                value_date=VALUE_DATE, maturity_date=MATURITY, financing_type=1,
+                borrower=borrower, creditor=creditors[(b + k) % len(creditors)], currency="USD", principal=100_000_00,
+                value_date=self.ids.start, maturity_date=self.ids.start + TERM_DAYS * DAY, financing_type=1,
                 document=bytes(keccak(text=f"{self.name}-bank{b}-round{r}-loan{k}")),
                 terms=LoanTerms(interest_rate="4.2"), recorder=recorder,
                 borrower_account=self.wallets.account(borrower), draw=100_000_00, ref=f"{b}-{r}-{k}"))
@@ -196,7 +220,7 @@ class _Banks:
 
     def bank(self, b: int) -> None:
         client = XborderClient.load(web3_for(self.urls[b % len(self.urls)], timeout=120), self.deployments)
-        recorder: LocalAccount = self.wallets.account(self.ids["banks"][b])
+        recorder: LocalAccount = self.wallets.account(self.ids.banks[b])
         for r in range(self.cfg.rounds):
             items = self._items(b, r, recorder)
             batch = LoanBatch(client, items, gas_mode="fixed", fixed_gas=600_000, receipt_timeout=600)
@@ -224,7 +248,7 @@ def run_chain(name: str, urls: list[str], wallets: DemoWallets, cfg: Config, wor
     regulator indexes from the last node)."""
     deployments = workdir / "deployments"
     ids = _setup(urls, wallets, cfg, deployments)
-    _wait_block(urls, ids["head"][0])
+    _wait_block(urls, ids.head)
     run = Run(name, cfg.period, cfg.gas_limit, loans=cfg.loans)
     follower = _Follower(Settings(project_root=PROJECT_ROOT, data_dir=workdir / "regulator",
                                   deployments_dir=deployments, rpc_url=urls[-1]))
@@ -247,18 +271,16 @@ def run_chain(name: str, urls: list[str], wallets: DemoWallets, cfg: Config, wor
 
 @contextmanager
 def _anvil(wallets: DemoWallets, cfg: Config, workdir: Path) -> Iterator[list[str]]:
-    accounts = 1 + cfg.banks * (1 + cfg.borrowers_per_bank)
-    with start_anvil(mnemonic=wallets.mnemonic, accounts=accounts, block_time=cfg.period, gas_limit=cfg.gas_limit,
+    with start_anvil(mnemonic=wallets.mnemonic, accounts=cfg.accounts, block_time=cfg.period, gas_limit=cfg.gas_limit,
                      balance_ether=1_000_000, log_path=workdir / "anvil.log") as node:
         yield [node.rpc_url] * cfg.nodes
 
 
 @contextmanager
 def _network(wallets: DemoWallets, cfg: Config, workdir: Path) -> Iterator[list[str]]:
-    accounts = 1 + cfg.banks * (1 + cfg.borrowers_per_bank)
     root = workdir / "network"
     init_network(root, nodes=cfg.nodes, project_root=PROJECT_ROOT, period=cfg.period, gas_limit=cfg.gas_limit,
-                 alloc={wallets.address(i): 10**24 for i in range(accounts)})
+                 alloc={wallets.address(i): 10**24 for i in range(cfg.accounts)})
     with running_network(root, PROJECT_ROOT) as network:
         network.wait_synced(min_block=1)
         yield network.urls
