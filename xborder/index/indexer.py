@@ -48,6 +48,7 @@ from web3 import Web3
 from xborder.bindings.deployment import CONTRACT_NAMES as INDEXED_CONTRACT_NAMES
 from xborder.bindings.deployment import load_deployment
 from xborder.errors import ConfigurationError, DeploymentNotFound
+from xborder.index import deferred
 from xborder.index.db import Database
 from xborder.index.decode import EventDecoder
 from xborder.index.identity import (
@@ -155,6 +156,8 @@ class IndexStatus:
     schema_version: int
     genesis_hash: str | None = None
     log_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Secondary indexes a first backfill that has not caught up yet still has to build.
+    deferred_indexes: list[str] = field(default_factory=list)
 
 
 class Indexer:
@@ -215,6 +218,7 @@ class Indexer:
                     record_identity(self.db, node, self.contracts)
                     self.db.execute("INSERT INTO checkpoint (id, chain_id, block_number, block_hash) "
                                     "VALUES (1, ?, ?, ?)", (node.chain_id, self.base_block, base_hash))
+                    deferred.defer(self.db)  # built once the backfill has caught up (`deferred`)
                 log.info("new index of chain %d from block %d", node.chain_id, self.base_block + 1)
             self._ready = True
         checkpoint = self.store.checkpoint()
@@ -258,6 +262,7 @@ class Indexer:
             ancestor_hash = str(header["hash"]).lower()
         else:
             ancestor_hash = ZERO_HASH
+        deferred.build(self.db)  # a rollback reads through the secondary indexes
         self.store.rollback(ancestor, ancestor_hash)
         self.stats.reorgs += 1
         self.stats.rolled_back_blocks += number - ancestor
@@ -437,6 +442,8 @@ class Indexer:
                     self.db.execute(f"PRAGMA wal_autocheckpoint={WRITER_WAL_PAGES}")
                 while True:
                     self.stats.checkpoint = self.sync(to_block=to_block, stop=stop)
+                    if stop is None or not stop.is_set():
+                        deferred.build(self.db)  # the first backfill's secondary indexes, once caught up
                     if not follow or (stop is not None and stop.is_set()):
                         break
                     if to_block is not None and self.stats.checkpoint >= to_block:
@@ -479,7 +486,8 @@ def index_status(db: Database) -> IndexStatus:
         contracts=[(str(r[0]), str(r[1]), int(r[2])) for r in db.query(
             "SELECT name, address, start_block FROM indexed_contracts ORDER BY name")],
         counts=counts, schema_version=db.schema_version(),
-        genesis_hash=identity.genesis_hash if identity else None, log_counts=log_counts)
+        genesis_hash=identity.genesis_hash if identity else None, log_counts=log_counts,
+        deferred_indexes=deferred.pending(db) if db.table_exists("deferred_indexes") else [])
 
 
 def deployment_contracts(deployments_dir: Path, chain_id: int) -> list[IndexedContract]:

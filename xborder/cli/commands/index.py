@@ -163,7 +163,7 @@ def status(app: App) -> None:
     data: dict[str, Any] = {
         "database": redact(app.settings.index_url), "chain_id": st.chain_id, "genesis_hash": st.genesis_hash,
         "checkpoint": st.checkpoint, "checkpoint_hash": st.checkpoint_hash, "schema_version": st.schema_version,
-        "counts": st.counts, "log_counts": st.log_counts,
+        "counts": st.counts, "log_counts": st.log_counts, "deferred_indexes": st.deferred_indexes,
         "contracts": [{"name": n, "address": a, "start_block": b} for n, a, b in st.contracts],
         "rpc_url": None, "head": None, "lag": None}
     _compare_with_node(app, data)
@@ -176,6 +176,9 @@ def status(app: App) -> None:
         lag = f", head {data['head']}, lag {data['lag']} blocks" if data["head"] is not None else ""
         c.print(f"index {data['database']}: chain {st.chain_id}, block {st.checkpoint}{lag}")
         c.print("  " + ", ".join(f"{k} {v:,}" for k, v in st.counts.items()))
+        if st.deferred_indexes:
+            c.print(f"  backfill not caught up yet: {len(st.deferred_indexes)} secondary indexes are built when it "
+                    "has (`xborder index run`); until then reports read the tables without them (slower)")
         for name, address, start in st.contracts:
             logs = st.log_counts.get(name, {})
             c.print(f"  {name:<22} {address}  from block {start}: {sum(logs.values()):,} logs")
