@@ -145,6 +145,39 @@ def test_send_all_windows_on_block_time_anvil(tmp_path: Path) -> None:
         assert [w3.eth.get_transaction_count(s.address) for s in wallets] == [300] * 3
 
 
+def test_windows_cut_across_wallets_round_robin() -> None:
+    from xborder.chain.sender import _windows
+    # one transaction per wallet: spread over the windows (each wallet's list cut in parts put all in the first)
+    assert _windows([1] * 7, 3) == [[(0, (0, 1)), (1, (0, 1)), (2, (0, 1))],
+                                    [(3, (0, 1)), (4, (0, 1)), (5, (0, 1))], [(6, (0, 1))]]
+    assert _windows([5, 1, 2], 2) == [[(0, (0, 2)), (1, (0, 1)), (2, (0, 1))], [(0, (2, 5)), (2, (1, 2))]]
+    assert _windows([], 3) == [] and _windows([0, 0], 2) == []
+    for sizes, windows in [([3, 9, 1, 0, 4], 4), ([1] * 100, 7), ([50, 1, 1, 1], 5), ([2, 2], 9)]:
+        cut = _windows(sizes, windows)
+        assert len(cut) <= windows
+        assert all(sum(end - start for _, (start, end) in w) <= -(-sum(sizes) // windows) for w in cut)
+        sent = [0] * len(sizes)
+        for w in cut:  # each wallet's share of a window continues where its last share ended
+            for j, (start, end) in w:
+                assert start == sent[j] < end
+                sent[j] = end
+        assert sent == sizes
+
+
+def test_send_all_windows_of_single_transaction_wallets(tmp_path: Path) -> None:
+    """Seven wallets sending one transaction each, at most three per window, every window mined as it
+    is sent (as the scale demo's `PoolMiner.mine_now`): three blocks of at most three."""
+    from xborder.chain import start_anvil
+    with start_anvil(no_mining=True, log_path=tmp_path / "a.log") as node:
+        w3 = web3(node)
+        wallets = senders(w3, 7)
+        receipts = send_all([(s, [Call(DEV.address(9), value=1)]) for s in wallets], window_txs=3,
+                            after_window=lambda: rpc(w3, "evm_mine"))
+        assert [len(r) for r in receipts] == [1] * 7 and all(r[0].status == 1 for r in receipts)
+        blocks = [r[0].block_number for r in receipts]
+        assert sorted(blocks.count(b) for b in set(blocks)) == [1, 3, 3]
+
+
 def test_unreachable_node_is_a_chain_error() -> None:
     w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{free_port()}", request_kwargs={"timeout": 2}))
     with pytest.raises(ChainError, match="is the node running"):

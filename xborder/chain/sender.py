@@ -349,33 +349,62 @@ def send_all(jobs: Sequence[Job], *, window_blocks: float = 4.0, timeout: float 
     total = sum(map(len, calls))
     done = 0
 
-    def collect(hashes: list[list[str]], sent_after: int) -> None:
+    def collect(owners: list[int], hashes: list[list[str]], sent_after: int) -> None:
         nonlocal done
         flat = wait_receipts(w3, [h for group in hashes for h in group], timeout=timeout, nudge_after=nudge_after,
                              progress=(lambda n, _t: progress(done + n, total)) if progress else None,
                              sent_after=sent_after)
         done += len(flat)
         it = iter(flat)
-        for j, group in enumerate(hashes):
+        for j, group in zip(owners, hashes, strict=True):
             receipts[j].extend(next(it) for _ in group)
 
-    in_flight: tuple[list[list[str]], int] | None = None
+    in_flight: tuple[list[int], list[list[str]], int] | None = None
     node = Rpc(w3)
-    for k in range(windows):
-        part = []
-        for (sender, _), cs in zip(jobs, calls, strict=True):
-            size = -(-len(cs) // windows)
-            part.append((sender, cs[k * size:(k + 1) * size]))
+    for bounds in _windows([len(cs) for cs in calls], windows):
+        part = [(jobs[j][0], calls[j][start:end]) for j, (start, end) in bounds]
         head = node.block_number()
         sent = _send_by_priority(part, batch_size)
         if after_window is not None:
             after_window()
         if in_flight is not None:
             collect(*in_flight)
-        in_flight = sent, head
+        in_flight = [j for j, _ in bounds], sent, head
     if in_flight is not None:
         collect(*in_flight)
     return receipts
+
+
+def _windows(sizes: Sequence[int], windows: int) -> list[list[tuple[int, tuple[int, int]]]]:
+    """Cut jobs of `sizes` transactions into `windows` windows of (almost) equal size, taking the
+    jobs' transactions round-robin (each job's nonces stay in order, its share of a window is a
+    contiguous slice): per window, (job index, (start, end)) of every job with a share in it.
+
+    Each job's own list cut into `windows` parts put every transaction of a batch of single-transaction
+    wallets (the encryption keys: 13,022 wallets, one transaction each) into the first window."""
+    total = sum(sizes)
+    per_window = max(1, -(-total // max(windows, 1)))
+    # round r holds the r-th transaction of every job longer than r; after round r, job j has
+    # sent min(size_j, r + 1): walk the rounds, closing a window each time it is full.
+    out: list[list[tuple[int, tuple[int, int]]]] = []
+    taken = [0] * len(sizes)
+    window: dict[int, int] = {}  # job -> its start in the open window
+    room = per_window
+    active = [j for j, size in enumerate(sizes) if size]
+    r = 0
+    while active:
+        for j in active:
+            window.setdefault(j, taken[j])
+            taken[j] += 1
+            room -= 1
+            if room == 0:
+                out.append([(jj, (start, taken[jj])) for jj, start in sorted(window.items())])
+                window, room = {}, per_window
+        r += 1
+        active = [j for j in active if sizes[j] > r]
+    if window:
+        out.append([(jj, (start, taken[jj])) for jj, start in sorted(window.items())])
+    return out
 
 
 def _send_by_priority(jobs: Sequence[tuple[TxSender, list[Call]]], batch_size: int) -> list[list[str]]:
