@@ -2,8 +2,8 @@
 
 Every row of `loan_events`, `raw_logs` and `loans` updates each of their secondary indexes as it is
 written; a first backfill writes nearly every row of those tables, and building an index once over
-them at the end costs a fraction of that (on the bench chain: the backfill 1.2x as fast, the build
-about 5 % of its time). So a database's first run drops `DEFERRED` (recording each one's DDL in
+them at the end costs a fraction of that (on the bench chain: 11 % less of the indexer's CPU, the
+build included; docs/benchmarks.md). So a database's first run drops `DEFERRED` (recording each one's DDL in
 `deferred_indexes`, in the transaction that creates the checkpoint) and `build` creates them again
 once the run has caught up, in one transaction.
 
