@@ -113,12 +113,13 @@ def _decode_logs(entries: Sequence[dict[str, Any]], decoder: EventDecoder, contr
                  ) -> tuple[list[tuple[Any, ...]], list[DecodedEvent]]:
     rows: list[tuple[Any, ...]] = []
     events: list[DecodedEvent] = []
-    # A block's and a transaction's fields repeat over their logs: converted once per run of them.
+    add_row, add_event = rows.append, events.append
+    # A block's, a transaction's and an address's fields repeat over their logs: converted once per run
+    # of them (addresses once per batch).
     last_block, last_tx = None, None
     number, block_hash, tx_hash = 0, "", ""
-    lowered: dict[str, str] = {}
-    fromhex, spec_of, decode_with = bytes.fromhex, decoder.spec_of, decoder.decode_with
-    padding: list[None] = [None, None, None, None]
+    seen: dict[str, tuple[str, str]] = {}
+    fromhex, spec_of = bytes.fromhex, decoder.spec_of
     for entry in entries:
         if entry["blockHash"] != last_block:
             last_block = entry["blockHash"]
@@ -127,36 +128,41 @@ def _decode_logs(entries: Sequence[dict[str, Any]], decoder: EventDecoder, contr
             last_tx = entry["transactionHash"]
             tx_hash = str(last_tx).lower()
         raw_address = entry["address"]
-        address = lowered.get(raw_address)
-        if address is None:
-            address = lowered[raw_address] = str(raw_address).lower()
+        known = seen.get(raw_address)
+        if known is None:
+            lowered = str(raw_address).lower()
+            known = seen[raw_address] = (lowered, contract_of.get(lowered, lowered))
+        address, contract = known
         topics = entry["topics"]
-        data = fromhex(str(entry["data"])[2:])
+        data = fromhex(entry["data"][2:])
         log_index, tx_index = int(entry["logIndex"], 16), int(entry["transactionIndex"], 16)
-        spec = spec_of(address, topics[0] if topics else None)
+        spec = spec_of(address, topics[0]) if topics else None
         if spec is not None:
             try:
-                events.append(decode_with(spec, address, topics, data, number, block_hash, tx_index, tx_hash,
-                                          log_index))
+                add_event(spec.build(topics, data, address, number, block_hash, tx_index, tx_hash, log_index))
             except (UndecodableLog, ValueError) as exc:
                 raise ConfigurationError(
                     f"log {log_index} of block {number} (tx {tx_hash}) at {address} does not decode as "
                     f"{spec.signature}: {exc}; is the deployment's ABI the one of these contracts?") from None
-        t: list[bytes | None] = [fromhex(topic[2:]) for topic in topics[:4]]
-        if len(t) < 4:
-            t += padding[:4 - len(t)]
-        rows.append((number, log_index, block_hash, tx_hash, tx_index, address, contract_of.get(address, address),
-                     spec.name if spec else None, *t, data))
+        add_row((number, log_index, block_hash, tx_hash, tx_index, address, contract, spec.name if spec else None,
+                 *_topic_columns(topics, fromhex), data))
     rows.sort(key=_log_position)
     events.sort(key=_event_position)
     return rows, events
 
 
+def _topic_columns(topics: Sequence[str], fromhex: Callable[[str], bytes]) -> tuple[bytes | None, ...]:
+    """`raw_logs.topic0` .. `topic3` of a log's topics (0x hex)."""
+    n = len(topics)
+    if n == 4:
+        return fromhex(topics[0][2:]), fromhex(topics[1][2:]), fromhex(topics[2][2:]), fromhex(topics[3][2:])
+    if n == 3:
+        return fromhex(topics[0][2:]), fromhex(topics[1][2:]), fromhex(topics[2][2:]), None
+    return (*(fromhex(t[2:]) for t in topics[:4]), *(None,) * (4 - min(n, 4)))
+
+
 _log_position = operator.itemgetter(0, 1)
-
-
-def _event_position(ev: DecodedEvent) -> tuple[int, int]:
-    return ev.block_number, ev.log_index
+_event_position = operator.attrgetter("block_number", "log_index")
 
 
 def stored_contracts(db: Database) -> list[IndexedContract]:

@@ -13,7 +13,7 @@ from faster_eth_abi import encode as abi_encode
 
 from xborder.build.compiler import compile_project
 from xborder.config import PROJECT_ROOT
-from xborder.index.decode import DataDecoder, abi_type
+from xborder.index.decode import DataDecoder, EventDecoder, UndecodableLog, abi_type
 
 CONTRACTS = ("InstitutionRegistry", "MacroPrudentialPolicy", "LoanLedger")
 
@@ -93,3 +93,55 @@ def test_types_the_plan_does_not_cover_go_to_faster_eth_abi() -> None:
     types = ["uint256[]", "(uint8,(uint8,bool))", "string[]"]
     data = abi_encode(types, [[1, 2, 3], (4, (5, True)), ["a", "bc"]])
     assert DataDecoder(types).decode(data) == abi_decode(types, data)
+
+
+def _topic(rng: random.Random, t: str) -> tuple[str, Any]:
+    """A topic of an indexed parameter of type `t`, and the value it decodes to."""
+    if t.startswith(("uint", "int", "address", "bool")) or (t.startswith("bytes") and t != "bytes"):
+        value = _value(rng, t, edge=False)
+        word = abi_encode([t], [value])
+        if t == "address":
+            value = str(value).lower()
+        return "0x" + word.hex(), value
+    word = rng.randbytes(32)  # a dynamic type is indexed as its hash: the hash is the value
+    return "0x" + word.hex(), word
+
+
+def test_compiled_events_decode_as_a_loop_over_their_inputs() -> None:
+    """`EventSpec.build` (the per-event code written out once) gives every event of the three
+    contracts the args a plain loop over the ABI's inputs gives, in the same order, and refuses a log
+    with the wrong number of topics as that loop did."""
+    artifacts = compile_project(PROJECT_ROOT)
+    rng = random.Random(3)
+    decoder = EventDecoder([(c, f"0x{i:040x}", artifacts[c].abi) for i, c in enumerate(CONTRACTS, start=1)])
+    inputs = {(s.contract, s.name): next(item["inputs"] for item in artifacts[s.contract].abi
+                                         if item.get("type") == "event" and item["name"] == s.name)
+              for s in decoder.specs()}
+    for spec in decoder.specs():
+        params = inputs[(spec.contract, spec.name)]
+        for _ in range(10):
+            expected: dict[str, Any] = {}
+            topics = [spec.topic0]
+            data_types, data_values = [], []
+            for i, p in enumerate(params):
+                name = p.get("name") or f"arg{i}"
+                if p.get("indexed"):
+                    topic, expected[name] = _topic(rng, abi_type(p))
+                    topics.append(topic)
+                else:
+                    data_types.append(abi_type(p))
+                    data_values.append(_value(rng, abi_type(p), edge=False))
+                    expected[name] = None
+            data = abi_encode(data_types, data_values)
+            for name, value in zip([p.get("name") or f"arg{i}" for i, p in enumerate(params)
+                                    if not p.get("indexed")], abi_decode(data_types, data), strict=True):
+                expected[name] = value
+            event = decoder.decode_with(spec, "0xab", topics, data, 7, "0xbh", 2, "0xth", 9)
+            assert (event.contract, event.event, event.address, event.block_number, event.block_hash,
+                    event.tx_index, event.tx_hash, event.log_index) == (
+                spec.contract, spec.name, "0xab", 7, "0xbh", 2, "0xth", 9)
+            assert list(event.args) == list(expected) and event.args == expected, spec.signature
+        with pytest.raises(UndecodableLog, match=f"expected {len(spec.indexed)} indexed topics, got "
+                                                 f"{len(spec.indexed) + 1}"):
+            decoder.decode_with(spec, "0xab", [spec.topic0, *["0x" + "00" * 32] * (len(spec.indexed) + 1)],
+                                b"", 7, "0xbh", 2, "0xth", 9)
