@@ -15,11 +15,13 @@ whatever the blocks' density; only a single block of more logs than the budget i
 
 Per batch [start, end] (end <= head - confirmations):
 
-1. the hash of `end` is read, then `eth_getLogs` for all indexed addresses at once, then (in JSON-RPC
-   batches of a few dozen) hash, parent hash and time of every block with a log, of `end` again and
-   of the checkpoint;
+1. the hash of `end` is read, then `eth_getLogs` for all indexed addresses (in up to READ_PARTS
+   parts of the range, the next fetched while one is decoded: `reader`), then (in JSON-RPC batches
+   of a few dozen) hash, parent hash and time of every block with a log, of `end` again and of the
+   checkpoint;
 2. if `end` changed, a log's block hash is not the canonical one, or the checkpoint block is no
-   longer canonical, the chain reorganised mid-batch: nothing is written and the loop starts over;
+   longer canonical, the chain reorganised mid-batch (`ChainMoved`): nothing is written and the
+   loop starts over;
 3. otherwise every log (raw, as the node returned it), its block, the projection of the decoded
    events and the new checkpoint are written in ONE transaction (`IndexStore.write`).
 
@@ -60,8 +62,9 @@ from xborder.index.identity import (
     stored_identity,
 )
 from xborder.index.projection import Projection, XborderProjection
+from xborder.index.reader import ChainMoved, RangeReader
 from xborder.index.rpc import RangeTooLarge, RetryPolicy, RpcClient, TooManyLogs, classify
-from xborder.index.store import ZERO_HASH, IndexedContract, IndexStore, LogBatch, decode_logs, gc_paused
+from xborder.index.store import ZERO_HASH, IndexedContract, IndexStore, LogBatch, gc_paused
 
 __all__ = ["IndexStats", "IndexStatus", "IndexedContract", "Indexer", "IndexerError", "deployment_contracts",
            "index_status"]
@@ -78,8 +81,6 @@ FIRST_RANGE_BLOCKS = 32
 #: default of 1,000, a checkpoint ran after nearly every batch and wrote the secondary indexes'
 #: pages again and again: the 2022-size chain in 41 batches took 78 s, 61 s with this (one batch: 54 s).
 WRITER_WAL_PAGES = 65_536
-
-
 def _release_freed_memory() -> None:
     """Hand the memory a batch freed back to the system (glibc keeps freed small blocks in its
     arenas; after batches of 100,000s of short-lived objects that is most of the resident size)."""
@@ -97,10 +98,6 @@ def _libc() -> ctypes.CDLL | None:
 
 
 _LIBC = _libc()
-
-
-class _ChainMoved(Exception):
-    """The chain reorganised while a batch was being read; read it again."""
 
 
 @dataclass
@@ -189,7 +186,7 @@ class Indexer:
         self.store = IndexStore(db, self.projection)
         self.decoder = EventDecoder([(c.name, c.address, c.abi) for c in contracts])
         self.addresses = sorted({c.address.lower() for c in contracts})
-        self._contract_of = {c.address.lower(): c.name for c in contracts}
+        self.reader = RangeReader(self.rpc, self.addresses, self.decoder, {c.address.lower(): c.name for c in contracts})
         self.base_block = min(c.start_block for c in contracts) - 1
         self.expected_chain_id = expected_chain_id
         self._sleep = sleep
@@ -258,7 +255,7 @@ class Indexer:
         if ancestor >= 0:
             header = self.rpc.header(ancestor)
             if header is None:
-                raise _ChainMoved()
+                raise ChainMoved()
             ancestor_hash = str(header["hash"]).lower()
         else:
             ancestor_hash = ZERO_HASH
@@ -271,37 +268,6 @@ class Indexer:
         return ancestor, ancestor_hash
 
     # ------------------------------------------------------------------ one batch
-
-    def _read_batch(self, checkpoint: tuple[int, str], end: int, budget: int) -> tuple[LogBatch, str]:
-        """Logs of (checkpoint, end], checked against the node's chain and decoded (GC paused);
-        TooManyLogs if the range (of more than one block) holds more than `budget` logs."""
-        with gc_paused():
-            return self._read_checked(checkpoint, end, budget)
-
-    def _read_checked(self, checkpoint: tuple[int, str], end: int, budget: int) -> tuple[LogBatch, str]:
-        start = checkpoint[0] + 1
-        first = self.rpc.header(end)
-        if first is None:
-            raise _ChainMoved()
-        raw = self.rpc.logs(self.addresses, start, end, max_logs=budget if end > start else None)
-        numbers = {int(entry["blockNumber"], 16) for entry in raw}
-        blocks = self.rpc.blocks(sorted(numbers | {end} | ({checkpoint[0]} if checkpoint[0] >= 0 else set())))
-        end_block = blocks.get(end)
-        if end_block is None or end_block[0] != str(first["hash"]).lower():
-            raise _ChainMoved()
-        if checkpoint[0] >= 0:
-            cp = blocks.get(checkpoint[0])
-            if cp is None or cp[0] != checkpoint[1]:
-                raise _ChainMoved()
-        for entry in raw:
-            if entry.get("removed"):
-                raise _ChainMoved()
-            block = blocks.get(int(entry["blockNumber"], 16))
-            if block is None or block[0] != str(entry["blockHash"]).lower():
-                raise _ChainMoved()
-        rows, events = decode_logs(raw, self.decoder, self._contract_of)
-        del raw
-        return LogBatch(rows, events, {n: blocks[n] for n in numbers}), end_block[0]
 
     def sync(self, to_block: int | None = None, stop: threading.Event | None = None) -> int:
         """Index up to min(head - confirmations, to_block); return the checkpoint block.
@@ -320,7 +286,8 @@ class Indexer:
         attempt = 0
         target = checkpoint[0]
         ahead: _ReadAhead | None = None
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="xborder-index-read") as reader:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="xborder-index-read") as read_ahead, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="xborder-index-fetch") as self.reader.fetcher:
             try:
                 while stop is None or not stop.is_set():
                     try:
@@ -346,7 +313,7 @@ class Indexer:
                         if end < target and room >= self.target_events and (stop is None or not stop.is_set()):
                             after = min(target, end + self.batch_blocks)
                             ahead = _ReadAhead((end, end_hash), after,
-                                               reader.submit(self._read_batch, (end, end_hash), after, room))
+                                               read_ahead.submit(self.reader.read, (end, end_hash), after, room))
                         with gc_paused():
                             self.store.write(batch, end, end_hash)
                         del batch
@@ -354,7 +321,7 @@ class Indexer:
                         checkpoint = (end, end_hash)
                         self._tally(logs, events, blocks, end)
                         attempt = 0
-                    except _ChainMoved:
+                    except ChainMoved:
                         log.info("the chain moved under batch after block %d; reading it again", checkpoint[0])
                         self._sleep(0.05)
                     except (IndexerError, ConfigurationError):
@@ -374,6 +341,7 @@ class Indexer:
                         checkpoint = self.store.checkpoint() or checkpoint
             finally:
                 _discard(ahead)
+                self.reader.fetcher = None
         return checkpoint[0]
 
     def _read_or_shrink(self, checkpoint: tuple[int, str], end: int,
@@ -381,7 +349,7 @@ class Indexer:
         """The batch after `checkpoint` up to `end` (read ahead in `pending`, else read now); None
         if the range must shrink: it holds more logs than the budget, or the node refused it."""
         try:
-            return pending.result() if pending is not None else self._read_batch(checkpoint, end, self.log_budget)
+            return pending.result() if pending is not None else self.reader.read(checkpoint, end, self.log_budget)
         except TooManyLogs as exc:
             # [start, over - 1] holds at most the budget; a first block over it is read alone.
             self.batch_blocks = max(1, exc.over - 1 - checkpoint[0])

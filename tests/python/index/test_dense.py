@@ -5,6 +5,7 @@ equals the chain: the same logs as eth_getLogs, and the same tables as an index 
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import pytest
 from web3 import Web3
 
 from xborder.index import Indexer, IndexStats, open_database
+from xborder.index import rpc as rpc_module
+from xborder.index.reader import READ_PARTS, spans
 from xborder.index.rpc import RpcClient, TooManyLogs
 
 from .helpers import Emitters, Workload, dump, one_row
@@ -103,7 +106,12 @@ def test_dense_blocks_are_split_by_logs_and_the_index_equals_the_chain(
     assert dump(db) == dump(whole)
 
 
-def test_logs_over_the_budget_name_the_block_where_it_runs_out(w3: Web3, dense_chain: tuple[Emitters, int]) -> None:
+@pytest.mark.parametrize("chunk", [13, 1 << 20])
+def test_logs_over_the_budget_name_the_block_where_it_runs_out(w3: Web3, dense_chain: tuple[Emitters, int],
+                                                               chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read in chunks of 13 bytes too: a log's `"blockNumber"` key or value cut by a chunk's end is
+    counted once, and the block where the budget runs out is named once its value has arrived."""
+    monkeypatch.setattr(rpc_module, "_STREAM_CHUNK", chunk)
     emitters, head = dense_chain
     rpc = RpcClient(w3)
     addresses = [c.address.lower() for c in emitters.contracts()]
@@ -115,3 +123,13 @@ def test_logs_over_the_budget_name_the_block_where_it_runs_out(w3: Web3, dense_c
         assert caught.value.over == int(every[budget]["blockNumber"], 16), budget
         assert (caught.value.from_block, caught.value.to_block, caught.value.budget) == (
             emitters.start_block, head, budget)
+
+
+@pytest.mark.parametrize(("start", "end"), [(5, 5), (5, 6), (1, 31), (10, 10_009), (7, 7 + READ_PARTS)])
+def test_a_range_is_read_in_parts_that_cover_it_once_in_order(start: int, end: int) -> None:
+    parts = spans(start, end, READ_PARTS)
+    assert len(parts) == min(READ_PARTS, end - start + 1)
+    assert parts[0][0] == start and parts[-1][1] == end
+    assert all(lo <= hi for lo, hi in parts) and all(a[1] + 1 == b[0] for a, b in itertools.pairwise(parts))
+    sizes = [hi - lo + 1 for lo, hi in parts]
+    assert max(sizes) - min(sizes) <= 1

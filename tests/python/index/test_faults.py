@@ -21,12 +21,14 @@ from web3 import Web3
 
 from xborder.chain import LocalNode, free_port
 from xborder.index import Indexer, RetryPolicy, open_database
+from xborder.index.reader import READ_PARTS
 from xborder.index.service import indexer_web3
 
 from .helpers import Emitters, Workload, dump
 
 CLIENT_TIMEOUT = 0.5
-MAX_LOG_RANGE = 16
+#: Less than a quarter of the first range (64 blocks), which the indexer reads in READ_PARTS parts.
+MAX_LOG_RANGE = 8
 
 
 class FaultyProxy(ThreadingHTTPServer):
@@ -135,7 +137,8 @@ def test_faults_are_retried_and_the_index_is_identical(db_url: str, w3: Web3, em
     # Every kind of fault was met, reported, and survived; the range adapted to the node's limit.
     for kind in ("drop", "reset", "delay", "500", "429", "garbage", "rpc-error", "range"):
         assert proxy.injected[kind] > 0, proxy.injected
-    # After the node's last refusal the range is at most its limit; each accepted batch doubles it, and a
-    # range above the limit is refused again, except a last batch cut short by the target: so at most 4x.
-    assert stats.range_shrinks > 0 and indexer.batch_blocks <= 4 * MAX_LOG_RANGE
+    # A range is read in READ_PARTS parts, and a part over the limit is refused: after the node's last
+    # refusal the range is at most READ_PARTS x the limit; each accepted batch doubles it, and a range
+    # above that is refused again, except a last batch cut short by the target: so at most 4x that.
+    assert stats.range_shrinks > 0 and indexer.batch_blocks <= 4 * READ_PARTS * MAX_LOG_RANGE
     assert {"rate-limited", "http-500", "range-too-large", "timeout"} <= set(stats.failures), stats.failures
