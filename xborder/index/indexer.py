@@ -100,6 +100,10 @@ def _libc() -> ctypes.CDLL | None:
 _LIBC = _libc()
 
 
+class _Unwound(Exception):
+    """A request retried in a thread while `sync` unwinds: abandoned."""
+
+
 @dataclass
 class _ReadAhead:
     """The read of the range after `checkpoint` up to `end`, running in the reader thread."""
@@ -172,7 +176,7 @@ class Indexer:
         if confirmations < 0:
             raise ConfigurationError("confirmations must be 0 or more")
         self.db = db
-        self.rpc = RpcClient(w3, retry or RetryPolicy(), sleep=sleep)
+        self.rpc = RpcClient(w3, retry or RetryPolicy(), sleep=self._retry_sleep)
         self.contracts = contracts
         self.confirmations = confirmations
         self.batch_blocks = max(min_batch_blocks, batch_blocks)
@@ -190,10 +194,24 @@ class Indexer:
         self.base_block = min(c.start_block for c in contracts) - 1
         self.expected_chain_id = expected_chain_id
         self._sleep = sleep
+        #: Set while `sync` unwinds: an RPC retry in the fetch or read-ahead thread gives up then.
+        self._unwinding = threading.Event()
         self._on_batch = on_batch
         self._ready = False
         self._density_known = False
         self.stats = IndexStats()
+
+    def _retry_sleep(self, seconds: float) -> None:
+        """The wait before an RPC retry. Once `sync` unwinds (an error, Ctrl-C, SIGTERM), a request
+        still retried in the fetch or read-ahead thread gives up here (`_Unwound`) instead of
+        retrying a dead node for ever while the unwinding waits for its thread."""
+        if self._sleep is time.sleep:
+            unwound = self._unwinding.wait(seconds)
+        else:
+            self._sleep(seconds)
+            unwound = self._unwinding.is_set()
+        if unwound:
+            raise _Unwound("the indexer is stopping: request abandoned")
 
     # ------------------------------------------------------------------ identity and checkpoint
 
@@ -279,6 +297,7 @@ class Indexer:
         if that write committed, and thrown away on anything else (a failure, a shrunk range).
         It may hold what `log_budget` leaves beside the batch being written, and is not started
         when that is less than `target_events`."""
+        self._unwinding.clear()
         checkpoint = self._initialise()
         if self.stats.start_block < 0:
             self.stats.start_block = checkpoint[0]
@@ -340,6 +359,7 @@ class Indexer:
                         self._sleep(delay)
                         checkpoint = self.store.checkpoint() or checkpoint
             finally:
+                self._unwinding.set()  # a request retried in a thread gives up, so the threads end
                 _discard(ahead)
                 self.reader.fetcher = None
         return checkpoint[0]

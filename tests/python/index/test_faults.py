@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import random
+import signal
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -41,6 +44,8 @@ class FaultyProxy(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.fault_rate = fault_rate
         self.injected: Counter[str] = Counter()
+        #: Methods answered 502 every time (a node whose log queries fail for good).
+        self.failing: set[str] = set()
 
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # the client hung up on a delayed reply: that is the point of the fault
@@ -78,6 +83,8 @@ class _Handler(BaseHTTPRequestHandler):
             spec = request["params"][0]
             if int(spec["toBlock"], 16) - int(spec["fromBlock"], 16) + 1 > MAX_LOG_RANGE:
                 fault = "range"
+        if isinstance(request, dict) and request.get("method") in self.server.failing:
+            fault = "502"
         self.server.injected[fault] += 1
         if fault == "drop":
             self.close_connection = True
@@ -142,3 +149,32 @@ def test_faults_are_retried_and_the_index_is_identical(db_url: str, w3: Web3, em
     # above that is refused again, except a last batch cut short by the target: so at most 4x that.
     assert stats.range_shrinks > 0 and indexer.batch_blocks <= 4 * READ_PARTS * MAX_LOG_RANGE
     assert {"rate-limited", "http-500", "range-too-large", "timeout"} <= set(stats.failures), stats.failures
+
+
+def test_an_indexer_stuck_on_a_failing_node_stops_at_once_on_ctrl_c(
+        w3: Web3, emitters: Emitters, proxy: FaultyProxy, tmp_path: Path) -> None:
+    """eth_getLogs fails for good: the indexer retries it for ever in its fetch thread, the main thread
+    waits for the reply. SIGINT must still end the process within seconds (the retry in the thread
+    gives up while the run unwinds), not leave it retrying a dead node behind an exiting interpreter."""
+    Workload(emitters, seed=4).setup()
+    proxy.fault_rate = 0.0
+    proxy.failing.add("eth_getLogs")
+    spec = tmp_path / "contracts.json"
+    spec.write_text(json.dumps([{"name": c.name, "address": c.address, "abi": c.abi, "start_block": c.start_block}
+                                for c in emitters.contracts()]))
+    child = subprocess.Popen([sys.executable, "-m", "xborder.bench.index_child", proxy.url,
+                              f"sqlite:///{tmp_path / 'stuck.db'}", str(spec), str(w3.eth.block_number)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while proxy.injected["502"] < 3:  # retried at least twice: stuck in the fetch thread's retries
+            assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+            time.sleep(0.05)
+        stopped_at = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=20)
+        assert time.monotonic() - stopped_at < 10, err
+        assert child.returncode != 0 and "KeyboardInterrupt" in err, err
+    finally:
+        child.kill()
+        child.wait()
