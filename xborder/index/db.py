@@ -33,10 +33,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _INT64_MAX = 2**63 - 1
 #: SQLite: rows per INSERT statement. One statement of many rows binds as many values but runs its
-#: setup once: 0.152 -> 0.135 s for the 31,697 raw logs of the bench chain. Within the 32,766
-#: variables a statement may have.
+#: setup once: 0.152 -> 0.135 s for the 31,697 raw logs of the bench chain. Within the variables a
+#: statement may have (`SQLITE_LIMIT_VARIABLE_NUMBER`: 32,766 since SQLite 3.32, 999 before).
 _ROWS_PER_INSERT = 200
-_SQLITE_VARIABLES = 32_766
 #: First schema version with the raw log table: an older index with data cannot be upgraded.
 AUDIT_TRAIL_VERSION = 3
 #: First schema version of the v2 ledger's events: an index of a v1 ledger holds v1 raw logs.
@@ -117,10 +116,20 @@ class Database:
         if not rows:
             return
         if self.dialect == "sqlite":
+            # All the rows or none. The rows bound before an integer past 64 bits are written
+            # already: undone to the savepoint, then every row again with such integers as text.
+            self._conn.execute("SAVEPOINT xborder_many")
             try:
-                self._conn.executemany(sql, rows)
-            except OverflowError:
-                self._conn.executemany(sql, [self._fix_sqlite(r) for r in rows])
+                try:
+                    self._conn.executemany(sql, rows)
+                except OverflowError:
+                    self._conn.execute("ROLLBACK TO xborder_many")
+                    self._conn.executemany(sql, [self._fix_sqlite(r) for r in rows])
+            except BaseException:
+                self._conn.execute("ROLLBACK TO xborder_many")
+                self._conn.execute("RELEASE xborder_many")
+                raise
+            self._conn.execute("RELEASE xborder_many")
         else:
             with self._conn.cursor() as cur:
                 cur.executemany(self._sql(sql), rows)
@@ -135,7 +144,7 @@ class Database:
         if self.dialect == "sqlite":
             head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
             one = f"({', '.join('?' * len(columns))})"
-            per = min(_ROWS_PER_INSERT, _SQLITE_VARIABLES // len(columns))
+            per = min(_ROWS_PER_INSERT, self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(columns))
             full = len(rows) // per * per if per > 1 else 0
             if full:
                 self.executemany(head + ", ".join([one] * per),

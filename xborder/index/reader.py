@@ -10,16 +10,20 @@ used then). In order:
    this process's work. The parts share `budget` (`RpcClient.fetch_logs`, `TooManyLogs` over the
    whole range);
 2. after each part, (hash, parent hash, time) of its blocks (queued behind the next part's fetch);
-   after the last one, `end` and the checkpoint again;
+   after the last part's logs, `end` and the checkpoint again;
 3. a log marked `removed`, a log's block hash that is not its block's, a checkpoint no longer
-   canonical or an `end` that moved: `ChainMoved`. A reorganisation under any part replaces `end`
-   (or takes it away), which step 2 reads after every part.
+   canonical or an `end` that moved: `ChainMoved`. Every part's logs are fetched between the two
+   reads of `end`, and a reorganisation under any part replaces `end` (or takes it away).
+
+A read that fails part-way (a reorganisation, a refusal, too many logs) cancels what it had queued
+in the fetch thread: the next read does not wait behind fetches nobody will use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -75,17 +79,23 @@ class RangeReader:
         rows: list[tuple[Any, ...]] = []
         events: list[DecodedEvent] = []
         headers: list[Future[dict[int, tuple[str, str, int]]]] = []
-        for entries in self._logs_in_parts(start, end, budget):
-            if any(entry.get("removed") for entry in entries):
-                raise ChainMoved()
-            part_rows, part_events = decode_logs(entries, self.decoder, self.contract_of)
-            rows += part_rows  # the parts are in block order, and each part's rows too
-            events += part_events
-            headers.append(self._fetch(self.rpc.blocks, sorted({row[0] for row in part_rows})))
+        try:
+            with closing(self._logs_in_parts(start, end, budget)) as in_parts:  # closed at once on a failure
+                for entries in in_parts:
+                    if any(entry.get("removed") for entry in entries):
+                        raise ChainMoved()
+                    part_rows, part_events = decode_logs(entries, self.decoder, self.contract_of)
+                    del entries
+                    rows += part_rows  # the parts are in block order, and each part's rows too
+                    events += part_events
+                    headers.append(self._fetch(self.rpc.blocks, sorted({row[0] for row in part_rows})))
+            blocks = self.rpc.blocks(sorted({end} | ({checkpoint[0]} if checkpoint[0] >= 0 else set())))
+            for part in headers:
+                blocks.update(part.result())
+        finally:
+            for part in headers:
+                part.cancel()  # a no-op once done; drops the queued ones after a failure
         numbers = {row[0] for row in rows}
-        blocks = self.rpc.blocks(sorted({end} | ({checkpoint[0]} if checkpoint[0] >= 0 else set())))
-        for part in headers:
-            blocks.update(part.result())
         end_block = blocks.get(end)
         if end_block is None or end_block[0] != str(first["hash"]).lower():
             raise ChainMoved()
@@ -99,7 +109,7 @@ class RangeReader:
                 raise ChainMoved()
         return LogBatch(rows, events, {n: blocks[n] for n in numbers}), end_block[0]
 
-    def _logs_in_parts(self, start: int, end: int, budget: int) -> Iterator[list[dict[str, Any]]]:
+    def _logs_in_parts(self, start: int, end: int, budget: int) -> Generator[list[dict[str, Any]], None, None]:
         """The logs of [start, end] in up to READ_PARTS parts, in block order. Each part may hold
         what the parts before it left of `budget`, so the range holds at most `budget` (TooManyLogs
         names the block where it ran out, over the whole range); a range of one block is read whole."""
@@ -110,15 +120,20 @@ class RangeReader:
 
         parts = spans(start, end, READ_PARTS if self.fetcher is not None else 1)
         pending = self._fetch(fetch, *parts[0], left if end > start else None)
-        for i in range(len(parts)):
-            try:
-                reply = pending.result()
-            except TooManyLogs as exc:
-                raise TooManyLogs(start, end, budget, exc.over) from None
-            left -= reply.count
-            if i + 1 < len(parts):
-                pending = self._fetch(fetch, *parts[i + 1], left)
-            yield reply.entries()
+        try:
+            for i in range(len(parts)):
+                try:
+                    reply = pending.result()
+                except TooManyLogs as exc:
+                    raise TooManyLogs(start, end, budget, exc.over) from None
+                left -= reply.count
+                if i + 1 < len(parts):
+                    pending = self._fetch(fetch, *parts[i + 1], left)
+                entries = reply.entries()
+                del reply  # its bytes, while the entries are decoded
+                yield entries
+        finally:
+            pending.cancel()  # the next part, when the read stopped before it (a no-op once done)
 
     def _fetch(self, fn: Callable[..., _T], *args: Any) -> Future[_T]:
         """`fn(*args)` in the fetch thread, in the order asked (at once, here, without one)."""

@@ -222,7 +222,9 @@ class RpcClient:
             raise ValueError(f"{method}: a reply of over {max_logs} logs without their block numbers")
         if b'"result"' in body[:_RESULT_WITHIN]:
             return LogsReply(count=seen, body=body)
-        return json.loads(body)
+        reply = json.loads(body)  # an error, or a result behind other keys (a proxy's long id)
+        result = reply.get("result") if isinstance(reply, dict) and reply.get("error") is None else None
+        return LogsReply(count=len(result), parsed=result) if isinstance(result, list) else reply
 
     def call(self, method: str, params: list[Any], *, range_request: bool = False,
              expect: type | None = None, max_logs: int | None = None) -> Any:

@@ -6,6 +6,9 @@ equals the chain: the same logs as eth_getLogs, and the same tables as an index 
 from __future__ import annotations
 
 import itertools
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -115,9 +118,12 @@ def test_logs_over_the_budget_name_the_block_where_it_runs_out(w3: Web3, dense_c
     emitters, head = dense_chain
     rpc = RpcClient(w3)
     addresses = [c.address.lower() for c in emitters.contracts()]
-    every = rpc.logs(addresses, emitters.start_block, head)
-    assert rpc.logs(addresses, emitters.start_block, head, max_logs=len(every)) == every
-    for budget in (1, 99, BUDGET, len(every) - 1):
+    # the reference: web3's own request, not the stream under test
+    every = _rpc(w3, "eth_getLogs", [{"address": addresses, "fromBlock": hex(emitters.start_block),
+                                      "toBlock": hex(head)}])
+    whole = rpc.fetch_logs(addresses, emitters.start_block, head, max_logs=len(every))
+    assert whole.count == len(every) and whole.entries() == every
+    for budget in (0, 1, 99, BUDGET, len(every) - 1):
         with pytest.raises(TooManyLogs) as caught:
             rpc.logs(addresses, emitters.start_block, head, max_logs=budget)
         assert caught.value.over == int(every[budget]["blockNumber"], 16), budget
@@ -133,3 +139,38 @@ def test_a_range_is_read_in_parts_that_cover_it_once_in_order(start: int, end: i
     assert all(lo <= hi for lo, hi in parts) and all(a[1] + 1 == b[0] for a, b in itertools.pairwise(parts))
     sizes = [hi - lo + 1 for lo, hi in parts]
     assert max(sizes) - min(sizes) <= 1
+
+
+class _LongIdNode(ThreadingHTTPServer):
+    """Answers every eth_getLogs with two logs, behind a long id (a proxy's, say)."""
+
+    reply = json.dumps({"jsonrpc": "2.0", "id": "x" * 120, "result": [
+        {"blockNumber": "0x5", "logIndex": "0x0"}, {"blockNumber": "0x7", "logIndex": "0x0"}]}).encode()
+
+
+class _LongIdHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(_LongIdNode.reply)))
+        self.end_headers()
+        self.wfile.write(_LongIdNode.reply)
+
+
+def test_a_result_behind_other_keys_is_read_and_counted() -> None:
+    server = _LongIdNode(("127.0.0.1", 0), _LongIdHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        rpc = RpcClient(Web3(Web3.HTTPProvider(f"http://127.0.0.1:{server.server_address[1]}")))
+        reply = rpc.fetch_logs(["0x" + "00" * 20], 1, 9, max_logs=5)
+        assert reply.count == 2 and [e["blockNumber"] for e in reply.entries()] == ["0x5", "0x7"]
+        with pytest.raises(TooManyLogs) as caught:
+            rpc.fetch_logs(["0x" + "00" * 20], 1, 9, max_logs=1)
+        assert caught.value.over == 7
+    finally:
+        server.shutdown()
+        server.server_close()
