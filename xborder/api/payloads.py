@@ -23,7 +23,7 @@ from xborder.domain.loans import parse_loan_id as _parse_loan_id
 from xborder.errors import ValidationError
 from xborder.index import analytics, queries, reconcile
 from xborder.index.db import Database
-from xborder.index.indexer import index_status
+from xborder.index.status import index_status
 
 if TYPE_CHECKING:
     from web3 import Web3

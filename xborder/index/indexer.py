@@ -35,21 +35,16 @@ doubles nothing.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import logging
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from web3 import Web3
 
-from xborder.bindings.deployment import CONTRACT_NAMES as INDEXED_CONTRACT_NAMES
-from xborder.bindings.deployment import load_deployment
-from xborder.errors import ConfigurationError, DeploymentNotFound
+from xborder.errors import ConfigurationError
 from xborder.index import deferred
 from xborder.index.db import Database
 from xborder.index.decode import EventDecoder
@@ -64,10 +59,16 @@ from xborder.index.identity import (
 from xborder.index.projection import Projection, XborderProjection
 from xborder.index.reader import ChainMoved, RangeReader
 from xborder.index.rpc import RangeTooLarge, RetryPolicy, RpcClient, TooManyLogs, classify
-from xborder.index.store import ZERO_HASH, IndexedContract, IndexStore, LogBatch, gc_paused
+from xborder.index.store import (
+    ZERO_HASH,
+    IndexedContract,
+    IndexStore,
+    LogBatch,
+    gc_paused,
+    release_freed_memory,
+)
 
-__all__ = ["IndexStats", "IndexStatus", "IndexedContract", "Indexer", "IndexerError", "deployment_contracts",
-           "index_status"]
+__all__ = ["IndexStats", "IndexedContract", "Indexer", "IndexerError"]
 
 log = logging.getLogger(__name__)
 
@@ -81,25 +82,6 @@ FIRST_RANGE_BLOCKS = 32
 #: default of 1,000, a checkpoint ran after nearly every batch and wrote the secondary indexes'
 #: pages again and again: the 2022-size chain in 41 batches took 78 s, 61 s with this (one batch: 54 s).
 WRITER_WAL_PAGES = 65_536
-def _release_freed_memory() -> None:
-    """Hand the memory a batch freed back to the system (glibc keeps freed small blocks in its
-    arenas; after batches of 100,000s of short-lived objects that is most of the resident size)."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _libc() -> ctypes.CDLL | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim.argtypes = [ctypes.c_size_t]
-        return libc
-    except (OSError, AttributeError):  # not glibc
-        return None
-
-
-_LIBC = _libc()
-
-
 class _Unwound(Exception):
     """A request retried in a thread while `sync` unwinds: abandoned."""
 
@@ -145,20 +127,6 @@ class IndexStats:
     @property
     def events_per_second(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else 0.0
-
-
-@dataclass
-class IndexStatus:
-    chain_id: int | None
-    checkpoint: int | None
-    checkpoint_hash: str | None
-    contracts: list[tuple[str, str, int]]
-    counts: dict[str, int]
-    schema_version: int
-    genesis_hash: str | None = None
-    log_counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    #: Secondary indexes a first backfill that has not caught up yet still has to build.
-    deferred_indexes: list[str] = field(default_factory=list)
 
 
 class Indexer:
@@ -336,7 +304,7 @@ class Indexer:
                         with gc_paused():
                             self.store.write(batch, end, end_hash)
                         del batch
-                        _release_freed_memory()
+                        release_freed_memory()
                         checkpoint = (end, end_hash)
                         self._tally(logs, events, blocks, end)
                         attempt = 0
@@ -445,47 +413,3 @@ class Indexer:
             self.stats.seconds = time.perf_counter() - started
             self.stats.failures = dict(self.rpc.failures)
         return self.stats
-
-
-# ---------------------------------------------------------------------- status and entry points
-
-def index_status(db: Database) -> IndexStatus:
-    """Checkpoint, identity, contracts, row counts and log counts: read from the checkpoint and the
-    summary tables (constant time at any size)."""
-    checkpoint = db.query_one("SELECT chain_id, block_number, block_hash FROM checkpoint WHERE id = 1")
-    identity = stored_identity(db) if db.table_exists("chain_identity") else None
-    log_counts: dict[str, dict[str, int]] = {}
-    if db.table_exists("log_counts"):
-        for contract, event, n in db.query("SELECT contract, event, logs FROM log_counts ORDER BY contract, event"):
-            log_counts.setdefault(str(contract), {})[str(event)] = int(n)
-    ledger = log_counts.get("LoanLedger", {})
-    counts = {table: int(db.query_one(f"SELECT COUNT(*) FROM {table}")[0])  # type: ignore[index]
-              for table in ("institutions", "wallets", "parameter_changes", "reference_rate_changes",
-                            "financing_type_changes")}
-    loans = db.query_one("SELECT SUM(loans) FROM loan_totals WHERE dimension = 'currency'") \
-        if db.table_exists("loan_totals") else None
-    counts["loans"] = int(loans[0]) if loans and loans[0] is not None else 0
-    counts["loan_events"] = sum(n for e, n in ledger.items() if e.startswith("Loan"))
-    counts["raw_logs"] = sum(sum(c.values()) for c in log_counts.values())
-    return IndexStatus(
-        chain_id=int(checkpoint[0]) if checkpoint else None,
-        checkpoint=int(checkpoint[1]) if checkpoint else None,
-        checkpoint_hash=str(checkpoint[2]) if checkpoint else None,
-        contracts=[(str(r[0]), str(r[1]), int(r[2])) for r in db.query(
-            "SELECT name, address, start_block FROM indexed_contracts ORDER BY name")],
-        counts=counts, schema_version=db.schema_version(),
-        genesis_hash=identity.genesis_hash if identity else None, log_counts=log_counts,
-        deferred_indexes=deferred.pending(db) if db.table_exists("deferred_indexes") else [])
-
-
-def deployment_contracts(deployments_dir: Path, chain_id: int) -> list[IndexedContract]:
-    """The indexed contracts of the deploy service's manifest `deployments/<chain-id>.json`."""
-    deployment = load_deployment(deployments_dir, chain_id)
-    missing = [n for n in INDEXED_CONTRACT_NAMES if n not in deployment.contracts]
-    if missing:
-        raise DeploymentNotFound(f"the deployment of chain {chain_id} in {deployments_dir} lacks "
-                                 f"{', '.join(missing)}: finish it with `xborder deploy`")
-    return [IndexedContract(name=name, address=deployment.address(name),
-                            abi=deployment.abi(name, deployments_dir),
-                            start_block=deployment.contracts[name].block_number)
-            for name in INDEXED_CONTRACT_NAMES]

@@ -14,17 +14,10 @@ from xborder.config import Settings
 from xborder.errors import ConfigurationError
 from xborder.index.db import Database, open_database
 from xborder.index.identity import IndexerError
-from xborder.index.indexer import (
-    START_ATTEMPTS,
-    IndexedContract,
-    Indexer,
-    IndexStats,
-    IndexStatus,
-    deployment_contracts,
-    index_status,
-)
+from xborder.index.indexer import START_ATTEMPTS, IndexedContract, Indexer, IndexStats
 from xborder.index.projection import XborderProjection
 from xborder.index.rpc import RetryPolicy, RpcClient
+from xborder.index.status import IndexStatus, deployment_contracts, index_status
 from xborder.index.store import IndexStore
 from xborder.wallets.encryption import KeyRing
 from xborder.wallets.terms_reader import TermsReader

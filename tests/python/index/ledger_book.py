@@ -28,7 +28,7 @@ from xborder.chain.launcher import DEV_MNEMONIC
 from xborder.config import PROJECT_ROOT, Settings
 from xborder.domain.identifiers import identifier_bytes, lei_with_check, uscc_with_check
 from xborder.domain.loans import LoanRequest
-from xborder.index.indexer import deployment_contracts
+from xborder.index.status import deployment_contracts
 from xborder.services.deploy import deploy
 
 Account.enable_unaudited_hdwallet_features()

@@ -12,7 +12,7 @@ from web3 import Web3
 from xborder.index import Indexer, IndexStats, open_database
 from xborder.index.db import Database
 from xborder.index.deferred import DEFERRED, pending
-from xborder.index.indexer import index_status
+from xborder.index.status import index_status
 
 from .helpers import Emitters, Workload, dump
 

@@ -36,10 +36,10 @@ import pytest
 from xborder.chain import LocalNode
 from xborder.domain.enums import ConsentSide, LoanStatus, Parameter, ReasonCode
 from xborder.index import Indexer, IndexStore, index_events, open_database, queries
-from xborder.index.indexer import deployment_contracts
 from xborder.index.projection import XborderProjection
 from xborder.index.reconcile import consistency_report
 from xborder.index.service import indexer_web3
+from xborder.index.status import deployment_contracts
 
 from .helpers import PROJECTED, dump, dump_diff
 from .ledger_book import DAY, Book, M, dev_account

@@ -26,8 +26,8 @@ from xborder.domain.dates import DAY
 from xborder.domain.identifiers import identifier_bytes, uscc_with_check
 from xborder.index import Indexer, IndexStats, open_database
 from xborder.index.db import Database
-from xborder.index.indexer import deployment_contracts
 from xborder.index.service import index_events, indexer_web3
+from xborder.index.status import deployment_contracts
 from xborder.services import onboarding, policy
 from xborder.services import terms as T
 from xborder.services.deploy import deploy
