@@ -155,7 +155,9 @@ def test_an_indexer_stuck_on_a_failing_node_stops_at_once_on_ctrl_c(
         w3: Web3, emitters: Emitters, proxy: FaultyProxy, tmp_path: Path) -> None:
     """eth_getLogs fails for good: the indexer retries it for ever in its fetch thread, the main thread
     waits for the reply. SIGINT must still end the process within seconds (the retry in the thread
-    gives up while the run unwinds), not leave it retrying a dead node behind an exiting interpreter."""
+    gives up while the run unwinds), not leave it retrying a dead node behind an exiting interpreter —
+    also when the suite runs as a background job that inherited SIGINT ignored (the child unwinds on
+    it all the same: `unwind_on_stop_signals`)."""
     Workload(emitters, seed=4).setup()
     proxy.fault_rate = 0.0
     proxy.failing.add("eth_getLogs")
