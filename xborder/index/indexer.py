@@ -82,6 +82,8 @@ FIRST_RANGE_BLOCKS = 32
 #: default of 1,000, a checkpoint ran after nearly every batch and wrote the secondary indexes'
 #: pages again and again: the 2022-size chain in 41 batches took 78 s, 61 s with this (one batch: 54 s).
 WRITER_WAL_PAGES = 65_536
+
+
 class _Unwound(Exception):
     """A request retried in a thread while `sync` unwinds: abandoned."""
 

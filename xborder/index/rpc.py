@@ -91,6 +91,13 @@ class LogsReply:
         return result  # type: ignore[no-any-return]
 
 
+def _parsed_logs(reply: Any) -> Any:
+    """A parsed eth_getLogs reply: its logs as a `LogsReply` when it is a result list, else the reply
+    itself (an error, for `RpcClient.result_of` to raise)."""
+    result = reply.get("result") if isinstance(reply, dict) and reply.get("error") is None else None
+    return LogsReply(count=len(result), parsed=result) if isinstance(result, list) else reply
+
+
 class RpcRequestFailed(ChainError):
     """A request failed and `RetryPolicy.max_attempts` ran out (only when a limit is set)."""
 
@@ -194,9 +201,7 @@ class RpcClient:
             result = reply.get("result") if isinstance(reply, dict) else None
             if isinstance(result, list) and len(result) > max_logs:
                 raise TooManyLogs(first, last, max_logs, int(result[max_logs]["blockNumber"], 16))
-            if isinstance(result, list):
-                return LogsReply(count=len(result), parsed=result)
-            return reply
+            return _parsed_logs(reply)
         kwargs = dict(provider.get_request_kwargs())
         if self._stream_session is None:
             self._stream_session = http_session(str(provider.endpoint_uri))
@@ -222,9 +227,7 @@ class RpcClient:
             raise ValueError(f"{method}: a reply of over {max_logs} logs without their block numbers")
         if b'"result"' in body[:_RESULT_WITHIN]:
             return LogsReply(count=seen, body=body)
-        reply = json.loads(body)  # an error, or a result behind other keys (a proxy's long id)
-        result = reply.get("result") if isinstance(reply, dict) and reply.get("error") is None else None
-        return LogsReply(count=len(result), parsed=result) if isinstance(result, list) else reply
+        return _parsed_logs(json.loads(body))  # an error, or a result behind other keys (a proxy's long id)
 
     def call(self, method: str, params: list[Any], *, range_request: bool = False,
              expect: type | None = None, max_logs: int | None = None) -> Any:
