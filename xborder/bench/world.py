@@ -178,6 +178,9 @@ def build_world(*, banks: int, creditors: int, borrowers: int, block_time: float
         deployments = workdir / "deployments"
         deploy(w3, regulator, regulator.address, deployments, PROJECT_ROOT, progress=lambda _m: None)
         client = XborderClient.load(w3, deployments)
+        if miner is not None:
+            assert client.pool is not None
+            miner.feed(client.pool)
         rng = random.Random(seed)
         plan = institution_plan(rng, banks=banks, creditors=creditors, borrowers=borrowers)
         start = int(w3.eth.get_block("latest")["timestamp"])

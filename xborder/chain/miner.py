@@ -26,11 +26,14 @@ import logging
 import threading
 import time
 from types import TracebackType
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from xborder.chain import scratch
 from xborder.chain.launcher import rpc_call
 from xborder.errors import ChainError
+
+if TYPE_CHECKING:
+    from xborder.chain.sender import SenderPool
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,15 @@ SETTLE = 0.15
 FULL = 3000
 #: ... or once the oldest waiting transaction has waited this long.
 MAX_WAIT = 1.0
+#: Transactions per sending window, and so per block, of a sender the miner feeds (`PoolMiner.feed`).
+#: anvil 1.7.1 builds a receipt by walking the receipt's whole block (`eth_getTransactionReceipt` and
+#: `eth_getBlockReceipts` alike: 0.04 / 0.19 / 0.70 / 3.2 s for all the receipts of a block of 500 /
+#: 1,000 / 2,000 / 4,000 transfers), so a block's receipts cost the square of its size, while each
+#: block costs one state-root computation (~0.1-0.2 s on the scale demo's chain at 1/4 of its size,
+#: empty or not). There the 10,206 agent appointments took 8.1 / 11.2 / 19.6-24.0 s of anvil CPU in
+#: windows of 500 / 1,000 / 2,500 (22 / 13 / 5 blocks); the bench's lifecycle went from ~1,150 tx/s in
+#: blocks of ~1,000 to 1,950-2,090 tx/s in windows of 500 or 250.
+WINDOW_TXS = 500
 
 
 class OnDemand(TypedDict):
@@ -75,6 +87,11 @@ class PoolMiner:
     def start(self) -> PoolMiner:
         self._thread.start()
         return self
+
+    def feed(self, pool: SenderPool, window_txs: int | None = WINDOW_TXS) -> None:
+        """Have every batch sent through `pool` send windows of at most `window_txs` transactions,
+        each mined as soon as it is sent (see `WINDOW_TXS`)."""
+        pool.window_txs, pool.after_window = window_txs, self.mine_now
 
     def mine_now(self) -> None:
         """A sender has sent what it had (`SenderPool.after_window`): mine what waits, now."""

@@ -56,13 +56,6 @@ CHECKPOINT = "scale-2022.checkpoint.json"
 #: Transactions per sending window while the loans are played, and so per block (`PoolMiner.mine_now`
 #: mines each window as it is sent).
 SCALE_WINDOW_TXS = 2_500
-#: ... and while the setup phases send (funding, onboarding, agents, keys): smaller, as their
-#: receipts cost the square of a block's size. anvil 1.7.1 answers each eth_getTransactionReceipt by
-#: copying the receipt's whole block (0.14 / 0.29 / 0.47 / 3.0 ms a receipt in blocks of 500 / 1,000
-#: / 2,000 / 4,000 transfers), while a block costs a full state-root computation (~0.1-0.2 s, empty or
-#: not, at 1/4 of the size after the keys). At 1/4 the 10,206 agent appointments took 8.1 / 11.2 /
-#: 19.6-24.0 s of anvil CPU in windows of 500 / 1,000 / 2,500 (22 / 13 / 5 blocks).
-SETUP_WINDOW_TXS = 500
 
 
 @dataclass(frozen=True)
@@ -249,12 +242,12 @@ def run_scale(settings: Settings, config: ScaleConfig, reporter: phases.Reporter
 def _load(run: phases.Run, settings: Settings, config: ScaleConfig, timings: dict[str, float],
           lap: Callable[[str], None], miner: PoolMiner) -> tuple[PeriodTally, CalendarPlayer]:
     """Deploy, fund, onboard, appoint, register keys and rates, then play the loans on the calendar
-    (every batch sending windows of at most SETUP_WINDOW_TXS, SCALE_WINDOW_TXS for the loans, each
-    mined as soon as it is sent)."""
+    (every batch sending windows of at most `miner.WINDOW_TXS` (see there), SCALE_WINDOW_TXS for the
+    loans, each mined as soon as it is sent)."""
     workload = run.workload
     deploy_or_load(run)
     assert run.client.pool is not None
-    run.client.pool.window_txs, run.client.pool.after_window = SETUP_WINDOW_TXS, miner.mine_now
+    miner.feed(run.client.pool)
     lap("deploy")
     fund_wallets(run)
     lap("fund")
