@@ -120,3 +120,19 @@ def test_attack_sentences_name_the_values(world: World) -> None:
     assert "signature epoch 0" in say("ConsentRevoked", {"borrower": BORROWER_X, "signedEpoch": 0, "currentEpoch": 2})
     assert "written off" in say("InvalidLoanStatus", {"loanId": BORROWER_X << 32 | 1, "status": 6})
     assert "2028-03-01" in say("LoanMatured", {"loanId": 1 << 32 | 1, "maturityDate": 1835481600})
+
+
+def test_unused_consent_nonces_pass_over_used_voided_and_skipped_ones(world: World) -> None:
+    """The search asks exactly the shortfall first, then wider windows: nonces voided (or used) past
+    the start and nonces handed out (`skip`) are passed over, and the answer is the lowest unused."""
+    from xborder.chain.sender import TxSender
+
+    client, borrower = world.client, world.wallets[BORROWER_X]
+    start = 3 * 256  # a word no other test of this module touches
+    TxSender(world.w3, borrower).transact(
+        (str(client.ledger.address), C.ledger_call("invalidateConsentNonces(uint256,uint256)", 3, 0b1011)))
+    assert [client.consent_nonce_used(BORROWER_X, start + k) for k in range(5)] == [True, True, False, True, False]
+    assert client.unused_consent_nonces(BORROWER_X, 3, start=start) == [start + 2, start + 4, start + 5]
+    assert client.unused_consent_nonces(BORROWER_X, 3, start=start, skip={start + 4}) == [start + 2, start + 5, start + 6]
+    assert client.unused_consent_nonces_of({BORROWER_X: 1, BANK_A: 2}, starts={BORROWER_X: start, BANK_A: 0}) == {
+        BORROWER_X: [start + 2], BANK_A: [0, 1]}

@@ -217,10 +217,15 @@ class XborderClient:
                                                                                                strict=True)}
         first = {b: starts[b] for b in wanted}
         found: dict[int, list[int]] = {b: [] for b in wanted}
+        first_round = True
         while pending := [b for b in sorted(wanted) if len(found[b]) < wanted[b]]:
             candidates = []
             for b in pending:
-                window = max((wanted[b] - len(found[b])) * 2, 32)
+                # From the loan count on, nonces are almost always unused (a consent uses one, and
+                # moves the count past it): ask exactly the shortfall first, then wider windows. A
+                # floor of 32 from the start cost 9,472 calls for the 2,000 loans of 296 borrowers.
+                shortfall = wanted[b] - len(found[b])
+                window = shortfall if first_round else max(shortfall * 2, 32)
                 candidates += [(b, n) for n in range(first[b], first[b] + window) if n not in skip]
                 first[b] += window
             answers = self.rpc.batch([("eth_call", [{"to": self.ledger.address, "data": "0x" + ledger_call(
@@ -228,6 +233,7 @@ class XborderClient:
             for (b, n), a in zip(candidates, answers, strict=True):
                 if len(found[b]) < wanted[b] and int(str(a.get("result") or "0x1"), 16) == 0:
                     found[b].append(n)
+            first_round = False
         return found
 
     def is_agent(self, principal: int, agent: int) -> bool:

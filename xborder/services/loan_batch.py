@@ -177,13 +177,14 @@ class LoanBatch:
         owners = self._owners({self.items[i].recorder.address for i in ready}, block)
         self._owner.update(owners)
         earlier = self._earlier_records(sorted({self.items[i].request.borrower for i in ready}))
-        candidates = {loan_id for loans in earlier.values() for loan_id, _ in loans}
-        statuses = self._statuses(sorted(candidates), block)
-        for i in ready:
-            item = self.items[i]
-            for loan_id, event in earlier.get(item.request.document_hash, []):
-                if event.recorder == owners.get(item.recorder.address) \
-                        and event.request.terms_hash == item.request.terms_hash and statuses.get(loan_id) in _STILL_THERE:
+        # the earlier loans with an item's document, recorder and terms hash: only their status is asked
+        same = {i: [loan_id for loan_id, event in earlier.get(self.items[i].request.document_hash, [])
+                    if event.recorder == owners.get(self.items[i].recorder.address)
+                    and event.request.terms_hash == self.items[i].request.terms_hash] for i in ready}
+        statuses = self._statuses(sorted({loan_id for ids in same.values() for loan_id in ids}), block)
+        for i, ids in same.items():
+            for loan_id in ids:
+                if statuses.get(loan_id) in _STILL_THERE:
                     o = self.outcomes[i]
                     o.status, o.loan_id = ALREADY, loan_id
                     o.reason = f"already recorded as loan {loan_label(loan_id)} (same recorder, same terms hash)"
@@ -241,8 +242,10 @@ class LoanBatch:
     def _prepare_consents(self, block: str) -> None:
         """Each co-signed item's nonce (unused, per borrower), each borrower's signature epoch."""
         ready, signing = self._read_positions_and_epochs(block)
-        mine = {b: [i for i in ready if self.items[i].co_signed and self.items[i].request.borrower == b]
-                for b in signing}
+        mine: dict[int, list[int]] = {b: [] for b in signing}
+        for i in ready:
+            if self.items[i].co_signed:
+                mine[self.items[i].request.borrower].append(i)
         nonces = self.client.unused_consent_nonces_of({b: len(m) for b, m in mine.items()},
                                                       starts={b: self._positions[b].loan_count for b in signing})
         for b in signing:
