@@ -60,6 +60,8 @@ _SEL_GET_LOAN = selector("getLoan(uint64)")
 _SEL_EPOCH = selector("signatureEpoch(uint32)")
 _RECORDER_HINT = ("record a loan from a wallet of its borrower, its creditor or an agent the creditor appointed; "
                   "a co-signed loan from the creditor or its agent")
+#: Borrowers per `eth_getLogs` of their earlier records (a topic OR-list; geth caps such a list at 1,000).
+EARLIER_RECORDS_CHUNK = 200
 #: An earlier run's loan is "already recorded" while it is in one of these.
 _STILL_THERE = (LoanStatus.RECORDED, LoanStatus.ACTIVE, LoanStatus.DEFAULTED)
 
@@ -210,9 +212,14 @@ class LoanBatch:
     def _earlier_records(self, borrowers: Sequence[int]) -> dict[bytes, list[tuple[int, LoanRecorded]]]:
         """document hash -> [(loan id, LoanRecorded)] of every loan recorded for `borrowers`."""
         start = hex(self.client.deployment.start_block)
+        # one query per EARLIER_RECORDS_CHUNK borrowers (a topic OR-list): the node scans the chain once
+        # per query, not once per borrower (the bench's third batch of 10,000 loans, on 20,000 earlier ones of
+        # 1,000 borrowers: preflight 522 -> 1,700 loans/s)
+        chunks = [borrowers[k:k + EARLIER_RECORDS_CHUNK] for k in range(0, len(borrowers), EARLIER_RECORDS_CHUNK)]
         responses = self.rpc.batch([("eth_getLogs", [{
             "address": self.ledger, "fromBlock": start, "toBlock": "latest",
-            "topics": [LOAN_RECORDED_TOPIC, None, "0x" + b.to_bytes(32, "big").hex()]}]) for b in borrowers])
+            "topics": [LOAN_RECORDED_TOPIC, None, ["0x" + b.to_bytes(32, "big").hex() for b in chunk]]}])
+            for chunk in chunks])
         found: dict[bytes, list[tuple[int, LoanRecorded]]] = {}
         for response in responses:
             for entry in response.get("result") or []:
