@@ -12,6 +12,8 @@ from xborder.chain.launcher import DEV_MNEMONIC, rpc_call, start_anvil
 from xborder.chain.miner import PoolMiner, pending
 from xborder.chain.receipts import recorded_revert, replay, wait_receipts
 from xborder.chain.rpc import StateUnavailable
+from xborder.chain.sender import SenderPool, send_all
+from xborder.chain.signer import Call
 from xborder.wallets import DemoWallets
 
 DEV = DemoWallets(mnemonic=DEV_MNEMONIC)
@@ -40,6 +42,29 @@ def test_the_pool_miner_mines_waiting_transactions_and_no_empty_blocks() -> None
         time.sleep(1.0)
         assert pending(node.rpc_url) == 1, "a stopped miner still mined"
         assert hash_
+    finally:
+        node.stop()
+
+
+def test_a_fed_sender_pool_sends_windows_the_miner_mines_at_once() -> None:
+    """`PoolMiner.feed`: a batch goes out in windows of at most `window_txs`, and each window is mined
+    when it is sent. The miner here never mines on its own within the test (settle and max wait 30 s,
+    the receipts' timeout 20 s, no nudge), so every receipt is owed to the windows' `mine_now`."""
+    node = start_anvil(no_mining=True, memory_states=8)
+    w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+    try:
+        with PoolMiner(node.rpc_url, settle=30.0, max_wait=30.0) as miner:
+            pool = SenderPool(w3)
+            miner.feed(pool, window_txs=4)
+            assert (pool.window_txs, pool.after_window) == (4, miner.mine_now)
+            transfer = Call(DEV.address(3), b"", 1, 21_000)
+            jobs = [(pool.get(DEV.account(k)), [transfer] * 5) for k in (1, 2)]
+            receipts = send_all(jobs, window_txs=pool.window_txs, after_window=pool.after_window, timeout=20,
+                                nudge_after=None)
+            assert [len(r) for r in receipts] == [5, 5]
+            assert all(r.status == 1 for group in receipts for r in group)
+            assert pending(node.rpc_url) == 0
+            assert 1 <= miner.blocks <= 3  # 3 windows (4, 4, 2); two may share a block
     finally:
         node.stop()
 
