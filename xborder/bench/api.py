@@ -227,8 +227,7 @@ def measure(results: Results, url: str, *, loans: int, clients: int = CLIENTS, s
                   "institution": store.issue(Scope(institution), label="bench").token}
     finally:
         db.close()
-    log_path = Path(tempfile.mkdtemp(prefix="xborder-bench-api-")) / "serve.log"
-    with _server(url, log_path) as base:
+    with tempfile.TemporaryDirectory(prefix="xborder-bench-api-") as logs, _server(url, Path(logs) / "serve.log") as base:
         mix = endpoint_mix(random.Random(11), loans, institution)
         # Order matters on a server whose aggregate requests outlive their client (TIMEOUT): point reads
         # first on a quiet server (one client: the service time; then all of them), then the dashboard's

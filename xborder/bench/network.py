@@ -291,11 +291,12 @@ def run(results: Results, *, quick: bool = False, say: Callable[[str], None] = p
     wallets = DemoWallets()
     runs = []
     for name, chain in (("anvil", _anvil), (f"geth clique x{cfg.nodes}", _network)):
-        workdir = Path(tempfile.mkdtemp(prefix="xborder-bench-net-"))
         say(f"{name}: {cfg.loans} co-signed loans from {cfg.banks} banks ({cfg.rounds} rounds of "
             f"{cfg.loans_per_round} each), block every {cfg.period}s, gas limit {cfg.gas_limit:,} ...")
-        with chain(wallets, cfg, workdir) as urls:
-            runs.append(run_chain(name, urls, wallets, cfg, workdir, say))
+        # the nodes stop before their folder (~160 MB for the network) is removed
+        with tempfile.TemporaryDirectory(prefix="xborder-bench-net-", ignore_cleanup_errors=True) as tmp, \
+                chain(wallets, cfg, Path(tmp)) as urls:
+            runs.append(run_chain(name, urls, wallets, cfg, Path(tmp), say))
     for r in runs:
         note = (f"block period {r.period}s, gas limit {r.gas_limit:,}, {r.gas_per_loan:,.0f} gas/loan -> "
                 f"capacity {r.capacity:,.0f} loans/s; {r.recorded}/{r.loans} loans")
