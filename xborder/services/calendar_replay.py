@@ -62,8 +62,8 @@ _SEL_GET_LOAN = selector("getLoan(uint64)")
 class PlannedLoanBatch(LoanBatch):
     """`LoanBatch` for a planned workload: each co-signed item's consent nonce is its loan number
     (unique per borrower, known without asking the chain: no per-borrower nonce search, which cost
-    half the time at scale), and earlier runs' records are looked up (one eth_getLogs per
-    borrower over the whole chain) only when resuming an interrupted step (`check_earlier`).
+    half the time at scale), and earlier runs' records are looked up (whole-chain eth_getLogs,
+    `EARLIER_RECORDS_CHUNK` borrowers a query) only when resuming an interrupted step (`check_earlier`).
     The chain holds only the workload's loans, so only a document that backs more than one loan
     of the workload (`shared_documents`) can already back a live loan: the others are not asked
     about (one eth_call per loan), but in a resumed step, where every document is."""
